@@ -1,0 +1,78 @@
+/**
+ * Error classes. Each carries a stable `code`; `instanceof` keeps working when
+ * two copies of the package are installed, because the check goes through a
+ * `Symbol.for` brand rather than the class identity.
+ */
+
+const brand = Symbol.for('tiercache.error')
+
+/** Base class of every error tiercache throws or emits. */
+export class TierCacheError extends Error {
+  /** A stable, machine-readable code such as `TIERCACHE_LOADER`. */
+  readonly code: string
+
+  constructor(message: string, code = 'TIERCACHE_ERROR', options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'TierCacheError'
+    this.code = code
+    Object.defineProperty(this, brand, { value: true })
+  }
+
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    if (this === TierCacheError) {
+      return typeof instance === 'object' && instance !== null && brand in instance
+    }
+    return Function.prototype[Symbol.hasInstance].call(this, instance)
+  }
+}
+
+/** The loader threw or rejected; `cause` holds what it threw. Every waiter of the load gets it. */
+export class LoaderError extends TierCacheError {
+  /** The key whose load failed. */
+  readonly key: string
+  constructor(key: string, cause: unknown) {
+    super(`loader failed for key "${key}": ${describe(cause)}`, 'TIERCACHE_LOADER', { cause })
+    this.name = 'LoaderError'
+    this.key = key
+  }
+}
+
+/** The loader did not settle before the hard timeout. */
+export class TimeoutError extends TierCacheError {
+  /** The key whose load timed out. */
+  readonly key: string
+  /** The timeout that elapsed, in ms. */
+  readonly timeoutMs: number
+  constructor(key: string, timeoutMs: number) {
+    super(`loader for key "${key}" did not settle within ${timeoutMs} ms`, 'TIERCACHE_TIMEOUT')
+    this.name = 'TimeoutError'
+    this.key = key
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** A shared store or invalidation bus failed; emitted as an `error` event, the caller is served from the next level. */
+export class StoreError extends TierCacheError {
+  /** What was being done: `get`, `set`, `lock`, ... */
+  readonly operation: string
+  constructor(operation: string, cause: unknown, message?: string) {
+    super(message ?? `shared store ${operation} failed: ${describe(cause)}`, 'TIERCACHE_STORE', { cause })
+    this.name = 'StoreError'
+    this.operation = operation
+  }
+}
+
+/** Bytes in the shared store could not be decoded; read as a miss. */
+export class DecodeError extends TierCacheError {
+  /** The key whose bytes were unreadable. */
+  readonly key: string
+  constructor(key: string, cause: unknown) {
+    super(`could not decode the stored value of "${key}": ${describe(cause)}`, 'TIERCACHE_DECODE', { cause })
+    this.name = 'DecodeError'
+    this.key = key
+  }
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause)
+}

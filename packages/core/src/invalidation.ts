@@ -1,0 +1,46 @@
+/**
+ * The contract between the core and an invalidation bus (the `ipc` option).
+ *
+ * Every node keeps its own L1. When one node changes a key (set, delete,
+ * refresh, purge), the others must drop their L1 copy and re-read the shared
+ * store. The core publishes what changed locally and applies what arrives.
+ * `@tiercache/ipc` implements it over Redis pub/sub and over BroadcastChannel.
+ */
+
+/** What changed. `keys` is absent for `purge` (the whole namespace). */
+export type InvalidationKind = 'set' | 'delete' | 'refresh' | 'purge'
+
+/** One local change the core asks the bus to broadcast. */
+export interface InvalidationEvent {
+  readonly kind: InvalidationKind
+  readonly namespace: string
+  /** The keys concerned; empty for `purge`. */
+  readonly keys: readonly string[]
+}
+
+/** What a bus tells one subscribed cache. */
+export interface InvalidationHandler {
+  /** Another node changed these keys: evict them from L1 (do not overwrite). */
+  invalidate(keys: readonly string[]): void
+  /** Another node purged the namespace: drop all of L1. */
+  invalidateAll(): void
+  /**
+   * The bus lost its connection: messages may be missed from now on. Until
+   * `reconnected`, the cache must not serve an L1 entry older than
+   * `maxStalenessMs` (it re-reads the shared store instead).
+   */
+  disconnected(maxStalenessMs: number): void
+  /** The bus is back; anything may have been missed, so the cache drops its L1. */
+  reconnected(): void
+}
+
+/** A transport that carries invalidations between nodes. */
+export interface InvalidationBus {
+  /** Broadcast a local change to the other nodes. Never throws: failures go out as the bus's own events. */
+  publish(event: InvalidationEvent): void
+  /**
+   * Receive changes made by other nodes for `namespace` (never this node's own).
+   * Returns a function that unsubscribes.
+   */
+  subscribe(namespace: string, handler: InvalidationHandler): () => void
+}

@@ -1,0 +1,87 @@
+/**
+ * The contract between the core and a shared (L2) store.
+ *
+ * A store holds encoded records for many caches at once, separated by namespace.
+ * Times cross this boundary as *remaining* milliseconds, never as wall-clock
+ * timestamps: the store measures them with its own clock (Redis: PTTL), so
+ * hosts whose clocks disagree still agree on what is fresh.
+ */
+
+/** What the core asks a store to keep. */
+export interface StoreWrite {
+  /** Encoded value; `undefined` for a cached miss (negative entry). */
+  readonly data: Uint8Array | undefined
+  /** Milliseconds the record is fresh. `Infinity` = never goes stale. */
+  readonly freshMs: number
+  /**
+   * Milliseconds the record must stay findable, `>= freshMs`: fresh time plus the
+   * stale / resurrect window. The store deletes it after this (Redis: PX).
+   * `Infinity` = kept until deleted or evicted.
+   */
+  readonly keepMs: number
+}
+
+/** What a store returns for a key it holds. */
+export interface StoreRecord {
+  /** Encoded value; `undefined` for a cached miss. */
+  readonly data: Uint8Array | undefined
+  /** Milliseconds until stale, by the store's clock; `<= 0` when already stale; `Infinity` = never. */
+  readonly freshMs: number
+  /** Milliseconds until the store drops it; `Infinity` = never. Always `> 0`. */
+  readonly keepMs: number
+}
+
+/**
+ * A distributed lock so only one process in the fleet runs the loader for a key.
+ * Leases make a crashed holder harmless: its lock frees itself after `leaseMs`.
+ */
+export interface StoreLock {
+  /**
+   * Try once to take the lock on `key`. Resolves to an owner token when taken,
+   * `undefined` when another owner holds it. Never waits for the holder.
+   */
+  acquire(namespace: string, key: string, leaseMs: number): Promise<string | undefined>
+  /** Release the lock if `token` still owns it (compare-and-delete). Resolves `true` when it did. */
+  release(namespace: string, key: string, token: string): Promise<boolean>
+  /** Extend the lease if `token` still owns it. Resolves `true` when it did. */
+  extend?(namespace: string, key: string, token: string, leaseMs: number): Promise<boolean>
+  /**
+   * Wait until the holder of `key`'s lock releases it (a value landed, or the
+   * load failed) or `timeoutMs` passes. Resolves `true` when woken, `false` on
+   * time-out. Must not poll faster than a bounded backoff and must never hang
+   * past `timeoutMs`.
+   */
+  waitForRelease(namespace: string, key: string, timeoutMs: number): Promise<boolean>
+}
+
+/**
+ * A shared (L2) store. Implementations: `MemoryStore` (embedded default),
+ * `RedisStore` from `@tiercache/redis`. Run `storeConformanceSuite` from
+ * `@tiercache/core/testing` against every implementation.
+ *
+ * Keys arrive as the user gave them (any non-empty string); a store must make
+ * sure no key of one namespace can name a record of another.
+ */
+export interface SharedStore {
+  /** A short name for events and errors, e.g. `"memory"`, `"redis"`. */
+  readonly name: string
+  /** Read one record, or `undefined` when absent (or unreadable: report, do not throw). */
+  get(namespace: string, key: string): Promise<StoreRecord | undefined>
+  /** Read many records in ONE round trip; the result is in the order of `keys`. */
+  getMany(namespace: string, keys: readonly string[]): Promise<(StoreRecord | undefined)[]>
+  /** Write one record. */
+  set(namespace: string, key: string, write: StoreWrite): Promise<void>
+  /** Write many records, in one round trip where the store can. */
+  setMany(namespace: string, entries: readonly (readonly [key: string, write: StoreWrite])[]): Promise<void>
+  /** Delete one record. */
+  delete(namespace: string, key: string): Promise<void>
+  /**
+   * Make every record of `namespace` unreachable in O(1) (a generation bump,
+   * not a scan). Other namespaces are untouched.
+   */
+  purge(namespace: string): Promise<void>
+  /** The distributed lock, when the store offers one. */
+  readonly lock?: StoreLock
+  /** Release connections or timers the store owns. */
+  close?(): Promise<void>
+}
