@@ -192,7 +192,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         return Promise.resolve(entry.value)
       }
     }
-    return this.getWithInfo(key, a as GetOptions, b).then(valueOf)
+    return this.getWithInfo(key, a as GetOptions, b).then(valueOfInfo)
   }
 
   /**
@@ -262,7 +262,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     b?: BulkLoader<V>,
   ): Promise<(V | undefined)[]> {
     if (!Array.isArray(keys)) throw new TypeError(`keys must be an array of non-empty strings, got ${describe(keys)}`)
-    keys.forEach((key, i) => checkKey(key, `keys[${i}]`))
+    for (const [i, key] of keys.entries()) checkKey(key, `keys[${i}]`)
     const [options, loader] = typeof a === 'function' ? [undefined, a] : [a, b]
     checkDurations(options, 'options')
     if (loader !== undefined && typeof loader !== 'function') {
@@ -739,7 +739,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       return this.#codec.encode(value)
     } catch (cause) {
       // Unencodable values stay in L1 only; the caller still gets them.
-      this.#emitError(new StoreError('encode', cause, `could not encode the value of "${key}" with ${this.#codec.name}`), key)
+      this.#emitError(
+        new StoreError('encode', cause, `could not encode the value of "${key}" with ${this.#codec.name}`),
+        key,
+      )
       return FAILED
     }
   }
@@ -750,7 +753,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       return await withDeadline(
         call(),
         this.#storeTimeout,
-        () => new StoreError(operation, undefined, `shared store ${operation} timed out after ${this.#storeTimeout} ms`),
+        () =>
+          new StoreError(operation, undefined, `shared store ${operation} timed out after ${this.#storeTimeout} ms`),
       )
     } catch (cause) {
       this.#stats.storeErrors++
@@ -861,7 +865,8 @@ function createL1<V>(options: TierCacheOptions<V>): LRUCache<string, Entry<V>> |
     ...(max ? { max } : {}),
     maxSize,
     // A cached miss still costs its key and entry; count it so misses cannot grow L1 unbounded.
-    sizeCalculation: (entry, key) => Math.max(1, entry.value === undefined ? key.length + 64 : sizeOf(entry.value, key)),
+    sizeCalculation: (entry, key) =>
+      Math.max(1, entry.value === undefined ? key.length + 64 : sizeOf(entry.value, key)),
   })
 }
 
@@ -869,7 +874,7 @@ function info<V>(entry: Entry<V>, hitLevel: HitLevel): GetInfo<V> {
   return { value: entry.value, hitLevel, stale: hitLevel === 4 }
 }
 
-function valueOf<V>(result: GetInfo<V>): V | undefined {
+function valueOfInfo<V>(result: GetInfo<V>): V | undefined {
   return result.value
 }
 

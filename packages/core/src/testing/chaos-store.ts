@@ -26,7 +26,12 @@ export class ChaosStore implements SharedStore {
         acquire: (ns, key, lease) => this.#call('acquire', () => lock.acquire(ns, key, lease)),
         release: (ns, key, token) => this.#call('release', () => lock.release(ns, key, token)),
         waitForRelease: (ns, key, ms) => this.#call('waitForRelease', () => lock.waitForRelease(ns, key, ms)),
-        ...(lock.extend ? { extend: (ns: string, key: string, token: string, lease: number) => this.#call('extend', () => lock.extend!(ns, key, token, lease)) } : {}),
+        ...(lock.extend
+          ? {
+              extend: (ns: string, key: string, token: string, lease: number) =>
+                this.#call('extend', () => lock.extend!(ns, key, token, lease)),
+            }
+          : {}),
       }
     }
   }
