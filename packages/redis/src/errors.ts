@@ -1,0 +1,36 @@
+import { TierCacheError } from '@tiercache/core'
+
+/**
+ * Why a Redis call was refused or abandoned. These travel as the `cause` of the
+ * core's `StoreError` (what the core understands); their `code` tells them apart.
+ */
+
+/** The circuit breaker is open: Redis failed repeatedly, so the call was refused without trying. */
+export class CircuitOpenError extends TierCacheError {
+  constructor() {
+    super('Redis circuit breaker is open after repeated failures', 'TIERCACHE_REDIS_CIRCUIT_OPEN')
+    this.name = 'CircuitOpenError'
+  }
+}
+
+/** The client is not connected (reconnecting or closed), so the call was refused instead of queued. */
+export class NotConnectedError extends TierCacheError {
+  /** The ioredis client status at the time, e.g. `reconnecting`. */
+  readonly status: string
+  constructor(status: string) {
+    super(`Redis client is not connected (status "${status}")`, 'TIERCACHE_REDIS_NOT_CONNECTED')
+    this.name = 'NotConnectedError'
+    this.status = status
+  }
+}
+
+/** Redis did not answer within the command timeout. */
+export class CommandTimeoutError extends TierCacheError {
+  /** The timeout that elapsed, in ms. */
+  readonly timeoutMs: number
+  constructor(timeoutMs: number) {
+    super(`Redis did not answer within ${timeoutMs} ms`, 'TIERCACHE_REDIS_TIMEOUT')
+    this.name = 'CommandTimeoutError'
+    this.timeoutMs = timeoutMs
+  }
+}

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * Where RedisStore keeps things, for one `prefix`:
+ *
+ *   value       <prefix>{<ns>:<key>}:<generation>
+ *   lock        <prefix>{<ns>:<key>}:lock
+ *   generation  <prefix>{<ns>}:gen
+ *   channel     <prefix>lock-released        (pub/sub, carries lock keys)
+ *
+ * The `{...}` hash tag puts a value key and its lock in one Cluster slot, so
+ * scripts that touch both stay legal, while different keys spread over slots.
+ *
+ * Namespaces and keys are user input. A part is kept readable when it is short
+ * and made of safe characters; anything else becomes `#` + a SHA-256 digest.
+ * Readable namespaces never contain `:`, `{`, `}` or `#`, readable keys never
+ * contain `{`, `}` or start with `#`, so the first `:` inside the tag always
+ * ends the namespace, the `}` always ends the key, and no (namespace, key)
+ * pair can spell the key of another.
+ */
+
+/** Longest part kept readable; longer ones are hashed so key length stays bounded. */
+const MAX_READABLE = 128
+const SAFE_NAMESPACE = /^[A-Za-z0-9_.\-/@=+]+$/
+const SAFE_KEY = /^[A-Za-z0-9_.\-/@=+:|,;]+$/
+
+function part(input: string, safe: RegExp): string {
+  if (input.length <= MAX_READABLE && safe.test(input)) return input
+  return `#${createHash('sha256').update(input, 'utf8').digest('base64url')}`
+}
+
+/** Builds every Redis key and channel name for one prefix. */
+export class KeySpace {
+  readonly #prefix: string
+  /** Pub/sub channel the release script announces freed lock keys on. */
+  readonly releaseChannel: string
+
+  constructor(prefix: string) {
+    this.#prefix = prefix
+    this.releaseChannel = `${prefix}lock-released`
+  }
+
+  /** The hash-tagged stem shared by a key's value and lock. */
+  stem(namespace: string, key: string): string {
+    checkName(namespace, 'namespace')
+    checkName(key, 'key')
+    return `${this.#prefix}{${part(namespace, SAFE_NAMESPACE)}:${part(key, SAFE_KEY)}}`
+  }
+
+  /** The value key of `key` in `namespace` at `generation`. */
+  value(namespace: string, key: string, generation: string): string {
+    return `${this.stem(namespace, key)}:${generation}`
+  }
+
+  /** The lock key of `key` in `namespace` (not per generation: a load is a load). */
+  lock(namespace: string, key: string): string {
+    return `${this.stem(namespace, key)}:lock`
+  }
+
+  /** The counter `purge` increments. */
+  generation(namespace: string): string {
+    checkName(namespace, 'namespace')
+    return `${this.#prefix}{${part(namespace, SAFE_NAMESPACE)}}:gen`
+  }
+}
+
+/** Namespaces and keys may be any non-empty string; anything else is a caller's bug. */
+function checkName(value: unknown, argument: string): void {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(
+      `${argument} must be a non-empty string, got ${typeof value === 'string' ? '""' : typeof value}`,
+    )
+  }
+}

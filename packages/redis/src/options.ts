@@ -1,0 +1,126 @@
+import type { Cluster, Redis, RedisOptions } from 'ioredis'
+
+/**
+ * Options of `RedisStore`. Give either `client` or `url`.
+ *
+ * AUTH, TLS and the database index are ioredis's business: set them on the
+ * client you pass (`new Redis({ password, username, tls, db })`), or in the
+ * url (`rediss://user:pass@host:6380/2`) plus `redis` for anything else.
+ *
+ * @example
+ * new RedisStore({ client: new Redis({ host: '10.0.0.5', password: 's3cret', db: 2 }) })
+ * new RedisStore({ url: 'rediss://default:s3cret@cache.internal:6380/0', redis: { tls: { ca } } })
+ * new RedisStore({ client: new Redis.Cluster([{ host: '10.0.0.5', port: 7000 }]) })
+ */
+export interface RedisStoreOptions {
+  /**
+   * An ioredis `Redis` or `Cluster`. The store registers its Lua scripts on it
+   * and never closes it: the caller owns it.
+   */
+  client?: Redis | Cluster
+  /** A `redis://` or `rediss://` url; the store makes and owns the client (closed by `close()`). */
+  url?: string
+  /** More ioredis options for the client made from `url` (TLS certificates, timeouts...). */
+  redis?: RedisOptions
+  /**
+   * Prepended to every key and to the release channel, to share a Redis with
+   * other applications. Must not contain `{` or `}` (they would break the
+   * Cluster hash tags).
+   * @default 'tiercache:'
+   */
+  prefix?: string
+  /**
+   * Longest wait for any Redis call, in ms. A cache that waits longer for its
+   * shared tier than for the origin is no cache.
+   * @default 200
+   */
+  commandTimeoutMs?: number
+  /**
+   * Consecutive failed calls (timeouts, connection errors) that open the
+   * circuit breaker; while open, calls fail at once with a `StoreError`.
+   * @default 3
+   */
+  failureThreshold?: number
+  /**
+   * How long the circuit stays open before one probe call is let through, in ms.
+   * @default 1000
+   */
+  breakerOpenMs?: number
+  /**
+   * Cluster only. The namespace generation lives in another slot than the
+   * values, so reads check it with a parallel GET. With `generationTrustMs > 0`
+   * a checked generation is reused without checking for that long: fewer
+   * calls to the node holding it, but a purge by another process may go
+   * unseen for up to that many ms. (Standalone always checks, inside the read
+   * script, at no cost.)
+   * @default 0
+   */
+  generationTrustMs?: number
+  /**
+   * First delay between two checks of a lock key while waiting for its
+   * release, in ms; it doubles up to `maxRecheckMs`. The release message
+   * normally wakes waiters long before.
+   * @default 25
+   */
+  minRecheckMs?: number
+  /**
+   * Longest delay between two checks of a lock key while waiting, in ms.
+   * @default 500
+   */
+  maxRecheckMs?: number
+}
+
+/** The defaults of `RedisStoreOptions`. */
+export const DEFAULTS = {
+  prefix: 'tiercache:',
+  commandTimeoutMs: 200,
+  failureThreshold: 3,
+  breakerOpenMs: 1000,
+  generationTrustMs: 0,
+  minRecheckMs: 25,
+  maxRecheckMs: 500,
+} as const
+
+/** Options after defaults and checks. */
+export type ResolvedOptions = Required<Omit<RedisStoreOptions, 'client' | 'url' | 'redis'>>
+
+/** Apply defaults; throw `TypeError` naming the first bad option. */
+export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+  if ((options.client === undefined) === (options.url === undefined)) {
+    throw new TypeError('options must have exactly one of client or url')
+  }
+  if (options.url !== undefined && typeof options.url !== 'string') throw new TypeError('options.url must be a string')
+  const resolved = { ...DEFAULTS, ...definedOnly(options) } as ResolvedOptions & RedisStoreOptions
+  if (typeof resolved.prefix !== 'string' || /[{}]/.test(resolved.prefix)) {
+    throw new TypeError('options.prefix must be a string without "{" or "}"')
+  }
+  positive(resolved.commandTimeoutMs, 'commandTimeoutMs')
+  positive(resolved.failureThreshold, 'failureThreshold')
+  positive(resolved.breakerOpenMs, 'breakerOpenMs')
+  positive(resolved.minRecheckMs, 'minRecheckMs')
+  positive(resolved.maxRecheckMs, 'maxRecheckMs')
+  if (resolved.maxRecheckMs < resolved.minRecheckMs) throw new TypeError('options.maxRecheckMs must be >= minRecheckMs')
+  if (!Number.isFinite(resolved.generationTrustMs) || resolved.generationTrustMs < 0) {
+    throw new TypeError('options.generationTrustMs must be a finite number >= 0')
+  }
+  return {
+    prefix: resolved.prefix,
+    commandTimeoutMs: resolved.commandTimeoutMs,
+    failureThreshold: resolved.failureThreshold,
+    breakerOpenMs: resolved.breakerOpenMs,
+    generationTrustMs: resolved.generationTrustMs,
+    minRecheckMs: resolved.minRecheckMs,
+    maxRecheckMs: resolved.maxRecheckMs,
+  }
+}
+
+function positive(value: number, name: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`options.${name} must be a finite number > 0, got ${String(value)}`)
+  }
+}
+
+function definedOnly(options: RedisStoreOptions): Partial<RedisStoreOptions> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined))
+}
