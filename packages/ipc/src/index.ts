@@ -1,1 +1,6 @@
-export {}
+export { BroadcastChannelIpc, type BroadcastChannelIpcOptions } from './broadcast-channel.js'
+export { IpcError, type IpcOperation } from './errors.js'
+export type { IpcEvents } from './events.js'
+export { decodeMessage, encodeMessage, type InvalidationMessage, type InvalidationOp, WIRE_VERSION } from './message.js'
+export { IPC_DEFAULTS, type IpcOptions } from './options.js'
+export { REDIS_PUBSUB_DEFAULTS, type RedisClient, RedisPubSubIpc, type RedisPubSubIpcOptions } from './redis-pubsub.js'

@@ -1,0 +1,96 @@
+import type { InvalidationEvent, InvalidationKind } from '@tiercache/core'
+import { encodeMessage, type InvalidationOp, WIRE_VERSION } from './message.js'
+
+/** How the outbox hands a finished message to its transport. */
+export type SendMessage = (namespace: string, bytes: Uint8Array) => void
+
+/** What an `Outbox` needs. */
+export interface OutboxOptions {
+  readonly nodeId: string
+  /** Invalidations within this many ms go out as one message per namespace; 0 sends each at once. */
+  readonly coalesceMs: number
+  /** A namespace whose batch reaches this many keys is sent before the window ends. */
+  readonly maxBatchKeys: number
+  readonly send: SendMessage
+}
+
+/** Keys waiting to go out for one namespace, each with the last kind of change it saw; or a purge, which covers them all. */
+type Pending = Map<string, InvalidationKind> | 'purge'
+
+/**
+ * Collects local changes, coalesces them and numbers the messages.
+ *
+ * Within one window, repeated changes of a key collapse to one entry (an
+ * evict is an evict, whatever changed the key), and a purge swallows every
+ * key of its namespace. Under load, a node changing the same hot keys
+ * thousands of times a second sends a few hundred small messages, not
+ * thousands.
+ */
+export class Outbox {
+  readonly #options: OutboxOptions
+  readonly #pending = new Map<string, Pending>()
+  /** Last sequence number sent per namespace. */
+  readonly #seq = new Map<string, number>()
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(options: OutboxOptions) {
+    this.#options = options
+  }
+
+  /** Queue one local change; it goes out when the window closes (or now, when coalescing is off or the batch is full). */
+  add(event: InvalidationEvent): void {
+    const { namespace } = event
+    // Nothing changed; and an empty message would read as a heartbeat.
+    if (event.kind !== 'purge' && event.keys.length === 0) return
+    const pending = this.#merge(this.#pending.get(namespace), event)
+    this.#pending.set(namespace, pending)
+    if (this.#options.coalesceMs === 0 || (pending !== 'purge' && pending.size >= this.#options.maxBatchKeys)) {
+      this.#flushNamespace(namespace)
+      return
+    }
+    this.#timer ??= setTimeout(() => this.flush(), this.#options.coalesceMs)
+  }
+
+  /** Send a heartbeat for `namespace`: no change, the last sequence number (0 before any message). */
+  heartbeat(namespace: string): void {
+    this.#send(namespace, this.#seq.get(namespace) ?? 0, [])
+  }
+
+  /** Send everything pending now. */
+  flush(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const namespace of [...this.#pending.keys()]) this.#flushNamespace(namespace)
+  }
+
+  #merge(pending: Pending | undefined, event: InvalidationEvent): Pending {
+    if (event.kind === 'purge' || pending === 'purge') return 'purge'
+    const keys = pending ?? new Map<string, InvalidationKind>()
+    for (const key of event.keys) keys.set(key, event.kind)
+    return keys
+  }
+
+  #flushNamespace(namespace: string): void {
+    const pending = this.#pending.get(namespace)
+    if (pending === undefined) return
+    this.#pending.delete(namespace)
+    const seq = (this.#seq.get(namespace) ?? 0) + 1
+    this.#seq.set(namespace, seq)
+    this.#send(namespace, seq, pending === 'purge' ? [{ kind: 'purge', keys: [] }] : groupByKind(pending))
+  }
+
+  #send(namespace: string, seq: number, ops: readonly InvalidationOp[]): void {
+    const bytes = encodeMessage({ v: WIRE_VERSION, node: this.#options.nodeId, ns: namespace, seq, ops })
+    this.#options.send(namespace, bytes)
+  }
+}
+
+function groupByKind(keys: Map<string, InvalidationKind>): InvalidationOp[] {
+  const byKind = new Map<InvalidationKind, string[]>()
+  for (const [key, kind] of keys) {
+    const list = byKind.get(kind)
+    if (list === undefined) byKind.set(kind, [key])
+    else list.push(key)
+  }
+  return [...byKind].map(([kind, list]) => ({ kind, keys: list }))
+}

@@ -1,0 +1,292 @@
+import type { InvalidationBus, InvalidationEvent, InvalidationHandler } from '@tiercache/core'
+import { EventEmitter } from 'eventemitter3'
+import type { Cluster, Redis } from 'ioredis'
+import { IpcError } from './errors.js'
+import type { IpcEvents } from './events.js'
+import { type IpcOptions, requireNumber, resolveIpcOptions } from './options.js'
+import { InvalidationRelay } from './relay.js'
+
+/** A standalone or cluster ioredis client. */
+export type RedisClient = Redis | Cluster
+
+/** Options of `RedisPubSubIpc`. */
+export interface RedisPubSubIpcOptions extends IpcOptions {
+  /** Connection that publishes. May be shared with the store and the rest of the app. */
+  publisher: RedisClient
+  /**
+   * A connection used for nothing else: it enters subscriber mode. The bus
+   * listens to its `close`/`ready` events to know when messages may be lost,
+   * and reconnects it when a heartbeat does not come back.
+   */
+  subscriber: RedisClient
+  /**
+   * Channel prefix. Each namespace has its own channel, `<channel>:<namespace>`,
+   * so a node receives only the namespaces it serves and, on a cluster with
+   * sharded pub/sub, namespaces spread over the shards.
+   * @example 'myapp:tiercache'
+   */
+  channel: string
+  /**
+   * While the subscriber is disconnected (or its heartbeat is missing), the
+   * caches serve no L1 entry older than this many ms. The bound on how stale a
+   * node can be after a lost message; see docs/ipc.md.
+   * @default 3000
+   */
+  maxStalenessMs?: number
+  /**
+   * Every this many ms the node publishes a heartbeat on each namespace it
+   * serves and expects it back; two intervals without it count as a
+   * disconnection (and the subscriber is reconnected). Catches connections
+   * that died silently and lost last messages. 0 disables heartbeats.
+   * @default maxStalenessMs / 3
+   */
+  heartbeatMs?: number
+  /**
+   * Use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7). Every node of a
+   * fleet must agree. Default: on when `subscriber` is an ioredis `Cluster`
+   * created with `shardedSubscribers: true`, off otherwise (plain `PUBLISH`
+   * works on a cluster too; it just reaches every shard).
+   */
+  sharded?: boolean
+}
+
+/** Defaults of `RedisPubSubIpcOptions`. */
+export const REDIS_PUBSUB_DEFAULTS = {
+  maxStalenessMs: 3000,
+} as const
+
+/**
+ * Carries L1 invalidations between processes and hosts over Redis pub/sub.
+ *
+ * @example
+ * const ipc = new RedisPubSubIpc({ publisher: redis, subscriber: redis.duplicate(), channel: 'app:tc' })
+ * ipc.on('error', (error) => log.warn(error))
+ * const users = new TierCache({ name: 'users', store, ipc })
+ */
+export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements InvalidationBus {
+  /** This node's id, as carried by its messages. */
+  readonly nodeId: string
+  /** Whether the bus uses sharded pub/sub. */
+  readonly sharded: boolean
+  readonly #publisher: RedisClient
+  readonly #subscriber: RedisClient
+  readonly #prefix: string
+  readonly #heartbeatMs: number
+  readonly #relay: InvalidationRelay
+  readonly #namespaceOf = new Map<string, string>()
+  /** Namespaces whose SUBSCRIBE was acknowledged on the current connection. */
+  readonly #subscribed = new Set<string>()
+  /** Bumped on every close, so an acknowledgement from an older connection is ignored. */
+  #epoch = 0
+  /** Heartbeats sent and not yet back: namespace → ticks since sent. */
+  readonly #probes = new Map<string, number>()
+  /** Namespaces held down by a missing heartbeat. */
+  readonly #silent = new Set<string>()
+  #heartbeat: NodeJS.Timeout | undefined
+  #closed = false
+  readonly #listeners: Record<string, (...args: never[]) => void>
+
+  constructor(options: RedisPubSubIpcOptions) {
+    super()
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+    const { publisher, subscriber, channel } = options
+    if (!isClient(publisher)) throw new TypeError('options.publisher must be an ioredis Redis or Cluster')
+    if (!isClient(subscriber)) throw new TypeError('options.subscriber must be an ioredis Redis or Cluster')
+    if (subscriber === publisher) throw new TypeError('options.subscriber must be a connection of its own')
+    if (typeof channel !== 'string' || channel === '') throw new TypeError('options.channel must be a non-empty string')
+    const maxStalenessMs = options.maxStalenessMs ?? REDIS_PUBSUB_DEFAULTS.maxStalenessMs
+    requireNumber('maxStalenessMs', maxStalenessMs, 0)
+    const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(maxStalenessMs / 3))
+    requireNumber('heartbeatMs', heartbeatMs, 0)
+    const shared = resolveIpcOptions(options)
+
+    this.nodeId = shared.nodeId
+    this.sharded = options.sharded ?? isShardedCluster(subscriber)
+    this.#publisher = publisher
+    this.#subscriber = subscriber
+    this.#prefix = `${channel}:`
+    this.#heartbeatMs = heartbeatMs
+    this.#relay = new InvalidationRelay({
+      ...shared,
+      maxStalenessMs,
+      events: this,
+      liveOnSubscribe: false,
+      send: (namespace, bytes) => this.#send(namespace, bytes),
+      onNamespaceAdded: (namespace) => this.#listen(namespace),
+      onNamespaceRemoved: (namespace) => this.#unlisten(namespace),
+      onEcho: (namespace) => this.#echo(namespace),
+    })
+
+    this.#listeners = {
+      [this.sharded ? 'smessageBuffer' : 'messageBuffer']: (channel: Buffer, message: Buffer) =>
+        this.#message(channel, message),
+      close: () => this.#lost('connection closed'),
+      end: () => this.#lost('connection ended'),
+      ready: () => this.#resubscribe(),
+    }
+    for (const [event, listener] of Object.entries(this.#listeners)) subscriber.on(event, listener as () => void)
+  }
+
+  /** Broadcast a local change. Never throws; failures are `error` events. */
+  publish(event: InvalidationEvent): void {
+    if (!this.#closed) this.#relay.publish(event)
+  }
+
+  /** Receive other nodes' changes to `namespace`. The handler hears `disconnected` until the channel is subscribed. */
+  subscribe(namespace: string, handler: InvalidationHandler): () => void {
+    if (this.#closed) throw new IpcError('subscribe', 'the bus is closed', namespace)
+    return this.#relay.subscribe(namespace, handler)
+  }
+
+  /** The channel that carries `namespace`. */
+  channelOf(namespace: string): string {
+    return this.#prefix + namespace
+  }
+
+  /** Send what is being coalesced now. */
+  flush(): void {
+    this.#relay.flush()
+  }
+
+  /**
+   * Send what is pending, stop heartbeats and leave the channels. The
+   * connections stay open: they are the caller's to `quit()`.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#relay.flush()
+    this.#closed = true
+    clearInterval(this.#heartbeat)
+    for (const [event, listener] of Object.entries(this.#listeners)) this.#subscriber.off(event, listener as () => void)
+    const channels = [...this.#namespaceOf.keys()]
+    this.#namespaceOf.clear()
+    if (channels.length > 0 && this.#subscriber.status === 'ready') {
+      await Promise.all(
+        channels.map((channel) =>
+          (this.sharded ? this.#subscriber.sunsubscribe(channel) : this.#subscriber.unsubscribe(channel)).catch(
+            () => undefined,
+          ),
+        ),
+      )
+    }
+  }
+
+  // ---- outgoing -----------------------------------------------------------
+
+  #send(namespace: string, bytes: Uint8Array): void {
+    const channel = this.channelOf(namespace)
+    const message = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const sent = this.sharded ? this.#publisher.spublish(channel, message) : this.#publisher.publish(channel, message)
+    // A failed publish consumed its sequence number, so receivers see the gap
+    // at this node's next message or heartbeat and drop that namespace's L1.
+    sent.catch((error: unknown) => this.emit('error', new IpcError('publish', error, namespace)))
+  }
+
+  // ---- subscriptions and connection state ----------------------------------
+
+  #listen(namespace: string): void {
+    this.#namespaceOf.set(this.channelOf(namespace), namespace)
+    this.#startHeartbeat()
+    const status = this.#subscriber.status
+    if (status === 'ready') this.#subscribeChannel(namespace)
+    else if (status === 'wait') this.#subscriber.connect().catch(() => undefined) // lazyConnect: 'ready' follows
+  }
+
+  #unlisten(namespace: string): void {
+    const channel = this.channelOf(namespace)
+    this.#namespaceOf.delete(channel)
+    this.#subscribed.delete(namespace)
+    this.#probes.delete(namespace)
+    this.#silent.delete(namespace)
+    if (this.#subscriber.status !== 'ready') return
+    const left = this.sharded ? this.#subscriber.sunsubscribe(channel) : this.#subscriber.unsubscribe(channel)
+    left.catch((error: unknown) => this.emit('error', new IpcError('subscribe', error, namespace)))
+  }
+
+  #subscribeChannel(namespace: string): void {
+    const epoch = this.#epoch
+    const channel = this.channelOf(namespace)
+    const subscribed = this.sharded ? this.#subscriber.ssubscribe(channel) : this.#subscriber.subscribe(channel)
+    subscribed.then(
+      () => {
+        // Acknowledged on a connection that has since closed: the 'ready' of the new one subscribes again.
+        if (this.#closed || epoch !== this.#epoch || !this.#relay.has(namespace)) return
+        this.#subscribed.add(namespace)
+        if (!this.#silent.has(namespace)) this.#relay.markUp(namespace)
+      },
+      (error: unknown) => this.emit('error', new IpcError('subscribe', error, namespace)),
+    )
+  }
+
+  /** Every (re)connection: subscribe again, whether or not ioredis's autoResubscribe also does (a duplicate SUBSCRIBE is harmless). */
+  #resubscribe(): void {
+    for (const namespace of this.#relay.namespaces()) this.#subscribeChannel(namespace)
+  }
+
+  #lost(reason: string): void {
+    this.#epoch++
+    this.#subscribed.clear()
+    this.#probes.clear()
+    this.#silent.clear()
+    for (const namespace of this.#relay.namespaces()) this.#relay.markDown(namespace, reason)
+  }
+
+  #message(channel: Buffer, message: Buffer): void {
+    const namespace = this.#namespaceOf.get(channel.toString())
+    if (namespace !== undefined) this.#relay.receive(message, namespace)
+  }
+
+  // ---- heartbeats -----------------------------------------------------------
+
+  #startHeartbeat(): void {
+    if (this.#heartbeatMs === 0 || this.#heartbeat !== undefined) return
+    this.#heartbeat = setInterval(() => this.#tick(), this.#heartbeatMs)
+    this.#heartbeat.unref()
+  }
+
+  /**
+   * A heartbeat is lost when it has not come back two ticks after it left.
+   * Two, not one: after the event loop was blocked, the first late tick runs
+   * before the socket is read, while the echo may be waiting in it.
+   */
+  #tick(): void {
+    let lost = false
+    for (const namespace of this.#relay.namespaces()) {
+      if (!this.#subscribed.has(namespace)) continue
+      const age = this.#probes.get(namespace)
+      if (age === 0) {
+        this.#probes.set(namespace, 1)
+        continue
+      }
+      if (age !== undefined) {
+        lost = true
+        this.#silent.add(namespace)
+        this.#relay.markDown(namespace, 'heartbeat lost')
+      }
+      this.#probes.set(namespace, 0)
+      this.#relay.heartbeat(namespace)
+    }
+    // A connection that lost a heartbeat may be dead without knowing it
+    // (no FIN, no RST): start a fresh one; its 'ready' subscribes again.
+    if (lost && this.#subscriber.status === 'ready') this.#subscriber.disconnect(true)
+  }
+
+  #echo(namespace: string): void {
+    this.#probes.delete(namespace)
+    if (this.#silent.delete(namespace) && this.#subscribed.has(namespace)) this.#relay.markUp(namespace)
+  }
+}
+
+function isClient(value: unknown): value is RedisClient {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Redis).publish === 'function' &&
+    typeof (value as Redis).subscribe === 'function'
+  )
+}
+
+function isShardedCluster(client: RedisClient): boolean {
+  const cluster = client as Cluster
+  return cluster.isCluster === true && cluster.options.shardedSubscribers === true
+}

@@ -1,0 +1,206 @@
+import type { InvalidationEvent, InvalidationHandler } from '@tiercache/core'
+import type { EventEmitter } from 'eventemitter3'
+import { IpcError } from './errors.js'
+import type { IpcEvents } from './events.js'
+import { decodeMessage, type InvalidationMessage, isHeartbeat } from './message.js'
+import type { ResolvedIpcOptions } from './options.js'
+import { Outbox, type SendMessage } from './outbox.js'
+import { SequenceTracker } from './sequence-tracker.js'
+
+/** What a transport gives the relay. */
+export interface RelayOptions extends ResolvedIpcOptions {
+  /** Passed to `handler.disconnected` while a namespace is down. */
+  readonly maxStalenessMs: number
+  /** Where errors and state changes are reported (the transport itself). */
+  readonly events: EventEmitter<IpcEvents>
+  /** Put one encoded message on the wire. Must not throw; report failures as `error` events. */
+  readonly send: SendMessage
+  /** Whether a namespace is live as soon as its first cache subscribes (BroadcastChannel), or only once the transport says so (Redis). */
+  readonly liveOnSubscribe: boolean
+  /** The first cache of `namespace` subscribed. */
+  readonly onNamespaceAdded?: (namespace: string) => void
+  /** The last cache of `namespace` unsubscribed. */
+  readonly onNamespaceRemoved?: (namespace: string) => void
+  /** One of this node's own heartbeats came back. */
+  readonly onEcho?: (namespace: string) => void
+}
+
+/**
+ * Everything a transport does that is not moving bytes: coalescing and
+ * numbering what goes out (`Outbox`); decoding what comes in, dropping this
+ * node's own messages, spotting lost ones (`SequenceTracker`) and calling the
+ * subscribed caches; and keeping each namespace's up/down state, so a cache
+ * hears `disconnected` and `reconnected` exactly once per outage.
+ */
+export class InvalidationRelay {
+  readonly #options: RelayOptions
+  readonly #outbox: Outbox
+  readonly #sequences = new SequenceTracker()
+  readonly #handlers = new Map<string, Set<InvalidationHandler>>()
+  /** Namespaces whose messages may currently be missed. */
+  readonly #down = new Set<string>()
+
+  constructor(options: RelayOptions) {
+    this.#options = options
+    this.#outbox = new Outbox(options)
+  }
+
+  /** The namespaces at least one cache listens to. */
+  namespaces(): IterableIterator<string> {
+    return this.#handlers.keys()
+  }
+
+  /** True while `namespace` has subscribers. */
+  has(namespace: string): boolean {
+    return this.#handlers.has(namespace)
+  }
+
+  /** `InvalidationBus.publish`: validate, then queue. Reports bad input as an `error` event, never throws. */
+  publish(event: InvalidationEvent): void {
+    try {
+      validateEvent(event)
+      this.#outbox.add(event)
+    } catch (error) {
+      this.#error('publish', error, typeof event?.namespace === 'string' ? event.namespace : undefined)
+    }
+  }
+
+  /** Send what is queued now (on close, or before a test counts messages). */
+  flush(): void {
+    this.#outbox.flush()
+  }
+
+  /** Send a heartbeat on `namespace`. */
+  heartbeat(namespace: string): void {
+    this.#outbox.heartbeat(namespace)
+  }
+
+  /** `InvalidationBus.subscribe`. Throws `TypeError` on bad arguments (a programming error, at construction time). */
+  subscribe(namespace: string, handler: InvalidationHandler): () => void {
+    if (typeof namespace !== 'string') throw new TypeError('namespace must be a string')
+    if (!isHandler(handler)) throw new TypeError('handler must implement InvalidationHandler')
+    let handlers = this.#handlers.get(namespace)
+    const added = handlers === undefined
+    if (handlers === undefined) {
+      handlers = new Set()
+      this.#handlers.set(namespace, handlers)
+      if (!this.#options.liveOnSubscribe) this.#down.add(namespace)
+    }
+    handlers.add(handler)
+    if (this.#down.has(namespace)) {
+      // Not from inside subscribe(): the cache may still be in its constructor.
+      // A microtask runs before any I/O, so nothing can be read into L1 first.
+      queueMicrotask(() => {
+        if (handlers.has(handler) && this.#down.has(namespace)) this.#call(namespace, handler, 'disconnected')
+      })
+    }
+    if (added) this.#options.onNamespaceAdded?.(namespace)
+    let subscribed = true
+    return () => {
+      if (!subscribed) return
+      subscribed = false
+      handlers.delete(handler)
+      if (handlers.size > 0 || this.#handlers.get(namespace) !== handlers) return
+      this.#handlers.delete(namespace)
+      this.#down.delete(namespace)
+      this.#sequences.forget(namespace)
+      this.#options.onNamespaceRemoved?.(namespace)
+    }
+  }
+
+  /**
+   * Bytes arrived. `channelNamespace` is the namespace the transport's channel
+   * belongs to, when it has one per namespace: an unreadable message there is
+   * a lost message for that namespace.
+   */
+  receive(bytes: Uint8Array, channelNamespace?: string): void {
+    let message: InvalidationMessage
+    try {
+      message = decodeMessage(bytes)
+      if (channelNamespace !== undefined && message.ns !== channelNamespace) {
+        throw new TypeError(`message for namespace "${message.ns}" on the channel of "${channelNamespace}"`)
+      }
+    } catch (error) {
+      this.#error('decode', error, channelNamespace)
+      // We cannot tell what it invalidated, so treat it as lost.
+      const lost = channelNamespace === undefined ? [...this.#handlers.keys()] : [channelNamespace]
+      for (const namespace of lost) this.#dispatch(namespace, 'invalidateAll')
+      return
+    }
+    if (message.node === this.#options.nodeId) {
+      if (isHeartbeat(message)) this.#options.onEcho?.(message.ns)
+      return
+    }
+    if (!this.#handlers.has(message.ns)) return
+    const heartbeat = isHeartbeat(message)
+    const verdict = this.#sequences.observe(message.node, message.ns, message.seq, heartbeat)
+    if (verdict === 'gap') {
+      this.#options.events.emit('gap', { namespace: message.ns, sender: message.node, seq: message.seq })
+      // Dropping all of L1 covers the ops of this message too.
+      this.#dispatch(message.ns, 'invalidateAll')
+      return
+    }
+    for (const op of message.ops) {
+      if (op.kind === 'purge') this.#dispatch(message.ns, 'invalidateAll')
+      else this.#dispatch(message.ns, 'invalidate', op.keys)
+    }
+  }
+
+  /** The transport may be missing messages for `namespace`: its caches bound their L1 trust until `markUp`. */
+  markDown(namespace: string, reason: string): void {
+    if (!this.#handlers.has(namespace) || this.#down.has(namespace)) return
+    this.#down.add(namespace)
+    this.#options.events.emit('disconnected', { namespace, reason })
+    this.#dispatch(namespace, 'disconnected')
+  }
+
+  /** The transport receives `namespace` again: its caches drop their L1. */
+  markUp(namespace: string): void {
+    if (!this.#down.delete(namespace)) return
+    this.#sequences.forget(namespace)
+    this.#options.events.emit('reconnected', { namespace })
+    this.#dispatch(namespace, 'reconnected')
+  }
+
+  /** True while `namespace` is down. */
+  isDown(namespace: string): boolean {
+    return this.#down.has(namespace)
+  }
+
+  #dispatch(namespace: string, method: keyof InvalidationHandler, keys?: readonly string[]): void {
+    const handlers = this.#handlers.get(namespace)
+    if (handlers === undefined) return
+    for (const handler of handlers) this.#call(namespace, handler, method, keys)
+  }
+
+  #call(namespace: string, handler: InvalidationHandler, method: keyof InvalidationHandler, keys?: readonly string[]) {
+    try {
+      if (method === 'invalidate') handler.invalidate(keys ?? [])
+      else if (method === 'disconnected') handler.disconnected(this.#options.maxStalenessMs)
+      else handler[method]()
+    } catch (error) {
+      this.#error('handler', error, namespace)
+    }
+  }
+
+  #error(operation: IpcError['operation'], cause: unknown, namespace?: string): void {
+    this.#options.events.emit('error', new IpcError(operation, cause, namespace))
+  }
+}
+
+const KINDS = new Set(['set', 'delete', 'refresh', 'purge'])
+
+function validateEvent(event: InvalidationEvent): void {
+  if (typeof event !== 'object' || event === null) throw new TypeError('event must be an object')
+  if (!KINDS.has(event.kind)) throw new TypeError('event.kind must be set, delete, refresh or purge')
+  if (typeof event.namespace !== 'string') throw new TypeError('event.namespace must be a string')
+  if (!Array.isArray(event.keys) || !event.keys.every((key) => typeof key === 'string')) {
+    throw new TypeError('event.keys must be a list of strings')
+  }
+}
+
+function isHandler(handler: unknown): handler is InvalidationHandler {
+  if (typeof handler !== 'object' || handler === null) return false
+  const h = handler as Record<string, unknown>
+  return ['invalidate', 'invalidateAll', 'disconnected', 'reconnected'].every((m) => typeof h[m] === 'function')
+}
