@@ -1,0 +1,51 @@
+import { TierCache } from '@tiercache/core'
+import { RedisStore } from '@tiercache/redis'
+import { Redis } from 'ioredis'
+import { type AdapterFactory, needRedis } from './adapter.js'
+
+/** Rough byte size of a value for `lruMaxBytes`: its JSON length (what most users would write). */
+export function jsonSize(value: unknown): number {
+  return JSON.stringify(value)?.length ?? 0
+}
+
+/**
+ * tiercache: `get(key, loader)`. `tiers: 'redis'` sets `lruSize: 0` (L1 off);
+ * `tiers: 'memory'` keeps the default embedded `MemoryStore` as L2, which is
+ * what a user without Redis gets.
+ */
+export const createTiercache: AdapterFactory = async (options) => {
+  const redis = needRedis(options)
+  const client =
+    redis === undefined
+      ? undefined
+      : new Redis({ host: redis.host, port: redis.port, enableAutoPipelining: redis.autoPipelining ?? false })
+  const store = client && redis ? new RedisStore({ client, prefix: `${redis.prefix}tc:` }) : undefined
+  const cache = new TierCache<unknown>({
+    name: options.namespace,
+    lruSize: options.tiers === 'redis' ? 0 : options.lruSize,
+    ...(options.maxBytes !== undefined ? { lruMaxBytes: options.maxBytes, sizeOf: jsonSize } : {}),
+    ttl: options.ttlMs,
+    ...(options.staleMs !== undefined ? { staleTtl: options.staleMs } : {}),
+    ...(store ? { store } : {}),
+  })
+  const loader = options.loader
+  const bulk = (keys: readonly string[]) => Promise.all(keys.map(loader))
+  return {
+    name: 'tiercache',
+    config: [
+      options.tiers === 'redis' ? 'lruSize 0' : `lruSize ${options.lruSize}`,
+      store ? `RedisStore(ioredis${redis?.autoPipelining ? ' autopipelining' : ''})` : 'MemoryStore',
+      options.staleMs !== undefined ? 'staleTtl' : '',
+      options.maxBytes !== undefined ? 'lruMaxBytes (sizeOf = JSON length)' : '',
+    ]
+      .filter(Boolean)
+      .join(', '),
+    get: (key) => cache.get(key, loader),
+    getMany: (keys) => cache.getMany(keys, bulk),
+    close: async () => {
+      cache.close()
+      await store?.close()
+      client?.disconnect()
+    },
+  }
+}
