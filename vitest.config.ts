@@ -1,8 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
-const src = (pkg: string, file = 'index.ts') =>
-  fileURLToPath(new URL(`./packages/${pkg}/src/${file}`, import.meta.url))
+const src = (pkg: string, file = 'index.ts') => fileURLToPath(new URL(`./packages/${pkg}/src/${file}`, import.meta.url))
 
 // Tests import the TypeScript sources, so a unit test never runs against a stale
 // dist/. Child processes spawned by multi-process tests import the built
@@ -11,11 +10,15 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@tiercache\/core\/testing$/, replacement: src('core', 'testing/index.ts') },
-      { find: /^@tiercache\/(core|redis|ipc|http)$/, replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)) },
+      {
+        find: /^@tiercache\/(core|redis|ipc|http)$/,
+        replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),
+      },
     ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/setup/redis.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Multi-process and Redis-killing tests must not fight over 2 cores.

@@ -53,8 +53,8 @@ export const isKept = (entry: Entry<unknown>, now: number): boolean => now < ent
 export const remainingTtl = (entry: Entry<unknown>, now: number): number => entry.staleAt - now
 
 /** Fresh and kept durations in ms for a value written now, `Infinity` for `ttl: 0`. */
-export function lifetime(negative: boolean, f: Freshness): { freshMs: number; keepMs: number } {
+export function lifetime(negative: boolean, f: Freshness): { freshMs: number; keepMs: number; staleMs: number } {
   const ttl = negative ? f.negTtl : f.ttl
-  if (ttl === 0) return { freshMs: Infinity, keepMs: Infinity }
-  return { freshMs: ttl, keepMs: ttl + Math.max(f.staleTtl, f.resurrectTtl) }
+  if (ttl === 0) return { freshMs: Infinity, keepMs: Infinity, staleMs: f.staleTtl }
+  return { freshMs: ttl, keepMs: ttl + Math.max(f.staleTtl, f.resurrectTtl), staleMs: f.staleTtl }
 }

@@ -19,6 +19,7 @@ interface Held {
   readonly data: Uint8Array | undefined
   readonly staleAt: number
   readonly expiresAt: number
+  readonly staleMs: number | undefined
 }
 
 interface Holder {
@@ -111,7 +112,8 @@ export class MemoryStore implements SharedStore {
       this.#records.delete(recordKey)
       return undefined
     }
-    return { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now }
+    const record = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now }
+    return held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }
   }
 
   #write(recordKey: string, write: StoreWrite): void {
@@ -120,6 +122,7 @@ export class MemoryStore implements SharedStore {
       data: write.data,
       staleAt: now + write.freshMs,
       expiresAt: now + Math.max(write.keepMs, write.freshMs),
+      staleMs: write.staleMs,
     })
   }
 

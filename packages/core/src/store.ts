@@ -19,6 +19,12 @@ export interface StoreWrite {
    * `Infinity` = kept until deleted or evicted.
    */
   readonly keepMs: number
+  /**
+   * The stale window the writer chose (ms after `freshMs` during which the value
+   * is served stale while one caller refreshes). Stores keep it so every reader
+   * applies the writer's per-entry window, e.g. an HTTP `stale-while-revalidate`.
+   */
+  readonly staleMs?: number
 }
 
 /** What a store returns for a key it holds. */
@@ -29,6 +35,8 @@ export interface StoreRecord {
   readonly freshMs: number
   /** Milliseconds until the store drops it; `Infinity` = never. Always `> 0`. */
   readonly keepMs: number
+  /** The writer's stale window ({@link StoreWrite.staleMs}), when it was given. */
+  readonly staleMs?: number
 }
 
 /**
@@ -84,4 +92,12 @@ export interface SharedStore {
   readonly lock?: StoreLock
   /** Release connections or timers the store owns. */
   close?(): Promise<void>
+  /**
+   * Failures the store absorbs itself (a malformed record read as a miss, a
+   * lost subscriber connection) rather than reject with. A `TierCache` given
+   * this store re-emits them on its own `error` event.
+   */
+  on?(event: 'error', listener: (error: Error & { key?: string }) => void): unknown
+  /** Removes a listener added with `on`. */
+  off?(event: 'error', listener: (error: Error & { key?: string }) => void): unknown
 }

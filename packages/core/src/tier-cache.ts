@@ -18,7 +18,7 @@ import {
   type SetOptions,
   type TierCacheOptions,
 } from './options.js'
-import type { SharedStore, StoreRecord } from './store.js'
+import type { SharedStore, StoreRecord, StoreWrite } from './store.js'
 
 /**
  * What a loader receives besides the key. The freshness fields start at the
@@ -64,6 +64,12 @@ export interface GetInfo<V> {
   readonly hitLevel: HitLevel
   /** True when the value is past its TTL (served from the stale window or resurrected). */
   readonly stale: boolean
+  /**
+   * Why a stale value was served (only when `hitLevel` is 4): `refreshing` or
+   * `soft-timeout` while a load runs (nginx's UPDATING), `loader-failed` or
+   * `resurrected` because the load failed (nginx's STALE).
+   */
+  readonly reason?: StaleReason
 }
 
 /** What `peek` reports about an L1 entry. */
@@ -102,6 +108,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   readonly #clock: Clock
   readonly #ipc: InvalidationBus | undefined
   readonly #unsubscribe: (() => void) | undefined
+  readonly #forwardStoreError = (error: Error & { key?: string }) => {
+    this.#stats.storeErrors++
+    this.#emitError(error, error.key)
+  }
   readonly #l1Serializer: ((value: unknown, key: string) => V) | undefined
   readonly #defaults: Freshness
   readonly #lockTimeout: number
@@ -156,6 +166,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     if (options.l1Serializer !== undefined && typeof options.l1Serializer !== 'function') {
       throw new TypeError(`options.l1Serializer must be a function, got ${describe(options.l1Serializer)}`)
     }
+    this.#store.on?.('error', this.#forwardStoreError)
     this.#ipc = options.ipc
     this.#unsubscribe = this.#ipc?.subscribe(name, {
       invalidate: (keys) => {
@@ -217,7 +228,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     if (entry !== undefined) {
       if (isFresh(entry, now)) {
         this.#countL1(key, entry)
-        return { value: entry.value, hitLevel: entry.resurrected ? 4 : 1, stale: entry.resurrected }
+        return entry.resurrected ? info(entry, 4, 'resurrected') : info(entry, 1)
       }
       if (loader !== undefined && isServableStale(entry, now)) {
         return this.#serveStale(key, entry, this.#freshness(options), loader)
@@ -377,6 +388,16 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#publish('purge', [])
   }
 
+  /** The shared store this cache reads and writes (e.g. to build a sibling namespace on it). */
+  get store(): SharedStore {
+    return this.#store
+  }
+
+  /** The invalidation bus, when one was given. */
+  get ipc(): InvalidationBus | undefined {
+    return this.#ipc
+  }
+
   /** Counters per level since this cache was created. */
   stats(): TierCacheStats {
     return { ...this.#stats, l1Size: this.#l1?.size ?? 0 }
@@ -385,6 +406,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   /** Stop listening to the invalidation bus. The store is the caller's to close. */
   close(): void {
     this.#unsubscribe?.()
+    this.#store.off?.('error', this.#forwardStoreError)
     this.removeAllListeners()
   }
 
@@ -435,7 +457,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         const waitMs = deadline - this.#clock.now()
         const woken =
           taken === undefined && waitMs > 0
-            ? await this.#storeCall('lock', () => lock.waitForRelease(this.name, key, waitMs))
+            ? await this.#storeCall('lock', () => lock.waitForRelease(this.name, key, waitMs), waitMs)
             : false
         token = taken
         const landed = await this.#readStore(key, f)
@@ -450,7 +472,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         if (refreshing && kept !== undefined) {
           // Another node's refresh failed or outlived our wait: keep serving stale.
           this.#refreshBackoff.set(key, this.#clock.now() + this.#refreshRetryDelay)
-          return info(kept, 4)
+          return info(kept, 4, 'refreshing')
         }
         // The holder released without a value (its load failed): try for the lock again;
         // past the lock timeout, load without it rather than hang.
@@ -531,14 +553,14 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       const revived = makeEntry(kept.value, now, f.resurrectTtl, keepMs, f, true)
       if (!ticket.superseded) {
         this.#l1?.set(key, revived)
-        await this.#writeStore(key, kept.value, { freshMs: f.resurrectTtl, keepMs })
+        await this.#writeStore(key, kept.value, { freshMs: f.resurrectTtl, keepMs, staleMs: f.staleTtl })
       }
       this.#countStale(key, 'resurrected')
-      return info(revived, 4)
+      return info(revived, 4, 'resurrected')
     }
     if (kept !== undefined && isServableStale(kept, now)) {
       if (!refreshing) this.#countStale(key, 'loader-failed')
-      return info(kept, 4)
+      return info(kept, 4, 'loader-failed')
     }
     throw error
   }
@@ -612,7 +634,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   #serveStale(key: string, entry: Entry<V>, f: Freshness, loader: Loader<V>, inFlight = false): GetInfo<V> {
     this.#countStale(key, 'refreshing')
     this.#refreshInBackground(key, f, loader, entry, inFlight)
-    return info(entry, 4)
+    return info(entry, 4, 'refreshing')
   }
 
   /**
@@ -641,7 +663,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#countStale(key, 'soft-timeout')
-        resolve(info(kept, 4))
+        resolve(info(kept, 4, 'soft-timeout'))
       }, ms)
       timer.unref?.()
       flight.then(
@@ -670,7 +692,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         return info(found, 2)
       }
       this.#countStale(key, 'refreshing')
-      return info(found, 4)
+      return info(found, 4, 'refreshing')
     }
     this.#count('misses', 'miss', key)
     return { value: undefined, hitLevel: 3, stale: false }
@@ -695,7 +717,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         return undefined
       }
     }
-    return makeEntry(value, now, record.freshMs, record.keepMs, f)
+    const windows = record.staleMs === undefined ? f : { ...f, staleTtl: record.staleMs }
+    return makeEntry(value, now, record.freshMs, record.keepMs, windows)
   }
 
   /** Write a loaded or set value to L1 and the store; resolves to what L1 now serves. */
@@ -709,7 +732,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     f: Freshness,
   ): Promise<(V | undefined)[]> {
     const now = this.#clock.now()
-    const writes: [string, { data: Uint8Array | undefined; freshMs: number; keepMs: number }][] = []
+    const writes: [string, StoreWrite][] = []
     const served = items.map(({ key, value, ticket }) => {
       const life = lifetime(value === undefined, f)
       const data = value === undefined ? undefined : this.#encode(key, value)
@@ -728,7 +751,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     return served
   }
 
-  async #writeStore(key: string, value: V | undefined, life: { freshMs: number; keepMs: number }): Promise<void> {
+  async #writeStore(key: string, value: V | undefined, life: Omit<StoreWrite, 'data'>): Promise<void> {
     const data = value === undefined ? undefined : this.#encode(key, value)
     if (data === FAILED) return
     await this.#storeCall('set', () => this.#store.set(this.name, key, { data, ...life }))
@@ -748,13 +771,14 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   }
 
   /** A store call that never throws: failures and time-outs become an `error` event and `FAILED`. */
-  async #storeCall<T>(operation: string, call: () => Promise<T>): Promise<T | typeof FAILED> {
+  async #storeCall<T>(operation: string, call: () => Promise<T>, extraMs = 0): Promise<T | typeof FAILED> {
+    // A lock wait has its own time-out; the store's only bounds the round trips around it.
+    const limit = this.#storeTimeout + extraMs
     try {
       return await withDeadline(
         call(),
-        this.#storeTimeout,
-        () =>
-          new StoreError(operation, undefined, `shared store ${operation} timed out after ${this.#storeTimeout} ms`),
+        limit,
+        () => new StoreError(operation, undefined, `shared store ${operation} timed out after ${limit} ms`),
       )
     } catch (cause) {
       this.#stats.storeErrors++
@@ -870,8 +894,9 @@ function createL1<V>(options: TierCacheOptions<V>): LRUCache<string, Entry<V>> |
   })
 }
 
-function info<V>(entry: Entry<V>, hitLevel: HitLevel): GetInfo<V> {
-  return { value: entry.value, hitLevel, stale: hitLevel === 4 }
+function info<V>(entry: Entry<V>, hitLevel: HitLevel, reason?: StaleReason): GetInfo<V> {
+  if (reason === undefined) return { value: entry.value, hitLevel, stale: hitLevel === 4 }
+  return { value: entry.value, hitLevel, stale: true, reason }
 }
 
 function valueOfInfo<V>(result: GetInfo<V>): V | undefined {

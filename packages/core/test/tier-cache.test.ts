@@ -206,7 +206,7 @@ describe('5. stale window (stale-while-revalidate)', () => {
     const started = performance.now()
     const first = await cache.getWithInfo('k', loader)
     expect(performance.now() - started).toBeLessThan(20) // not the loader's 50 ms
-    expect(first).toEqual({ value: 'v1', hitLevel: 4, stale: true })
+    expect(first).toEqual({ value: 'v1', hitLevel: 4, stale: true, reason: 'refreshing' })
     // while the refresh runs, everyone gets the stale value and no second load starts
     const during = await Promise.all(Array.from({ length: 100 }, () => cache.getWithInfo('k', loader)))
     expect(during.every((i) => i.value === 'v1' && i.stale)).toBe(true)
@@ -221,7 +221,7 @@ describe('5. stale window (stale-while-revalidate)', () => {
     await a.get('k', async () => 'old')
     clock.advance(2_000)
     const { loader, calls } = countingLoader(() => 'new', 30)
-    expect(await b.getWithInfo('k', loader)).toEqual({ value: 'old', hitLevel: 4, stale: true })
+    expect(await b.getWithInfo('k', loader)).toEqual({ value: 'old', hitLevel: 4, stale: true, reason: 'refreshing' })
     await until(() => b.peek('k')?.value === 'new')
     expect(calls).toHaveLength(1)
   })
@@ -273,11 +273,21 @@ describe('6. resurrect and loader timeouts', () => {
     expect(await cache.getWithInfo('k', loader)).toEqual({ value: 'v2', hitLevel: 3, stale: false })
     clock.advance(1_000)
     fail()
-    expect(await cache.getWithInfo('k', loader)).toEqual({ value: 'v2', hitLevel: 4, stale: true })
+    expect(await cache.getWithInfo('k', loader)).toEqual({
+      value: 'v2',
+      hitLevel: 4,
+      stale: true,
+      reason: 'resurrected',
+    })
     expect(calls).toHaveLength(3)
     // resurrected: served as fresh with hitLevel 4, no loader calls meanwhile
     clock.advance(1_999)
-    expect(await cache.getWithInfo('k', loader)).toEqual({ value: 'v2', hitLevel: 4, stale: true })
+    expect(await cache.getWithInfo('k', loader)).toEqual({
+      value: 'v2',
+      hitLevel: 4,
+      stale: true,
+      reason: 'resurrected',
+    })
     expect(calls).toHaveLength(3)
     clock.advance(2)
     recover()
@@ -312,7 +322,12 @@ describe('6. resurrect and loader timeouts', () => {
     clock.advance(1_500)
     const slow = countingLoader(() => 'new', 150)
     const started = Date.now()
-    expect(await cache.getWithInfo('k', slow.loader)).toEqual({ value: 'old', hitLevel: 4, stale: true })
+    expect(await cache.getWithInfo('k', slow.loader)).toEqual({
+      value: 'old',
+      hitLevel: 4,
+      stale: true,
+      reason: 'soft-timeout',
+    })
     expect(Date.now() - started).toBeLessThan(140)
     await until(() => cache.peek('k')?.value === 'new')
     expect(slow.calls).toHaveLength(1)
@@ -480,6 +495,51 @@ describe('9. codec and L1 values', () => {
     expect(await cache.get('k')).toEqual({ upper: 'ABC' })
     expect(serializer).toHaveBeenCalledTimes(1)
     expect((await cache.get('n', async () => 'x' as never))?.upper).toBe('X')
+  })
+})
+
+describe('store contract extras', () => {
+  it("applies the writer's per-entry stale window on every reader", async () => {
+    const { cache: a, clock, store } = cacheWithClock<string>({ ttl: 1_000, staleTtl: 0 })
+    const b = new TierCache<string>({ name: 'test', store, clock, ttl: 1_000, staleTtl: 0 })
+    await a.get('k', (_key, ctx) => {
+      ctx.staleTtl = 10_000
+      return 'old'
+    })
+    clock.advance(5_000)
+    expect(await b.getWithInfo('k', async () => 'new')).toMatchObject({ value: 'old', hitLevel: 4 })
+  })
+
+  it('re-emits errors the store absorbs itself, and stops on close', async () => {
+    const { EventEmitter } = await import('eventemitter3')
+    const emitter = new EventEmitter()
+    const store = Object.assign(new MemoryStore(), {
+      on: (e: string, fn: (...a: unknown[]) => void) => emitter.on(e, fn),
+      off: (e: string, fn: (...a: unknown[]) => void) => emitter.off(e, fn),
+    })
+    const cache = new TierCache<string>({ name: 'fwd', store })
+    const seen: unknown[] = []
+    cache.on('error', (error, key) => seen.push([error.message, key]))
+    emitter.emit('error', Object.assign(new DecodeError('k', new Error('bad bytes')), { key: 'k' }))
+    expect(seen).toEqual([[expect.stringContaining('bad bytes'), 'k']])
+    cache.close()
+    expect(emitter.listenerCount('error')).toBe(0)
+  })
+
+  it('a lock wait longer than storeTimeout is not cut short by it', async () => {
+    const store = new MemoryStore()
+    const holder = new TierCache<string>({ name: 'x', store, storeTimeout: 50 })
+    const waiter = new TierCache<string>({ name: 'x', store, storeTimeout: 50 })
+    const errors: unknown[] = []
+    waiter.on('error', (e) => errors.push(e))
+    const slow = countingLoader(() => 'v', 300)
+    const other = countingLoader(() => 'other')
+    const first = holder.get('k', slow.loader)
+    await until(() => slow.calls.length === 1)
+    expect(await waiter.get('k', other.loader)).toBe('v')
+    expect(other.calls).toHaveLength(0)
+    expect(errors).toEqual([])
+    await first
   })
 })
 
