@@ -12,6 +12,8 @@ export interface LockTiming {
   readonly minRecheckMs: number
   /** Longest delay between two re-checks, in ms. */
   readonly maxRecheckMs: number
+  /** Longest wait for the subscription before relying on re-checks alone, in ms. */
+  readonly subscribeTimeoutMs: number
 }
 
 /**
@@ -93,12 +95,15 @@ export class RedisLock implements StoreLock {
       released = true
       wake?.()
     })
+    // Subscribe (first wait only) while checking the key: a store that is down
+    // fails here at once instead of waiting for a subscription.
+    const subscribed = this.#listener.ready(Math.min(timeoutMs, this.#timing.subscribeTimeoutMs))
     try {
-      await this.#listener.ready(timeoutMs)
       let backoff = this.#timing.minRecheckMs
       while (!released) {
         const pttl = await this.#guard.run('waitForRelease', () => this.#client.pttl(lockKey))
         if (pttl === -2) return true
+        await subscribed
         const remaining = deadline - performance.now()
         if (released) return true
         if (remaining <= 0) return false

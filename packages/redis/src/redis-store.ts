@@ -91,7 +91,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       keys: this.#keys,
       guard: this.#guard,
       listener: this.#listener,
-      timing: { minRecheckMs: this.#options.minRecheckMs, maxRecheckMs: this.#options.maxRecheckMs },
+      timing: {
+        minRecheckMs: this.#options.minRecheckMs,
+        maxRecheckMs: this.#options.maxRecheckMs,
+        subscribeTimeoutMs: this.#options.commandTimeoutMs,
+      },
     })
   }
 

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { FOREVER_MS, open, seal } from '../src/envelope.js'
+
+const bytes = (...values: number[]) => Uint8Array.from(values)
+
+describe('envelope', () => {
+  it('records the stale window and gives Redis keepMs as PX', () => {
+    const sealed = seal(bytes(1, 2, 3), 1_000, 5_000)
+    expect(sealed.px).toBe(5_000)
+    expect(sealed.bytes.length).toBe(8 + 3)
+    // Redis reports 4_500 ms left: 500 ms fresh, then 4_000 stale.
+    const opened = open(sealed.bytes, 4_500)
+    expect(opened).toEqual({ data: expect.any(Uint8Array), freshMs: 500, keepMs: 4_500 })
+    expect(Array.from((opened as { data: Uint8Array }).data)).toEqual([1, 2, 3])
+  })
+
+  it('reads a record as stale once PTTL falls under the stale window', () => {
+    const sealed = seal(bytes(9), 1_000, 5_000)
+    expect((open(sealed.bytes, 3_000) as { freshMs: number }).freshMs).toBe(-1_000)
+  })
+
+  it('keeps negative entries apart from empty values', () => {
+    const negative = open(seal(undefined, 100, 100).bytes, 100)
+    const empty = open(seal(new Uint8Array(0), 100, 100).bytes, 100)
+    expect(negative).toMatchObject({ data: undefined })
+    expect((empty as { data: Uint8Array }).data).toBeInstanceOf(Uint8Array)
+    expect((empty as { data: Uint8Array }).data.length).toBe(0)
+  })
+
+  it('maps Infinity to a ten-year PX and back to Infinity', () => {
+    const never = seal(bytes(1), Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY)
+    expect(never.px).toBe(FOREVER_MS)
+    expect(open(never.bytes, FOREVER_MS - 10)).toMatchObject({ freshMs: Infinity, keepMs: Infinity })
+    const keptForever = seal(bytes(1), 1_000, Number.POSITIVE_INFINITY)
+    const opened = open(keptForever.bytes, FOREVER_MS - 10) as { freshMs: number; keepMs: number }
+    expect(opened.freshMs).toBe(990)
+    expect(opened.keepMs).toBe(Infinity)
+  })
+
+  it('never asks Redis for a PX below 1 ms', () => {
+    expect(seal(bytes(1), 0, 0).px).toBe(1)
+    expect(seal(bytes(1), 0.2, 0.4).px).toBe(1)
+  })
+
+  it('rejects bytes that are not an envelope with a reason', () => {
+    expect(open(Buffer.from('hello world'), 1_000)).toMatch(/first byte/)
+    expect(open(Buffer.from([0xca, 1]), 1_000)).toMatch(/shorter/)
+    expect(open(Buffer.from([0xca, 0x80, 0, 0, 0, 0, 0, 0]), 1_000)).toMatch(/unknown flags/)
+    expect(open(Buffer.from([0xca, 0x01, 0, 0, 0, 0, 0, 0, 42]), 1_000)).toMatch(/negative/)
+  })
+})

@@ -1,0 +1,47 @@
+import calculateSlot from 'cluster-key-slot'
+import { describe, expect, it } from 'vitest'
+import { KeySpace } from '../src/keys.js'
+
+const keys = new KeySpace('p:')
+
+describe('KeySpace', () => {
+  it('keeps plain keys readable', () => {
+    expect(keys.value('users', 'user:42', '0')).toBe('p:{users:user:42}:0')
+    expect(keys.lock('users', 'user:42')).toBe('p:{users:user:42}:lock')
+    expect(keys.generation('users')).toBe('p:{users}:gen')
+  })
+
+  it('puts a value key and its lock in one Cluster slot, and spreads keys over slots', () => {
+    for (const key of ['a', 'user:1', '{x}', 'x'.repeat(500)]) {
+      expect(calculateSlot(keys.value('ns', key, '7'))).toBe(calculateSlot(keys.lock('ns', key)))
+    }
+    const slots = new Set(Array.from({ length: 100 }, (_, i) => calculateSlot(keys.value('ns', `k${i}`, '0'))))
+    expect(slots.size).toBeGreaterThan(90)
+  })
+
+  it('gives distinct keys to every (namespace, key) pair, whatever they contain', () => {
+    const names = ['a', 'a:b', 'b', 'a:b:', ':', '{', '}', '}:x', '#', '#a', 'a b', '', 'ключ', 'x'.repeat(200)]
+    const seen = new Map<string, string>()
+    for (const namespace of names.filter(Boolean)) {
+      for (const key of names.filter(Boolean)) {
+        const value = keys.value(namespace, key, '0')
+        const pair = JSON.stringify([namespace, key])
+        expect(seen.get(value) ?? pair).toBe(pair)
+        seen.set(value, pair)
+        // One hash tag, exactly: the Cluster slot is computed from what we intend.
+        expect(value.split('{').length).toBe(2)
+        expect(value.split('}').length).toBe(2)
+      }
+    }
+  })
+
+  it('bounds the length of long keys by hashing them', () => {
+    expect(keys.value('ns', 'x'.repeat(100_000), '0').length).toBeLessThan(80)
+  })
+
+  it('throws TypeError naming the argument for an empty or non-string name', () => {
+    expect(() => keys.value('', 'k', '0')).toThrow(/namespace/)
+    expect(() => keys.lock('ns', '')).toThrow(TypeError)
+    expect(() => keys.lock('ns', 5 as unknown as string)).toThrow(/key must be a non-empty string/)
+  })
+})

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto'
+import { DecodeError } from '@tiercache/core'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { type RedisServer, redisCli, startRedisServer } from '../../../test/helpers/redis-servers.js'
+import { RedisStore } from '../src/index.js'
+
+const PREFIX = 'tc-redis-test:'
+const bytes = (...values: number[]) => Uint8Array.from(values)
+const ns = () => `store-${randomUUID()}`
+
+describe('RedisStore on 127.0.0.1:6379', () => {
+  let raw: Redis
+  let store: RedisStore
+  let other: RedisStore
+  beforeAll(() => {
+    raw = new Redis({ host: '127.0.0.1', port: 6379 })
+    store = new RedisStore({ client: new Redis({ host: '127.0.0.1', port: 6379 }), prefix: PREFIX })
+    other = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: PREFIX })
+  })
+  afterAll(async () => {
+    await store.close()
+    store.client.disconnect()
+    await other.close()
+    raw.disconnect()
+  })
+
+  describe('freshness by Redis clock', () => {
+    it('ignores the host clock: a host 1 hour ahead still reads a fresh record as fresh', async () => {
+      const n = ns()
+      await store.set(n, 'k', { data: bytes(1), freshMs: 10_000, keepMs: 30_000 })
+      vi.useFakeTimers({ toFake: ['Date'] })
+      try {
+        vi.setSystemTime(Date.now() + 3_600_000)
+        const record = await other.get(n, 'k')
+        expect(record!.freshMs).toBeGreaterThan(9_000)
+        expect(record!.freshMs).toBeLessThanOrEqual(10_000)
+      } finally {
+        vi.useRealTimers()
+      }
+    })
+
+    it('follows the key PTTL: fresh = PTTL - stale window, so Redis alone decides', async () => {
+      const n = ns()
+      await store.set(n, 'k', { data: bytes(1), freshMs: 10_000, keepMs: 30_000 })
+      const key = `${PREFIX}{${n}:k}:0`
+      // Move the record's clock on the server only: 25 s of its 30 s are gone.
+      expect(await raw.pexpire(key, 5_000)).toBe(1)
+      const record = await store.get(n, 'k')
+      expect(record!.freshMs).toBeLessThanOrEqual(5_000 - 20_000)
+      expect(record!.freshMs).toBeGreaterThan(5_000 - 20_000 - 100)
+      expect(record!.keepMs).toBeLessThanOrEqual(5_000)
+      expect(record!.keepMs).toBeGreaterThan(4_900)
+      expect(Array.from(record!.data!)).toEqual([1])
+    })
+
+    it('stores PX = keepMs (fresh + stale window) so stale values stay findable', async () => {
+      const n = ns()
+      await store.set(n, 'k', { data: bytes(1), freshMs: 1_000, keepMs: 61_000 })
+      const pttl = await raw.pttl(`${PREFIX}{${n}:k}:0`)
+      expect(pttl).toBeGreaterThan(60_000)
+      expect(pttl).toBeLessThanOrEqual(61_000)
+    })
+  })
+
+  describe('namespaces and generations', () => {
+    it('a purge by one process is seen by the next read of another', async () => {
+      const n = ns()
+      await store.set(n, 'k', { data: bytes(1), freshMs: 10_000, keepMs: 10_000 })
+      expect(await other.get(n, 'k')).toBeDefined() // other now believes generation 0
+      await store.purge(n)
+      expect(await other.get(n, 'k')).toBeUndefined()
+      expect(await other.getMany(n, ['k', 'k'])).toEqual([undefined, undefined])
+      // other's write lands in the new generation, where store reads it.
+      await other.set(n, 'k', { data: bytes(2), freshMs: 10_000, keepMs: 10_000 })
+      expect(Array.from((await store.get(n, 'k'))!.data!)).toEqual([2])
+      await store.purge(n)
+      await store.purge(n)
+      await other.delete(n, 'k') // deletes in the current generation, not a stale one
+      expect(await raw.get(`${PREFIX}{${n}}:gen`)).toBe('3')
+    })
+
+    it('purges in O(1): one INCR, old records left to their own expiry', async () => {
+      const n = ns()
+      await store.setMany(
+        n,
+        Array.from({ length: 50 }, (_, i) => [`k${i}`, { data: bytes(i), freshMs: 5_000, keepMs: 5_000 }] as const),
+      )
+      await store.purge(n)
+      expect(await raw.exists(`${PREFIX}{${n}:k0}:0`)).toBe(1)
+      expect(await raw.pttl(`${PREFIX}{${n}:k0}:0`)).toBeGreaterThan(0)
+      expect(await store.get(n, 'k0')).toBeUndefined()
+    })
+  })
+
+  describe('malformed bytes', () => {
+    it('reads bytes written by hand as a miss and reports a DecodeError, never throws', async () => {
+      const n = ns()
+      const errors: unknown[] = []
+      const listener = (error: unknown) => errors.push(error)
+      store.on('error', listener)
+      try {
+        await raw.set(`${PREFIX}{${n}:text}:0`, 'hello, not a record')
+        await raw.hset(`${PREFIX}{${n}:hash}:0`, 'field', 'value')
+        expect(await store.get(n, 'text')).toBeUndefined()
+        expect(await store.getMany(n, ['hash', 'text'])).toEqual([undefined, undefined])
+        expect(errors).toHaveLength(3)
+        expect(errors[0]).toBeInstanceOf(DecodeError)
+        expect((errors[0] as DecodeError).key).toBe('text')
+        expect((errors[1] as DecodeError).key).toBe('hash')
+        // A write replaces whatever was there.
+        await store.set(n, 'hash', { data: bytes(5), freshMs: 5_000, keepMs: 5_000 })
+        expect(Array.from((await store.get(n, 'hash'))!.data!)).toEqual([5])
+      } finally {
+        store.off('error', listener)
+      }
+    })
+  })
+
+  describe('bad input', () => {
+    it('rejects with TypeError naming the argument', async () => {
+      await expect(store.get('', 'k')).rejects.toThrow(/namespace/)
+      await expect(store.set('n', 'k', { data: bytes(1), freshMs: 10, keepMs: 5 })).rejects.toThrow(/write.keepMs/)
+      await expect(store.set('n', 'k', { data: 'x' as never, freshMs: 10, keepMs: 10 })).rejects.toThrow(/write.data/)
+      await expect(store.getMany('n', 'k' as never)).rejects.toThrow(TypeError)
+      await expect(store.lock.acquire('n', 'k', 0)).rejects.toThrow(/leaseMs/)
+      await expect(store.lock.waitForRelease('n', 'k', -1)).rejects.toThrow(/timeoutMs/)
+      expect(() => new RedisStore({} as never)).toThrow(/client or url/)
+      expect(() => new RedisStore({ url: 'redis://x', prefix: 'a{b' })).toThrow(/prefix/)
+      expect(() => new RedisStore({ client: store.client, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/)
+    })
+  })
+
+  describe('lock across connections', () => {
+    it('wakes a waiter on another connection through the release message, not the backoff', async () => {
+      const n = ns()
+      const slow = new RedisStore({
+        url: 'redis://127.0.0.1:6379',
+        prefix: PREFIX,
+        minRecheckMs: 5_000,
+        maxRecheckMs: 5_000,
+      })
+      try {
+        const token = await store.lock.acquire(n, 'k', 10_000)
+        const started = performance.now()
+        const waiting = slow.lock.waitForRelease(n, 'k', 4_000)
+        await new Promise((resolve) => setTimeout(resolve, 150))
+        await store.lock.release(n, 'k', token!)
+        expect(await waiting).toBe(true)
+        // The re-check would come at 5 s; only the message explains an early wake.
+        expect(performance.now() - started).toBeLessThan(1_000)
+      } finally {
+        await slow.close()
+      }
+    })
+
+    it('notices a crashed holder right after its lease ends', async () => {
+      const n = ns()
+      await raw.set(`${PREFIX}{${n}:k}:lock`, 'crashed-holder', 'PX', 300) // a holder that never releases
+      const started = performance.now()
+      expect(await other.lock.waitForRelease(n, 'k', 3_000)).toBe(true)
+      const waited = performance.now() - started
+      expect(waited).toBeGreaterThanOrEqual(250)
+      expect(waited).toBeLessThan(800)
+    })
+  })
+})
+
+describe('RedisStore round trips (own server on 127.0.0.1:7010)', () => {
+  let server: RedisServer
+  let store: RedisStore
+  beforeAll(async () => {
+    server = await startRedisServer(7010)
+    store = new RedisStore({ client: new Redis(server.port, '127.0.0.1') })
+  })
+  afterAll(async () => {
+    await store.close()
+    store.client.disconnect()
+    await server.stop()
+  })
+
+  const calls = async () => {
+    const stats = await redisCli(server.port, 'info', 'commandstats')
+    const count = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+    return { evalsha: count('evalsha') + count('eval') }
+  }
+
+  it('get, getMany of 300 keys and setMany of 300 are one command each', async () => {
+    const n = ns()
+    // Scripts are sent in full once per connection, then by SHA.
+    await store.get(n, 'warm-up')
+    await store.setMany(n, [['warm-up', { data: bytes(1), freshMs: 5, keepMs: 5 }]])
+    const before = await calls()
+    const sent = vi.spyOn(store.client, 'sendCommand')
+    await store.setMany(
+      n,
+      Array.from(
+        { length: 300 },
+        (_, i) => [`k${i}`, { data: bytes(i & 0xff), freshMs: 5_000, keepMs: 5_000 }] as const,
+      ),
+    )
+    const records = await store.getMany(
+      n,
+      Array.from({ length: 300 }, (_, i) => `k${i}`),
+    )
+    await store.get(n, 'k1')
+    const after = await calls()
+    // The client sent three commands (no separate GET of the generation, no PTTL)...
+    expect(sent.mock.calls.map(([command]) => (command as { name: string }).name)).toEqual([
+      'evalsha',
+      'evalsha',
+      'evalsha',
+    ])
+    sent.mockRestore()
+    // ...and the server ran three scripts (value, PTTL and generation reads happen inside them).
+    expect(after.evalsha - before.evalsha).toBe(3)
+    expect(records.filter(Boolean)).toHaveLength(300)
+  })
+})
