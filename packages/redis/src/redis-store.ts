@@ -312,7 +312,7 @@ function sealArgs(writes: readonly StoreWrite[]): (Buffer | number)[][] {
   return writes.map((write, i) => {
     const name = writes.length === 1 ? 'write' : `entries[${i}][1]`
     if (typeof write !== 'object' || write === null) throw new TypeError(`${name} must be a StoreWrite object`)
-    const { data, freshMs, keepMs } = write
+    const { data, freshMs, keepMs, staleMs } = write
     if (data !== undefined && !(data instanceof Uint8Array)) {
       throw new TypeError(`${name}.data must be a Uint8Array or undefined`)
     }
@@ -320,7 +320,10 @@ function sealArgs(writes: readonly StoreWrite[]): (Buffer | number)[][] {
     if (typeof keepMs !== 'number' || Number.isNaN(keepMs) || keepMs < freshMs) {
       throw new TypeError(`${name}.keepMs must be a number >= freshMs`)
     }
-    const sealed = seal(data, freshMs, keepMs)
+    if (staleMs !== undefined && (typeof staleMs !== 'number' || Number.isNaN(staleMs) || staleMs < 0)) {
+      throw new TypeError(`${name}.staleMs must be a number >= 0 or undefined`)
+    }
+    const sealed = seal(data, freshMs, keepMs, staleMs)
     return [sealed.bytes, sealed.px]
   })
 }

@@ -42,10 +42,24 @@ describe('envelope', () => {
     expect(seal(bytes(1), 0.2, 0.4).px).toBe(1)
   })
 
+  it("carries the writer's staleMs when given, Infinity included", () => {
+    expect(open(seal(bytes(1), 1_000, 5_000).bytes, 5_000)).not.toHaveProperty('staleMs')
+    const withStale = seal(bytes(1, 2), 1_000, 5_000, 2_500)
+    expect(withStale.bytes.length).toBe(14 + 2)
+    const opened = open(withStale.bytes, 5_000) as { staleMs: number; data: Uint8Array }
+    expect(opened.staleMs).toBe(2_500)
+    expect(Array.from(opened.data)).toEqual([1, 2])
+    expect(open(seal(undefined, 1_000, 5_000, Infinity).bytes, 5_000)).toMatchObject({
+      staleMs: Infinity,
+      data: undefined,
+    })
+  })
+
   it('rejects bytes that are not an envelope with a reason', () => {
     expect(open(Buffer.from('hello world'), 1_000)).toMatch(/first byte/)
     expect(open(Buffer.from([0xca, 1]), 1_000)).toMatch(/shorter/)
     expect(open(Buffer.from([0xca, 0x80, 0, 0, 0, 0, 0, 0]), 1_000)).toMatch(/unknown flags/)
     expect(open(Buffer.from([0xca, 0x01, 0, 0, 0, 0, 0, 0, 42]), 1_000)).toMatch(/negative/)
+    expect(open(Buffer.from([0xca, 0x08, 0, 0, 0, 0, 0, 0, 1]), 1_000)).toMatch(/14-byte header/)
   })
 })

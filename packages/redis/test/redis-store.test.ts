@@ -54,6 +54,14 @@ describe('RedisStore on 127.0.0.1:6379', () => {
       expect(Array.from(record!.data!)).toEqual([1])
     })
 
+    it("returns the writer's staleMs with the record", async () => {
+      const n = ns()
+      await store.set(n, 'k', { data: bytes(1), freshMs: 1_000, keepMs: 9_000, staleMs: 4_000 })
+      expect((await other.get(n, 'k'))!.staleMs).toBe(4_000)
+      await store.set(n, 'plain', { data: bytes(1), freshMs: 1_000, keepMs: 9_000 })
+      expect((await other.get(n, 'plain'))!.staleMs).toBeUndefined()
+    })
+
     it('stores PX = keepMs (fresh + stale window) so stale values stay findable', async () => {
       const n = ns()
       await store.set(n, 'k', { data: bytes(1), freshMs: 1_000, keepMs: 61_000 })
