@@ -1,4 +1,4 @@
-import { TierCacheError } from '@tiercache/core'
+import { DecodeError, TierCacheError } from '@tiercache/core'
 
 /**
  * Why a Redis call was refused or abandoned. These travel as the `cause` of the
@@ -32,5 +32,20 @@ export class CommandTimeoutError extends TierCacheError {
     super(`Redis did not answer within ${timeoutMs} ms`, 'TIERCACHE_REDIS_TIMEOUT')
     this.name = 'CommandTimeoutError'
     this.timeoutMs = timeoutMs
+  }
+}
+
+/**
+ * Bytes under a cache key are not a RedisStore record (written by hand or by
+ * another program, or a key of another type): read as a miss. A `DecodeError`
+ * that also names the namespace, since one store serves many caches.
+ */
+export class MalformedRecordError extends DecodeError {
+  /** The namespace (cache name) of the key. */
+  readonly namespace: string
+  constructor(namespace: string, key: string, problem: string) {
+    super(key, new Error(`not a tiercache record: ${problem}`))
+    this.name = 'MalformedRecordError'
+    this.namespace = namespace
   }
 }

@@ -4,7 +4,7 @@
  */
 export type { CircuitState } from './circuit-breaker.js'
 export { FOREVER_MS } from './envelope.js'
-export { CircuitOpenError, CommandTimeoutError, NotConnectedError } from './errors.js'
+export { CircuitOpenError, CommandTimeoutError, MalformedRecordError, NotConnectedError } from './errors.js'
 export { DEFAULTS, type RedisStoreOptions } from './options.js'
 export { RedisLock } from './redis-lock.js'
 export { RedisStore, type RedisStoreEvents } from './redis-store.js'

@@ -1,10 +1,11 @@
-import { DecodeError, type SharedStore, StoreError, type StoreRecord, type StoreWrite } from '@tiercache/core'
+import { type DecodeError, type SharedStore, StoreError, type StoreRecord, type StoreWrite } from '@tiercache/core'
 import { EventEmitter } from 'eventemitter3'
 import { type Cluster, Redis } from 'ioredis'
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js'
 import { splitBySlot } from './cluster-batch.js'
 import { CommandGuard } from './command-guard.js'
 import { open, seal } from './envelope.js'
+import { MalformedRecordError } from './errors.js'
 import { Generations } from './generations.js'
 import { KeySpace } from './keys.js'
 import { type RedisStoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
@@ -181,7 +182,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       }
       const opened = open(bytes as Buffer, reply[1] as number)
       if (typeof opened === 'string') {
-        this.emit('error', new DecodeError(keys[i]!, new Error(`not a tiercache record: ${opened}`)))
+        this.emit('error', new MalformedRecordError(namespace, keys[i]!, opened))
         records[i] = undefined
       } else {
         records[i] = opened
