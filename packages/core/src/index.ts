@@ -1,4 +1,4 @@
-export { type Clock, systemClock } from './clock.js'
+export { type Clock, preciseClock, systemClock } from './clock.js'
 export { type Codec, jsonCodec, msgpackCodec } from './codec.js'
 export { DecodeError, LoaderError, StoreError, TierCacheError, TimeoutError } from './errors.js'
 export type { HitLevel, StaleReason, TierCacheEvents, TierCacheStats } from './events.js'

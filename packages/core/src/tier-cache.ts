@@ -160,7 +160,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       const now = this.#clock.now()
       if (now < entry.staleAt && (this.#l1MaxAge === undefined || now - entry.cachedAt < this.#l1MaxAge)) {
         this.#countL1(key, entry)
-        return Promise.resolve(entry.value)
+        entry.settled ??= Promise.resolve(entry.value)
+        return entry.settled
       }
     }
     return this.getWithInfo(key, a as GetOptions, b).then(valueOfInfo)
