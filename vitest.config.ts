@@ -19,6 +19,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/setup/redis.ts'],
+    // Typing tests of the public generics: checked by tsc, not run.
+    typecheck: { enabled: true, include: ['packages/*/test/**/*.test-d.ts'], tsconfig: './tsconfig.test.json' },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Multi-process and Redis-killing tests must not fight over 2 cores.
