@@ -1,1 +1,20 @@
-export {}
+export { parseCacheControl } from './cache-control.js'
+export { type CachedListener, cacheHttp } from './cache-http.js'
+export { type CacheKeyFunction, defaultCacheKey, normaliseUrl } from './cache-key.js'
+export type { CacheRequest } from './cache-request.js'
+export {
+  type BypassReason,
+  bypassReason,
+  type SetCookiePolicy,
+  type UnstorableReason,
+  unstorableReason,
+} from './cacheable.js'
+export { type CachedResponse, type HttpCacheValue, httpValueSize, type VaryIndex } from './cached-response.js'
+export type { NodeHandler } from './capture.js'
+export { type FailedResponse, OriginError, type OriginFailure } from './errors.js'
+export { type Freshness, originFreshness } from './freshness.js'
+export type { HeaderMap, StoredHeaders } from './headers.js'
+export { HttpCache } from './http-cache.js'
+export { HTTP_DEFAULTS, type HttpCacheOptions, type ResolvedOptions } from './options.js'
+export type { Origin, OriginBody, OriginRequest, OriginResponse } from './origin.js'
+export type { CacheStatus, Outcome, Reply } from './reply.js'

@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto'
+import type { CacheRequest } from './cache-request.js'
+import { type HeaderMap, headerList, headerValue } from './headers.js'
+
+/**
+ * Maps a request to the key its response is cached under. Requests with the
+ * same key share one response (before `Vary`, which is always applied on top).
+ *
+ * @example
+ * // seed 001's lua-resty-cache key: method, user agent and URI
+ * const key: CacheKeyFunction = (req) => `${req.method}:${req.headers['user-agent'] ?? ''}:${req.url}`
+ */
+export type CacheKeyFunction = (request: CacheRequest) => string
+
+/**
+ * The default key: method, host and URL with a normalised query, e.g.
+ * `GET example.com/search?a=1&b=2`. The host is part of it so that two virtual
+ * hosts behind one cache can never be served each other's responses.
+ */
+export function defaultCacheKey(request: CacheRequest): string {
+  return `${request.method} ${request.host}${normaliseUrl(request.url)}`
+}
+
+/**
+ * The path as received and the query with its parameters sorted by name
+ * (values of one name keep their order) and re-encoded, so `?b=2&a=1` and
+ * `?a=1&b=%32` name one resource. The fragment never reaches a server.
+ */
+export function normaliseUrl(url: string): string {
+  const at = url.indexOf('?')
+  if (at === -1) return url
+  const params = new URLSearchParams(url.slice(at + 1))
+  params.sort()
+  const query = params.toString()
+  return query.length === 0 ? url.slice(0, at) : `${url.slice(0, at)}?${query}`
+}
+
+/**
+ * The request headers a response varies on (RFC 9110 §12.5.5), lowercased,
+ * sorted and without repeats; `'*'` when it varies on something outside the
+ * request, which makes it unusable for any other request (RFC 9111 §4.1).
+ */
+export function varyNames(responseHeaders: HeaderMap): string[] | '*' {
+  const names = headerList(responseHeaders, 'vary')
+  if (names.includes('*')) return '*'
+  return [...new Set(names)].sort()
+}
+
+/**
+ * The key of one variant: the primary key, the generation of its Vary index
+ * (so a purge of the index orphans every old variant at once) and a digest of
+ * the request's values for the Vary headers. Values are compared after
+ * collapsing whitespace around commas (RFC 9111 §4.1 allows normalising them).
+ */
+export function variantKey(primary: string, generation: string, names: readonly string[], headers: HeaderMap): string {
+  const digest = createHash('sha256')
+  for (const name of names) {
+    const value = headerValue(headers, name)
+    digest.update(`${name}\0${value === undefined ? '\u0001' : value.trim().replace(/\s*,\s*/g, ',')}\n`)
+  }
+  return `${primary}\nvary:${generation}:${digest.digest('base64url').slice(0, 22)}`
+}

@@ -1,0 +1,263 @@
+import type { TierCache } from '@tiercache/core'
+import { type CacheKeyFunction, defaultCacheKey } from './cache-key.js'
+import type { CacheablePolicy, SetCookiePolicy } from './cacheable.js'
+import type { HttpCacheValue } from './cached-response.js'
+
+/**
+ * Options of an HTTP cache (`cacheHttp`, `cacheExpress`, `cacheFastify`, `cacheFetch`, `HttpCache`).
+ * Durations are milliseconds.
+ *
+ * @example
+ * const cache = new TierCache<HttpCacheValue>({ name: 'http', store: new RedisStore({ redis }), ipc })
+ * http.createServer(cacheHttp(origin, { cache, ttl: 60_000, staleTtl: 300_000 }))
+ */
+export interface HttpCacheOptions {
+  /** Where responses live: L1, the shared store, single flight, stale windows and IPC all come from it. */
+  cache: TierCache<HttpCacheValue>
+  /**
+   * How long a response is fresh (nginx `proxy_cache_valid`). With `respectCacheControl`,
+   * only for responses whose headers give no expiry.
+   * @default 60_000
+   */
+  ttl?: number
+  /**
+   * After expiry, how long a response is served stale *at once* — to the first request too —
+   * while exactly one background refresh runs in the cluster (RFC 5861 `stale-while-revalidate`).
+   * @default 0
+   */
+  staleTtl?: number
+  /**
+   * After expiry, how long a response is kept to be served when the origin fails (throws, times
+   * out, answers an `errorStatuses` status): RFC 5861 `stale-if-error`. The stale window counts too.
+   * @default 0
+   */
+  staleIfError?: number
+  /**
+   * After the origin failed, how long the stale response is served as if fresh before the origin
+   * is tried again (mlcache's `resurrect_ttl`), so an outage is not hammered.
+   * @default Math.min(staleIfError, 5_000)
+   */
+  resurrectTtl?: number
+  /**
+   * Let the origin's `Cache-Control` (`s-maxage`, `max-age`, `no-cache`, `must-revalidate`,
+   * `stale-while-revalidate`, `stale-if-error`) and `Expires` set freshness (RFC 9111, RFC 5861),
+   * falling back to the options. Off, the options alone decide (`private`/`no-store` are always honoured).
+   * @default false
+   */
+  respectCacheControl?: boolean
+  /**
+   * Methods whose responses are cached, as a list or seed 001's space-separated string (`"GET POST"`).
+   * A POST body is read (up to `maxBodySize`) and replayed to the origin; it is not in the default key.
+   * @default ['GET', 'HEAD']
+   */
+  methods?: readonly string[] | string
+  /**
+   * Statuses that are cached, as a list or seed 001's `$cache_status` string (`"200 405"`).
+   * @default [200, 203, 204, 300, 301, 404, 410]
+   */
+  statuses?: readonly number[] | string
+  /**
+   * The cache key of a request. `Vary` is applied on top of it, whatever it is.
+   * @default defaultCacheKey — method, host, path and sorted query
+   * @example (req) => `${req.method}:${req.headers['user-agent'] ?? ''}:${req.url}` // seed 001
+   */
+  key?: CacheKeyFunction
+  /**
+   * Response header telling how the cache answered: `HIT`, `MISS`, `STALE`, `UPDATING`,
+   * `EXPIRED`, `BYPASS` or `REVALIDATED` (seed 001's `$cache_header`). `false` to send none.
+   * @default 'x-cache'
+   */
+  statusHeader?: string | false
+  /**
+   * How long a request waits for another request's origin fetch of the same key (nginx
+   * `proxy_cache_lock_timeout`); past it, it goes to the origin itself and its response is not cached.
+   * @default 5_000
+   */
+  lockTimeout?: number
+  /** How long the origin may take to send its whole response before it counts as failed. @default 30_000 */
+  originTimeout?: number
+  /**
+   * Largest body that is cached (and largest request body read for a cacheable POST). Larger
+   * responses stream through to the client that asked and are not cached.
+   * @default 1_048_576
+   */
+  maxBodySize?: number
+  /** Refresh with a conditional request when the entry has `ETag`/`Last-Modified` (nginx `proxy_cache_revalidate`). @default true */
+  revalidate?: boolean
+  /** Origin statuses that count as a failure, for stale-if-error. @default [500, 502, 503, 504] */
+  errorStatuses?: readonly number[]
+  /**
+   * A response with `Set-Cookie`: `bypass` does not cache it, `strip` caches it without the
+   * cookie (the client that caused the fetch still gets it), `store` caches the cookie too.
+   * @default 'bypass'
+   */
+  setCookie?: SetCookiePolicy
+  /** Cache responses marked `Cache-Control: private`. @default false */
+  allowPrivate?: boolean
+  /** Cache responses marked `Cache-Control: no-store`. @default false */
+  allowNoStore?: boolean
+  /** Cache requests carrying `Authorization` (make `key` tell users apart). @default false */
+  allowAuthorization?: boolean
+  /** Response headers listing a response's tags, for `purgeTag`. @default ['cache-tag', 'surrogate-key'] */
+  tagHeaders?: readonly string[] | string
+  /**
+   * Where tag versions live: a second `TierCache` namespace on the same store (and IPC) as
+   * `cache`, so a tag purge is one write that every node sees.
+   * @default a TierCache named `${cache.name}:tags` on `cache.store` and `cache.ipc`, never
+   * expiring, with L1 only when there is IPC (without it, every node must read purges from the store)
+   */
+  tagCache?: TierCache<string>
+  /**
+   * How long the decision "this URL's response is not cacheable" is remembered (Varnish's
+   * hit-for-pass): requests then go straight to the origin instead of queueing behind one fetch.
+   * `0` = not remembered.
+   * @default 0
+   */
+  passTtl?: number
+  /** How long a Vary index is kept; it is extended each time a variant is stored. @default 86_400_000 */
+  varyTtl?: number
+  /** Serve HEAD from the GET entry and fetch a miss as GET (nginx `proxy_cache_convert_head`). @default true */
+  convertHead?: boolean
+}
+
+/** Defaults of every option, in one place. */
+export const HTTP_DEFAULTS = {
+  ttl: 60_000,
+  staleTtl: 0,
+  staleIfError: 0,
+  methods: ['GET', 'HEAD'],
+  statuses: [200, 203, 204, 300, 301, 404, 410],
+  statusHeader: 'x-cache',
+  lockTimeout: 5_000,
+  originTimeout: 30_000,
+  maxBodySize: 1_048_576,
+  revalidate: true,
+  errorStatuses: [500, 502, 503, 504],
+  setCookie: 'bypass',
+  tagHeaders: ['cache-tag', 'surrogate-key'],
+  passTtl: 0,
+  varyTtl: 86_400_000,
+  convertHead: true,
+} as const
+
+/** The options checked and with every default applied. */
+export interface ResolvedOptions extends CacheablePolicy {
+  readonly cache: TierCache<HttpCacheValue>
+  readonly ttl: number
+  readonly staleTtl: number
+  readonly staleIfError: number
+  readonly resurrectTtl: number
+  readonly respectCacheControl: boolean
+  readonly key: CacheKeyFunction
+  readonly statusHeader: string | undefined
+  readonly lockTimeout: number
+  readonly originTimeout: number
+  readonly maxBodySize: number
+  readonly revalidate: boolean
+  readonly errorStatuses: ReadonlySet<number>
+  readonly tagHeaders: readonly string[]
+  readonly tagCache: TierCache<string> | undefined
+  readonly passTtl: number
+  readonly varyTtl: number
+  readonly convertHead: boolean
+}
+
+/** Check `options` and apply defaults; throws a `TypeError` naming the first bad option. */
+export function resolveOptions(options: HttpCacheOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+  const { cache, tagCache } = options
+  if (!isTierCache(cache)) throw new TypeError('options.cache must be a TierCache')
+  if (tagCache !== undefined && !isTierCache(tagCache)) throw new TypeError('options.tagCache must be a TierCache')
+  const staleIfError = duration(options, 'staleIfError', HTTP_DEFAULTS.staleIfError)
+  const setCookie = options.setCookie ?? HTTP_DEFAULTS.setCookie
+  if (!['bypass', 'strip', 'store'].includes(setCookie)) {
+    throw new TypeError(`options.setCookie must be 'bypass', 'strip' or 'store', got ${String(setCookie)}`)
+  }
+  const statusHeader = options.statusHeader ?? HTTP_DEFAULTS.statusHeader
+  if (statusHeader !== false && (typeof statusHeader !== 'string' || !/^[!#$%&'*+.^`|~\w-]+$/.test(statusHeader))) {
+    throw new TypeError(`options.statusHeader must be a header name or false, got ${String(statusHeader)}`)
+  }
+  if (options.key !== undefined && typeof options.key !== 'function') {
+    throw new TypeError('options.key must be a function (request) => string')
+  }
+  const ttl = duration(options, 'ttl', HTTP_DEFAULTS.ttl)
+  if (ttl === 0)
+    throw new TypeError('options.ttl must be > 0 (a response that never goes stale is not an HTTP cache entry)')
+  return {
+    cache,
+    tagCache,
+    ttl,
+    staleTtl: duration(options, 'staleTtl', HTTP_DEFAULTS.staleTtl),
+    staleIfError,
+    resurrectTtl: duration(options, 'resurrectTtl', Math.min(staleIfError, 5_000)),
+    respectCacheControl: flag(options, 'respectCacheControl', false),
+    methods: new Set(list(options.methods, HTTP_DEFAULTS.methods, 'methods').map((m) => m.toUpperCase())),
+    statuses: new Set(statusList(options.statuses, HTTP_DEFAULTS.statuses, 'statuses')),
+    key: options.key ?? defaultCacheKey,
+    statusHeader: statusHeader === false ? undefined : statusHeader.toLowerCase(),
+    lockTimeout: duration(options, 'lockTimeout', HTTP_DEFAULTS.lockTimeout),
+    originTimeout: duration(options, 'originTimeout', HTTP_DEFAULTS.originTimeout),
+    maxBodySize: duration(options, 'maxBodySize', HTTP_DEFAULTS.maxBodySize),
+    revalidate: flag(options, 'revalidate', HTTP_DEFAULTS.revalidate),
+    errorStatuses: new Set(statusList(options.errorStatuses, HTTP_DEFAULTS.errorStatuses, 'errorStatuses')),
+    setCookie,
+    allowPrivate: flag(options, 'allowPrivate', false),
+    allowNoStore: flag(options, 'allowNoStore', false),
+    allowAuthorization: flag(options, 'allowAuthorization', false),
+    tagHeaders: list(options.tagHeaders, HTTP_DEFAULTS.tagHeaders, 'tagHeaders').map((h) => h.toLowerCase()),
+    passTtl: duration(options, 'passTtl', HTTP_DEFAULTS.passTtl),
+    varyTtl: duration(options, 'varyTtl', HTTP_DEFAULTS.varyTtl),
+    convertHead: flag(options, 'convertHead', HTTP_DEFAULTS.convertHead),
+  }
+}
+
+function isTierCache(value: unknown): value is TierCache<never> {
+  const cache = value as TierCache<never> | undefined
+  return (
+    typeof cache?.getWithInfo === 'function' && typeof cache.set === 'function' && typeof cache.delete === 'function'
+  )
+}
+
+function duration(options: HttpCacheOptions, name: keyof HttpCacheOptions, fallback: number): number {
+  const value = options[name] ?? fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`options.${name} must be a finite number >= 0, got ${String(value)}`)
+  }
+  return value
+}
+
+function flag(options: HttpCacheOptions, name: keyof HttpCacheOptions, fallback: boolean): boolean {
+  const value = options[name] ?? fallback
+  if (typeof value !== 'boolean') throw new TypeError(`options.${name} must be a boolean, got ${String(value)}`)
+  return value
+}
+
+/** A list given as an array or as seed 001's space-separated string (`"GET POST "`). */
+function list(value: readonly string[] | string | undefined, fallback: readonly string[], name: string): string[] {
+  const items = value === undefined ? [...fallback] : typeof value === 'string' ? value.split(/[\s,]+/) : [...value]
+  const kept = items.filter((item) => item !== '')
+  if (!kept.every((item) => typeof item === 'string' && /^[!#$%&'*+.^`|~\w-]+$/.test(item))) {
+    throw new TypeError(`options.${name} must be a list of tokens, got ${String(value)}`)
+  }
+  return kept
+}
+
+function statusList(
+  value: readonly number[] | string | undefined,
+  fallback: readonly number[],
+  name: string,
+): number[] {
+  const items =
+    value === undefined
+      ? [...fallback]
+      : typeof value === 'string'
+        ? value
+            .split(/[\s,]+/)
+            .filter(Boolean)
+            .map(Number)
+        : [...value]
+  if (!items.every((status) => Number.isInteger(status) && status >= 100 && status <= 599)) {
+    throw new TypeError(`options.${name} must be a list of HTTP statuses (100-599), got ${String(value)}`)
+  }
+  return items
+}

@@ -1,0 +1,90 @@
+import { TierCache } from '@tiercache/core'
+import { cacheHttp, type HttpCacheOptions, type HttpCacheValue } from '@tiercache/http'
+import { afterEach, describe, expect, it } from 'vitest'
+import { get, type Listening, listen, sleep, TestOrigin } from './servers.js'
+
+let server: Listening | undefined
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+})
+
+async function start(origin: TestOrigin, options: Partial<HttpCacheOptions> = {}) {
+  const cache = new TierCache<HttpCacheValue>({ name: `http-${Math.random()}` })
+  const listener = cacheHttp(origin.handler, { cache, ttl: 60_000, ...options })
+  server = await listen(listener)
+  return { url: server.url, listener, cache }
+}
+
+describe('cacheHttp', () => {
+  it('fetches a miss from the origin, then serves hits from the cache with X-Cache and Age', async () => {
+    const origin = new TestOrigin()
+    const { url } = await start(origin)
+    const first = await get(`${url}/a`)
+    expect(first).toMatchObject({ status: 200, body: 'v1' })
+    expect(first.headers['x-cache']).toBe('MISS')
+    expect(first.headers.age).toBeUndefined()
+    origin.body = 'v2'
+    await sleep(1_100)
+    const second = await get(`${url}/a`)
+    expect(second).toMatchObject({ status: 200, body: 'v1' })
+    expect(second.headers['x-cache']).toBe('HIT')
+    expect(second.headers['content-type']).toBe('text/plain')
+    expect(Number(second.headers.age)).toBeGreaterThanOrEqual(1)
+    expect(origin.count).toBe(1)
+  })
+
+  it('500 concurrent requests for one uncached URL make 1 origin request', async () => {
+    const origin = new TestOrigin()
+    origin.delay = 200
+    const { url } = await start(origin)
+    const answers = await Promise.all(Array.from({ length: 500 }, () => get(`${url}/hot`)))
+    expect(origin.count).toBe(1)
+    expect(answers.every((a) => a.status === 200 && a.body === 'v1')).toBe(true)
+    const statuses = answers.map((a) => a.headers['x-cache'])
+    expect(statuses.filter((s) => s === 'MISS')).toHaveLength(1)
+    expect(statuses.filter((s) => s === 'HIT')).toHaveLength(499)
+  })
+
+  it('after expiry, the first request gets the stale response at once (UPDATING) and the origin sees exactly 1 refresh', async () => {
+    const origin = new TestOrigin()
+    const { url } = await start(origin, { ttl: 600, staleTtl: 30_000 })
+    await get(`${url}/s`)
+    await sleep(700)
+    origin.body = 'v2'
+    origin.delay = 1_000
+    const first = await get(`${url}/s`)
+    expect(first.headers['x-cache']).toBe('UPDATING')
+    expect(first.body).toBe('v1')
+    expect(first.ms).toBeLessThan(500) // the origin takes 1 000 ms
+    const more = await Promise.all(Array.from({ length: 50 }, () => get(`${url}/s`)))
+    expect(more.every((a) => a.body === 'v1' && a.headers['x-cache'] === 'UPDATING')).toBe(true)
+    await sleep(1_150) // the refresh lands at ~1 000 ms and is fresh for 600 ms
+    expect(origin.count).toBe(2) // the first fill, then exactly one refresh
+    const after = await get(`${url}/s`)
+    expect(after).toMatchObject({ body: 'v2' })
+    expect(after.headers['x-cache']).toBe('HIT')
+  })
+
+  it("separates hosts: one virtual host is never served another one's response", async () => {
+    const origin = new TestOrigin()
+    origin.respond = (req, res) => res.end(`page of ${req.headers.host}`)
+    const { url } = await start(origin)
+    const a = await get(`${url}/`, { headers: { host: 'a.example' } })
+    const b = await get(`${url}/`, { headers: { host: 'b.example' } })
+    const a2 = await get(`${url}/`, { headers: { host: 'A.example' } })
+    expect([a.body, b.body, a2.body]).toEqual(['page of a.example', 'page of b.example', 'page of a.example'])
+    expect(a2.headers['x-cache']).toBe('HIT')
+    expect(origin.count).toBe(2)
+  })
+
+  it('normalises the query: the order of parameters does not split the cache', async () => {
+    const origin = new TestOrigin()
+    const { url } = await start(origin)
+    await get(`${url}/q?b=2&a=1`)
+    const again = await get(`${url}/q?a=1&b=2`)
+    expect(again.headers['x-cache']).toBe('HIT')
+    const other = await get(`${url}/q?a=1&b=3`)
+    expect(other.headers['x-cache']).toBe('MISS')
+  })
+})

@@ -1,0 +1,92 @@
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** A server listening on 127.0.0.1 on a port the OS picked. */
+export interface Listening {
+  readonly url: string
+  readonly port: number
+  close(): Promise<void>
+}
+
+/** Start `listener` on 127.0.0.1:0. */
+export async function listen(listener: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listening> {
+  const server = createServer(listener)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** What a test client got back. */
+export interface Got {
+  readonly status: number
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly body: string
+  /** Milliseconds from sending to the end of the body. */
+  readonly ms: number
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1024 })
+
+/** A plain node:http client, so tests can set any header (`Host` included), which fetch forbids. */
+export function get(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Got> {
+  const started = performance.now()
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+          ms: performance.now() - started,
+        }),
+      )
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(init.body)
+  })
+}
+
+/** A programmable origin that counts what reaches it. */
+export class TestOrigin {
+  /** Requests that reached the origin, in order. */
+  readonly seen: { method: string; url: string; headers: IncomingMessage['headers'] }[] = []
+  status = 200
+  body = 'v1'
+  headers: Record<string, string | string[]> = { 'content-type': 'text/plain' }
+  /** Milliseconds before answering. */
+  delay = 0
+  /** `throw`: the handler throws; `hang`: never answers. */
+  mode: 'ok' | 'throw' | 'hang' = 'ok'
+  /** Overrides the fixed answer. */
+  respond: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
+
+  get count(): number {
+    return this.seen.length
+  }
+
+  readonly handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
+    if (this.delay > 0) await new Promise((resolve) => setTimeout(resolve, this.delay))
+    if (this.mode === 'throw') throw new Error('origin is down')
+    if (this.mode === 'hang') return
+    if (this.respond !== undefined) return this.respond(req, res)
+    res.writeHead(this.status, this.headers)
+    res.end(this.body)
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
