@@ -14,8 +14,9 @@
  * the key has left, and `PTTL - afterFresh` is how long it stays fresh.
  * Freshness therefore depends on the clock of the Redis node alone.
  *
- * A fixed header instead of a msgpackr envelope: see `benchmarks/envelope.ts`
- * in this package for the measurement behind the choice.
+ * A fixed header rather than a msgpackr envelope: 2-4x cheaper for values up
+ * to 1 KiB, even at 64 KiB, and the value comes back as a view, never copied
+ * (`bench/envelope.ts` in this package).
  */
 
 const MAGIC = 0xca
