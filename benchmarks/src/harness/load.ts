@@ -16,6 +16,12 @@ export interface LoadResult {
   readonly p50us: number
   /** 99th percentile latency, µs (median of the rounds' p99). */
   readonly p99us: number
+  /**
+   * CPU time this process spent per operation (user + system, µs), median of
+   * the rounds: what the library costs the application, and far less
+   * sensitive than wall time to other processes sharing the machine.
+   */
+  readonly cpuUsPerOp: number
   readonly rounds: readonly number[]
   readonly spread: number
 }
@@ -28,8 +34,9 @@ export interface LoadResult {
 export async function closedLoop(
   op: () => Promise<unknown>,
   options: { concurrency: number; durationMs: number },
-): Promise<{ opsPerSec: number; latenciesUs: number[] }> {
+): Promise<{ opsPerSec: number; latenciesUs: number[]; cpuUsPerOp: number }> {
   const latencies: number[] = []
+  const cpu = process.cpuUsage()
   const start = performance.now()
   const end = start + options.durationMs
   const worker = async (): Promise<void> => {
@@ -41,7 +48,12 @@ export async function closedLoop(
   }
   await Promise.all(Array.from({ length: options.concurrency }, worker))
   const elapsed = performance.now() - start
-  return { opsPerSec: (latencies.length / elapsed) * 1000, latenciesUs: latencies }
+  const used = process.cpuUsage(cpu)
+  return {
+    opsPerSec: (latencies.length / elapsed) * 1000,
+    latenciesUs: latencies,
+    cpuUsPerOp: (used.user + used.system) / latencies.length,
+  }
 }
 
 /**
@@ -60,8 +72,8 @@ export async function compareLoad(
 ): Promise<LoadResult[]> {
   const gc = (globalThis as { gc?: () => void }).gc
   for (const c of contenders) await closedLoop(c.op, { concurrency: options.concurrency, durationMs: 60 })
-  const rounds = new Map<string, { ops: number[]; p50: number[]; p99: number[] }>(
-    contenders.map((c) => [c.name, { ops: [], p50: [], p99: [] }]),
+  const rounds = new Map<string, { ops: number[]; p50: number[]; p99: number[]; cpu: number[] }>(
+    contenders.map((c) => [c.name, { ops: [], p50: [], p99: [], cpu: [] }]),
   )
   for (let round = 0; round < options.rounds; round++) {
     for (let i = 0; i < contenders.length; i++) {
@@ -72,6 +84,7 @@ export async function compareLoad(
       slot.ops.push(r.opsPerSec)
       slot.p50.push(quantile(r.latenciesUs, 0.5))
       slot.p99.push(quantile(r.latenciesUs, 0.99))
+      slot.cpu.push(r.cpuUsPerOp)
       options.onResult?.(c.name, round, r.opsPerSec)
     }
   }
@@ -82,6 +95,7 @@ export async function compareLoad(
       opsPerSec: median(slot.ops),
       p50us: median(slot.p50),
       p99us: median(slot.p99),
+      cpuUsPerOp: median(slot.cpu),
       rounds: slot.ops,
       spread: spread(slot.ops),
     }

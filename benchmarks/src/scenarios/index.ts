@@ -1,5 +1,8 @@
 import type { Scenario } from '../harness/scenario.js'
+import { codec } from './codec.js'
+import { getMany } from './get-many.js'
 import { l1Hit } from './l1-hit.js'
+import { l2Hit } from './l2-hit.js'
 
 /** Every scenario, in report order. */
-export const SCENARIOS: readonly Scenario[] = [l1Hit]
+export const SCENARIOS: readonly Scenario[] = [l1Hit, l2Hit, codec, getMany]

@@ -1,0 +1,147 @@
+import { Redis } from 'ioredis'
+import { pack, unpack } from 'msgpackr'
+import type { AdapterOptions, CacheAdapter } from '../contenders/adapter.js'
+import type { Library } from '../contenders/registry.js'
+import { keyNames } from '../data/access-pattern.js'
+import { makeValue } from '../data/value.js'
+import { count, plusMinus, ratio } from '../harness/format.js'
+import { compareLoad, type LoadContender } from '../harness/load.js'
+import type { Chart, Scenario, ScenarioResult, Table } from '../harness/scenario.js'
+import { buildAll, countingLoader, keyIndex, PEERS, type Skipped } from './contenders.js'
+
+const KEYS = 1000
+const BASELINE = 'ioredis GET + JSON.parse'
+const INFLIGHT = [1, 64] as const
+/** The libraries that talk to Redis through ioredis, so auto-pipelining is theirs to turn on. */
+const IOREDIS_BASED: readonly Library[] = ['tiercache', 'bentocache', 'async-cache-dedupe']
+
+/**
+ * Scenario 2: every read is a Redis hit (L1 off). 1 KB objects, 1 and 64
+ * requests in flight, each library through its own Redis tier, against raw
+ * ioredis GET + JSON.parse / getBuffer + msgpackr.unpack; every
+ * ioredis-based contender with and without auto-pipelining.
+ */
+export const l2Hit: Scenario = {
+  id: 'l2-hit',
+  title: 'L2 hit through Redis',
+  async run(ctx): Promise<ScenarioResult> {
+    const keys = keyNames('l2:', KEYS)
+    const loaders = new Map<string, ReturnType<typeof countingLoader>>()
+    const options =
+      (autoPipelining: boolean) =>
+      (library: Library): AdapterOptions => {
+        const counted = countingLoader((key) => makeValue(keyIndex(key)))
+        loaders.set(`${library}${autoPipelining ? ' (autopipelining)' : ''}`, counted)
+        return {
+          tiers: 'redis',
+          redis: { host: ctx.redis.host, port: ctx.redis.port, prefix: `${ctx.redis.prefix}l2:`, autoPipelining },
+          namespace: `${library.replace(/\W/g, '')}${autoPipelining ? 'ap' : ''}`,
+          lruSize: 0,
+          ttlMs: 3_600_000,
+          loader: counted.loader,
+        }
+      }
+    const plain = await buildAll(PEERS, options(false))
+    const piped = await buildAll(IOREDIS_BASED, options(true))
+    const adapters: { label: string; adapter: CacheAdapter }[] = [
+      ...plain.adapters.map((a) => ({ label: a.name, adapter: a })),
+      ...piped.adapters.map((a) => ({ label: `${a.name} (autopipelining)`, adapter: a })),
+    ]
+    ctx.progress(`l2-hit: preloading ${KEYS} keys into ${adapters.length} libraries and the raw keys`)
+    for (const { adapter } of adapters) await Promise.all(keys.map((k) => adapter.get(k)))
+    const raw = new Redis({ host: ctx.redis.host, port: ctx.redis.port })
+    const rawPiped = new Redis({ host: ctx.redis.host, port: ctx.redis.port, enableAutoPipelining: true })
+    const jsonKey = (k: string) => `${ctx.redis.prefix}l2:raw:json:${k}`
+    const packKey = (k: string) => `${ctx.redis.prefix}l2:raw:pack:${k}`
+    for (const k of keys) {
+      const v = makeValue(keyIndex(k))
+      await raw.set(jsonKey(k), JSON.stringify(v))
+      await raw.set(packKey(k), pack(v))
+    }
+    const loadsBefore = new Map([...loaders].map(([name, l]) => [name, l.calls()]))
+
+    const next = cycler(keys)
+    const contenders: LoadContender[] = [
+      { name: BASELINE, op: async () => JSON.parse((await raw.get(jsonKey(next())))!) },
+      { name: `${BASELINE} (autopipelining)`, op: async () => JSON.parse((await rawPiped.get(jsonKey(next())))!) },
+      { name: 'ioredis getBuffer + msgpackr.unpack', op: async () => unpack((await raw.getBuffer(packKey(next())))!) },
+      {
+        name: 'ioredis getBuffer + msgpackr.unpack (autopipelining)',
+        op: async () => unpack((await rawPiped.getBuffer(packKey(next())))!),
+      },
+      ...adapters.map(({ label, adapter }) => ({ name: label, op: () => adapter.get(next()) })),
+    ]
+
+    const tables: Table[] = []
+    const charts: Chart[] = []
+    const findings: string[] = []
+    for (const concurrency of INFLIGHT) {
+      ctx.progress(`l2-hit ${concurrency} in flight: ${contenders.length} contenders × ${ctx.budget.rounds} rounds`)
+      const results = await compareLoad(contenders, {
+        concurrency,
+        durationMs: ctx.budget.loadMs,
+        rounds: ctx.budget.rounds,
+        onResult: (name, round, ops) => ctx.progress(`  round ${round + 1} ${name}: ${count(ops)} ops/s`),
+      })
+      const base = results.find((r) => r.name === BASELINE)!.opsPerSec
+      tables.push({
+        title: `Redis hit, 1 KB object, ${concurrency} in flight`,
+        columns: ['contender', 'ops/s', `× ${BASELINE}`, 'p50', 'p99', 'CPU/op', 'rounds spread'],
+        rows: results.map((r) => [
+          r.name,
+          count(r.opsPerSec),
+          ratio(r.opsPerSec / base),
+          `${r.p50us.toFixed(0)} µs`,
+          `${r.p99us.toFixed(0)} µs`,
+          `${r.cpuUsPerOp.toFixed(1)} µs`,
+          plusMinus(r.spread),
+        ]),
+      })
+      charts.push({
+        file: `l2-hit-${concurrency}.svg`,
+        title: `Redis hit, ${concurrency} in flight: throughput relative to ${BASELINE}`,
+        unit: `× ${BASELINE} ops/s (higher is better)`,
+        bars: results.map((r) => ({ label: r.name, value: r.opsPerSec / base, baseline: r.name === BASELINE })),
+      })
+      const best = (prefix: string) =>
+        results.filter((r) => r.name.startsWith(prefix)).reduce((a, b) => (a.opsPerSec > b.opsPerSec ? a : b))
+      const tc = results.some((r) => r.name.startsWith('tiercache')) ? best('tiercache') : undefined
+      const rawBest = best(BASELINE)
+      if (tc) {
+        const r = tc.opsPerSec / rawBest.opsPerSec
+        findings.push(
+          `${r >= 1 ? 'MET' : 'MISSED'}: ${concurrency} in flight, best tiercache (${tc.name}) = ${ratio(r)} best raw ` +
+            `GET + JSON.parse (${rawBest.name}) (target ≥ 1.00×)`,
+        )
+      }
+    }
+    for (const [name, l] of loaders) {
+      const misses = l.calls() - loadsBefore.get(name)!
+      if (misses > 0) findings.push(`WARNING: ${name} called its loader ${misses} times during the hit runs (misses)`)
+    }
+    for (const s of [...plain.skipped, ...piped.skipped] as Skipped[])
+      findings.push(`skipped ${s.library}: ${s.reason}`)
+    for (const { adapter } of adapters) await adapter.close()
+    raw.disconnect()
+    rawPiped.disconnect()
+    return {
+      id: this.id,
+      title: this.title,
+      method:
+        `${KEYS} keys of 1 KB objects in Redis, written by each library itself; reads cycle through the keys with ` +
+        `the L1 of every library off (or absent), so each read is one Redis round trip plus decoding. A closed ` +
+        `loop keeps exactly 1 or 64 requests in flight for ${ctx.budget.loadMs} ms per round. Configurations: ` +
+        adapters.map(({ label, adapter }) => `${label}: ${adapter.config}`).join('; ') +
+        '.',
+      tables,
+      charts,
+      findings,
+    }
+  },
+}
+
+/** Round-robin over `keys`. */
+function cycler(keys: readonly string[]): () => string {
+  let i = 0
+  return () => keys[(i = (i + 1) % keys.length)]!
+}
