@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect as connectTls } from 'node:tls'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -46,17 +47,28 @@ export interface RedisClusterHandle {
   stop(): Promise<void>
 }
 
+/** How to reach a server that only speaks TLS (`--port 0 --tls-port <port>`). */
+export interface TlsFiles {
+  /** PEM of the CA that signed the server certificate. */
+  readonly ca: string
+}
+
 /**
  * Start `redis-server` on `port` and wait until it answers PING. A server left
  * on the port by an earlier crashed run (the port range is ours) is shut down first.
+ * `extraArgs` go to redis-server as they are (e.g. `--requirepass`); with `tls`,
+ * the port is a TLS port and `extraArgs` must carry the `--tls-*` files.
  */
-export async function startRedisServer(port: number, extraArgs: readonly string[] = []): Promise<RedisServer> {
+export async function startRedisServer(
+  port: number,
+  extraArgs: readonly string[] = [],
+  tls?: TlsFiles,
+): Promise<RedisServer> {
   checkPort(port)
-  await shutDownLeftover(port)
+  if (tls === undefined) await shutDownLeftover(port)
   const dir = mkdtempSync(join(tmpdir(), `tiercache-redis-${port}-`))
   const args = [
-    '--port',
-    String(port),
+    ...(tls === undefined ? ['--port', String(port)] : ['--port', '0', '--tls-port', String(port)]),
     '--bind',
     HOST,
     '--save',
@@ -69,7 +81,7 @@ export async function startRedisServer(port: number, extraArgs: readonly string[
     join(dir, 'redis.log'),
     ...extraArgs,
   ]
-  let child = await launch(args, port)
+  let child = await launch(args, port, tls)
   const server: RedisServer = {
     host: HOST,
     port,
@@ -83,7 +95,7 @@ export async function startRedisServer(port: number, extraArgs: readonly string[
     async restart() {
       if (child.exitCode === null && child.signalCode === null)
         throw new Error(`redis-server on ${port} is still running`)
-      child = await launch(args, port)
+      child = await launch(args, port, tls)
     },
     async stop() {
       await stopProcess(child, 'SIGTERM')
@@ -145,14 +157,15 @@ export async function redisCli(port: number, ...args: string[]): Promise<string>
   return stdout
 }
 
-async function launch(args: readonly string[], port: number): Promise<ChildProcess> {
+async function launch(args: readonly string[], port: number, tls?: TlsFiles): Promise<ChildProcess> {
   const child = spawn('redis-server', args, { stdio: 'ignore' })
   const exited = new Promise<never>((_, reject) => {
     child.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}`)))
     child.once('error', reject)
   })
   exited.catch(() => {})
-  await Promise.race([waitFor(() => ping(port), 10_000, `redis-server on ${port} to answer PING`), exited])
+  // A TLS server answers PING only after a handshake; the password, if any, makes it answer NOAUTH, which is enough.
+  await Promise.race([waitFor(() => ping(port, tls), 10_000, `redis-server on ${port} to answer PING`), exited])
   return child
 }
 
@@ -171,17 +184,17 @@ async function shutDownLeftover(port: number): Promise<void> {
   await waitFor(async () => !(await ping(port)), 5_000, `leftover server on ${port} to stop`)
 }
 
-function ping(port: number): Promise<boolean> {
+function ping(port: number, tls?: TlsFiles): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: HOST, port })
+    const socket = tls === undefined ? connect({ host: HOST, port }) : connectTls({ host: HOST, port, ca: tls.ca })
     const done = (answer: boolean) => {
       socket.destroy()
       resolve(answer)
     }
     socket.setTimeout(500, () => done(false))
     socket.once('error', () => done(false))
-    socket.once('connect', () => socket.write('PING\r\n'))
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')))
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => socket.write('PING\r\n'))
+    socket.once('data', (data) => done(/^(\+PONG|-NOAUTH)/.test(data.toString())))
   })
 }
 
