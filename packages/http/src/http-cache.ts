@@ -354,7 +354,7 @@ export class HttpCache {
       attempt.response = revalidated
       const fresh = this.#freshness(revalidated.headers, now)
       if (fresh.ttl <= 0) return this.#pass(ctx, undefined)
-      setFreshness(ctx, fresh)
+      this.#setFreshness(ctx, fresh, revalidated)
       return revalidated
     }
 
@@ -404,7 +404,7 @@ export class HttpCache {
       tags: tagNames.length > 0 ? await this.#tags.current(tagNames) : undefined,
     }
     attempt.response = record
-    setFreshness(ctx, fresh)
+    this.#setFreshness(ctx, fresh, record)
 
     // 6. Vary: the response goes under its variant key, the primary key holds the index
     return this.#placeVariant(ctx, record, { response: headers, request: request.headers }, site)
@@ -471,16 +471,23 @@ export class HttpCache {
     return undefined
   }
 
+  /**
+   * The loader's freshness for an entry. The core keeps an entry for
+   * max(staleTtl, resurrectTtl) past expiry, so `resurrectTtl` carries the
+   * stale-if-error window, widened to `revalidateTtl` when the entry can be
+   * revalidated (the next load then sees it as `ctx.staleValue`).
+   */
+  #setFreshness(ctx: LoaderContext<HttpCacheValue>, fresh: Freshness, entry: CachedResponse): void {
+    const o = this.#o
+    const revalidatable = o.revalidate && revalidationHeaders(entry) !== undefined
+    ctx.ttl = Math.max(1, fresh.ttl)
+    ctx.staleTtl = fresh.staleTtl
+    ctx.resurrectTtl = Math.max(fresh.staleIfError, revalidatable ? o.revalidateTtl : 0)
+  }
+
   #freshness(headers: HeaderMap, now: number): Freshness {
     return this.#o.respectCacheControl ? originFreshness(headers, this.#defaults, now) : this.#defaults
   }
-}
-
-/** The loader's freshness for an entry. */
-function setFreshness(ctx: LoaderContext<HttpCacheValue>, fresh: Freshness): void {
-  ctx.ttl = Math.max(1, fresh.ttl)
-  ctx.staleTtl = fresh.staleTtl
-  ctx.resurrectTtl = fresh.staleIfError
 }
 
 /** The client's headers minus its validators, plus the cache's own (when revalidating). */

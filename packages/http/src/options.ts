@@ -84,11 +84,19 @@ export interface HttpCacheOptions {
   maxBodySize?: number
   /** Refresh with a conditional request when the entry has `ETag`/`Last-Modified` (nginx `proxy_cache_revalidate`). @default true */
   revalidate?: boolean
+  /**
+   * How long past expiry an entry with `ETag`/`Last-Modified` is kept (beyond the stale windows)
+   * so the next request revalidates it with a conditional request instead of a full fetch (nginx
+   * keeps entries until `inactive`, 10 minutes by default). It is not served without revalidation,
+   * except as stale-if-error when `staleIfError` is on (as nginx's `proxy_cache_use_stale error` does).
+   * @default 600_000
+   */
+  revalidateTtl?: number
   /** Origin statuses that count as a failure, for stale-if-error. @default [500, 502, 503, 504] */
   errorStatuses?: readonly number[]
   /**
    * A response with `Set-Cookie`: `bypass` does not cache it, `strip` caches it without the
-   * cookie (the client that caused the fetch still gets it), `store` caches the cookie too.
+   * cookie (and serves it without, to every client), `store` caches the cookie too.
    * @default 'bypass'
    */
   setCookie?: SetCookiePolicy
@@ -132,6 +140,7 @@ export const HTTP_DEFAULTS = {
   originTimeout: 30_000,
   maxBodySize: 1_048_576,
   revalidate: true,
+  revalidateTtl: 600_000,
   errorStatuses: [500, 502, 503, 504],
   setCookie: 'bypass',
   tagHeaders: ['cache-tag', 'surrogate-key'],
@@ -154,6 +163,7 @@ export interface ResolvedOptions extends CacheablePolicy {
   readonly originTimeout: number
   readonly maxBodySize: number
   readonly revalidate: boolean
+  readonly revalidateTtl: number
   readonly errorStatuses: ReadonlySet<number>
   readonly tagHeaders: readonly string[]
   readonly tagCache: TierCache<string> | undefined
@@ -199,6 +209,7 @@ export function resolveOptions(options: HttpCacheOptions): ResolvedOptions {
     originTimeout: duration(options, 'originTimeout', HTTP_DEFAULTS.originTimeout),
     maxBodySize: duration(options, 'maxBodySize', HTTP_DEFAULTS.maxBodySize),
     revalidate: flag(options, 'revalidate', HTTP_DEFAULTS.revalidate),
+    revalidateTtl: duration(options, 'revalidateTtl', HTTP_DEFAULTS.revalidateTtl),
     errorStatuses: new Set(statusList(options.errorStatuses, HTTP_DEFAULTS.errorStatuses, 'errorStatuses')),
     setCookie,
     allowPrivate: flag(options, 'allowPrivate', false),

@@ -1,20 +1,7 @@
-import { TierCache } from '@tiercache/core'
-import { cacheHttp, type HttpCacheOptions, type HttpCacheValue } from '@tiercache/http'
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, type Listening, listen, sleep, TestOrigin } from './servers.js'
+import { get, sleep, start, stopAll, TestOrigin } from './servers.js'
 
-let server: Listening | undefined
-afterEach(async () => {
-  await server?.close()
-  server = undefined
-})
-
-async function start(origin: TestOrigin, options: Partial<HttpCacheOptions> = {}) {
-  const cache = new TierCache<HttpCacheValue>({ name: `http-${Math.random()}` })
-  const listener = cacheHttp(origin.handler, { cache, ttl: 60_000, ...options })
-  server = await listen(listener)
-  return { url: server.url, listener, cache }
-}
+afterEach(stopAll)
 
 describe('cacheHttp', () => {
   it('fetches a miss from the origin, then serves hits from the cache with X-Cache and Age', async () => {

@@ -1,5 +1,7 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { TierCache } from '@tiercache/core'
+import { cacheHttp, type HttpCacheOptions, type HttpCacheValue } from '@tiercache/http'
 
 /** A server listening on 127.0.0.1 on a port the OS picked. */
 export interface Listening {
@@ -90,3 +92,19 @@ export class TestOrigin {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const running: Listening[] = []
+
+/** Close every server `start` opened (use in `afterEach`). */
+export async function stopAll(): Promise<void> {
+  await Promise.all(running.splice(0).map((server) => server.close()))
+}
+
+/** `cacheHttp` over `origin` on a fresh in-memory TierCache, listening on 127.0.0.1:0. */
+export async function start(origin: TestOrigin, options: Partial<HttpCacheOptions> = {}) {
+  const cache = new TierCache<HttpCacheValue>({ name: `http-${Math.random()}` })
+  const listener = cacheHttp(origin.handler, { cache, ttl: 60_000, ...options })
+  const server = await listen(listener)
+  running.push(server)
+  return { url: server.url, listener, cache, httpCache: listener.httpCache }
+}

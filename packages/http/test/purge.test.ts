@@ -1,0 +1,63 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { get, start, stopAll, TestOrigin } from './servers.js'
+
+afterEach(stopAll)
+
+describe('purge', () => {
+  it('by tag: every response carrying the tag (Cache-Tag or Surrogate-Key) is refetched, others stay', async () => {
+    const origin = new TestOrigin()
+    origin.respond = (req, res) => {
+      if (req.url === '/p/1') res.setHeader('cache-tag', 'product-1, catalog')
+      if (req.url === '/p/2') res.setHeader('surrogate-key', 'product-2 catalog')
+      if (req.url === '/about') res.setHeader('cache-tag', 'static')
+      res.end(`${req.url} #${origin.count}`)
+    }
+    const { url, httpCache } = await start(origin)
+    for (const path of ['/p/1', '/p/2', '/about']) await get(`${url}${path}`)
+    expect(origin.count).toBe(3)
+
+    await httpCache.purgeTag('product-1')
+    const p1 = await get(`${url}/p/1`)
+    expect(p1.headers['x-cache']).toBe('MISS')
+    expect(p1.body).toBe('/p/1 #4')
+    expect((await get(`${url}/p/2`)).headers['x-cache']).toBe('HIT')
+
+    await httpCache.purgeTag('catalog')
+    expect((await get(`${url}/p/1`)).headers['x-cache']).toBe('MISS')
+    expect((await get(`${url}/p/2`)).headers['x-cache']).toBe('MISS')
+    expect((await get(`${url}/about`)).headers['x-cache']).toBe('HIT')
+    expect(origin.count).toBe(6)
+  })
+
+  it('a tag purge with many concurrent readers refetches once', async () => {
+    const origin = new TestOrigin()
+    origin.headers = { 'cache-tag': 't' }
+    origin.delay = 50
+    const { url, httpCache } = await start(origin)
+    await get(`${url}/t`)
+    await httpCache.purgeTag('t')
+    await Promise.all(Array.from({ length: 50 }, () => get(`${url}/t`)))
+    expect(origin.count).toBe(2)
+  })
+
+  it('by URL and by key, Vary variants included', async () => {
+    const origin = new TestOrigin()
+    origin.headers = { vary: 'accept-language' }
+    const { url, httpCache, listener } = await start(origin)
+    await get(`${url}/doc`, { headers: { 'accept-language': 'fr' } })
+    await get(`${url}/doc`, { headers: { 'accept-language': 'de' } })
+    await get(`${url}/plain-page`)
+    await httpCache.purgeUrl(`${url}/doc`)
+    expect((await get(`${url}/doc`, { headers: { 'accept-language': 'fr' } })).headers['x-cache']).toBe('MISS')
+    expect((await get(`${url}/doc`, { headers: { 'accept-language': 'de' } })).headers['x-cache']).toBe('MISS')
+    const key = listener.httpCache.keyOf({
+      method: 'GET',
+      host: `127.0.0.1:${new URL(url).port}`,
+      url: '/plain-page',
+      headers: {},
+    })
+    expect(key).toBe(`GET 127.0.0.1:${new URL(url).port}/plain-page`)
+    await httpCache.purge(key)
+    expect((await get(`${url}/plain-page`)).headers['x-cache']).toBe('MISS')
+  })
+})
