@@ -106,3 +106,13 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
     )
   })
 }
+
+/** An `OriginBody` over any async iterable of bytes (a Node stream, a web `ReadableStream`); `cancel` lets go of it. */
+export function originBody(source: AsyncIterable<Uint8Array> | null | undefined, cancel: () => void): OriginBody {
+  return {
+    async *[Symbol.asyncIterator]() {
+      if (source !== null && source !== undefined) yield* source
+    },
+    cancel,
+  }
+}

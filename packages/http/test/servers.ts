@@ -108,3 +108,27 @@ export async function start(origin: TestOrigin, options: Partial<HttpCacheOption
   running.push(server)
   return { url: server.url, listener, cache, httpCache: listener.httpCache }
 }
+
+/** Serve a fetch-style handler over node:http (what @hono/node-server does), for the fetch integration's tests. */
+export function fetchListener(handler: (request: Request) => Promise<Response>) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const headers = new Headers()
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+    }
+    const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined
+    const request = new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers, body })
+    const response = await handler(request)
+    res.statusCode = response.status
+    response.headers.forEach((value, name) => {
+      if (name !== 'set-cookie') res.setHeader(name, value)
+    })
+    const cookies = response.headers.getSetCookie()
+    if (cookies.length > 0) res.setHeader('set-cookie', cookies)
+    if (response.body === null) return void res.end()
+    for await (const chunk of response.body) res.write(chunk)
+    res.end()
+  }
+}

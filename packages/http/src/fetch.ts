@@ -1,0 +1,129 @@
+import type { CacheRequest } from './cache-request.js'
+import type { HeaderMap } from './headers.js'
+import { HttpCache } from './http-cache.js'
+import type { HttpCacheOptions } from './options.js'
+import { type Origin, type OriginBody, originBody } from './origin.js'
+import type { CacheStatus } from './reply.js'
+
+/** A fetch-style handler: Hono's `app.fetch`, a Web-standard server handler, or `fetch` itself towards an upstream. */
+export type FetchHandler = (request: Request) => Response | Promise<Response>
+
+/** A cached fetch-style handler with its cache engine attached. */
+export interface CachedFetchHandler {
+  (request: Request): Promise<Response>
+  readonly httpCache: HttpCache
+}
+
+/**
+ * Wrap a fetch-style handler (the origin) in an HTTP cache.
+ *
+ * @example
+ * const app = new Hono().get('/hello', (c) => c.text('hi'))
+ * export default { fetch: cacheFetch(app.fetch, { cache, ttl: 60_000, staleTtl: 300_000 }) }
+ * // or as a caching reverse proxy with undici's fetch:
+ * const proxy = cacheFetch((req) => fetch(new URL(new URL(req.url).pathname, upstream), req), { cache })
+ */
+export function cacheFetch(handler: FetchHandler, options: HttpCacheOptions | HttpCache): CachedFetchHandler {
+  if (typeof handler !== 'function') throw new TypeError('handler must be a function (request) => Response')
+  const engine = options instanceof HttpCache ? options : new HttpCache(options)
+  const statusHeader = engine.options.statusHeader
+
+  const pass = async (request: Request, status: CacheStatus) => {
+    const response = await handler(request)
+    if (statusHeader === undefined) return response
+    // A fetched Response's headers are immutable: copy them.
+    const headers = new Headers(response.headers)
+    headers.set(statusHeader, status)
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+  }
+
+  const cached = async (request: Request): Promise<Response> => {
+    const url = new URL(request.url)
+    const headers = headerMap(request.headers, url.host)
+    let cacheRequest: CacheRequest = {
+      method: request.method.toUpperCase(),
+      host: url.host.toLowerCase(),
+      url: url.pathname + url.search,
+      headers,
+    }
+    if (engine.bypassReason(cacheRequest) !== undefined) return pass(request, 'BYPASS')
+    if (engine.wantsBody(cacheRequest.method)) {
+      const declared = Number(request.headers.get('content-length') ?? 0)
+      if (declared > engine.options.maxBodySize) return pass(request, 'BYPASS')
+      const body = new Uint8Array(await request.clone().arrayBuffer())
+      if (body.byteLength > engine.options.maxBodySize) return pass(request, 'BYPASS')
+      cacheRequest = { ...cacheRequest, body }
+    }
+    const origin: Origin = async (originRequest) => {
+      const response = await handler(
+        new Request(new URL(originRequest.url, url), {
+          method: originRequest.method,
+          headers: webHeaders(originRequest.headers),
+          body: originRequest.body?.byteLength ? originRequest.body : undefined,
+          signal: originRequest.signal,
+        }),
+      )
+      const stream = response.body
+      return {
+        status: response.status,
+        headers: responseHeaders(response.headers),
+        body: originBody(stream as AsyncIterable<Uint8Array> | null, () => void stream?.cancel().catch(() => {})),
+      }
+    }
+    const outcome = await engine.handle(cacheRequest, origin)
+    if (outcome.kind === 'pass') return pass(request, outcome.cacheStatus)
+    const out = new Headers()
+    for (const [name, value] of Object.entries(outcome.headers)) {
+      for (const one of Array.isArray(value) ? value : [value]) out.append(name, one)
+    }
+    return new Response(webBody(outcome.body), { status: outcome.status, headers: out })
+  }
+  return Object.assign(cached, { httpCache: engine })
+}
+
+/** Request headers as the cache reads them; `host` added from the URL, since fetch never carries it. */
+function headerMap(headers: Headers, host: string): HeaderMap {
+  const map: HeaderMap = { host }
+  headers.forEach((value, name) => {
+    map[name] = value
+  })
+  return map
+}
+
+/** Response headers with every `Set-Cookie` kept apart (they cannot be joined with commas). */
+function responseHeaders(headers: Headers): Record<string, unknown> {
+  const map: Record<string, unknown> = {}
+  headers.forEach((value, name) => {
+    if (name !== 'set-cookie') map[name] = value
+  })
+  const cookies = headers.getSetCookie()
+  if (cookies.length > 0) map['set-cookie'] = cookies
+  return map
+}
+
+function webHeaders(headers: HeaderMap): Headers {
+  const out = new Headers()
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name === 'host' || name === 'connection') continue
+    for (const one of Array.isArray(value) ? value : [value]) out.append(name, one)
+  }
+  return out
+}
+
+function webBody(body: Uint8Array | OriginBody | undefined): ConstructorParameters<typeof Response>[0] {
+  if (body === undefined) return null
+  if (body instanceof Uint8Array) return body
+  const iterator = body[Symbol.asyncIterator]()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next()
+        if (next.done) controller.close()
+        else controller.enqueue(next.value)
+      } catch (error) {
+        controller.error(error)
+      }
+    },
+    cancel: () => body.cancel(),
+  })
+}

@@ -1,0 +1,166 @@
+import { TierCache } from '@tiercache/core'
+import { cacheExpress, cacheFastify, cacheFetch, type HttpCacheValue } from '@tiercache/http'
+import express from 'express'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
+import { afterEach, describe, expect, it } from 'vitest'
+import { fetchListener, get, type Listening, listen, sleep } from './servers.js'
+
+const open: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((close) => close()))
+})
+
+const newCache = () => new TierCache<HttpCacheValue>({ name: `it-${Math.random()}` })
+
+async function serve(listener: Parameters<typeof listen>[0]): Promise<Listening> {
+  const server = await listen(listener)
+  open.push(() => server.close())
+  return server
+}
+
+/** The behaviour every integration must show, through a real server and client. */
+async function sharedBehaviour(url: string, hits: () => number) {
+  const miss = await get(`${url}/item?b=2&a=1`)
+  expect(miss).toMatchObject({ status: 200, body: 'item #1' })
+  expect(miss.headers['x-cache']).toBe('MISS')
+  const hit = await get(`${url}/item?a=1&b=2`)
+  expect(hit).toMatchObject({ status: 200, body: 'item #1' })
+  expect(hit.headers['x-cache']).toBe('HIT')
+  expect(hit.headers['content-type']).toMatch(/^text\/plain/)
+  const concurrent = await Promise.all(Array.from({ length: 100 }, () => get(`${url}/burst`)))
+  expect(concurrent.every((a) => a.status === 200)).toBe(true)
+  expect(hits()).toBe(2)
+  const cookie = await get(`${url}/cookie`)
+  expect(cookie.headers['set-cookie']).toEqual(['sid=1'])
+  expect((await get(`${url}/cookie`)).headers['x-cache']).toBe('MISS')
+  const bypass = await get(`${url}/item?a=1&b=2`, { headers: { authorization: 'Basic x' } })
+  expect(bypass.headers['x-cache']).toBe('BYPASS')
+  const notModified = await get(`${url}/etag`)
+  const conditional = await get(`${url}/etag`, { headers: { 'if-none-match': String(notModified.headers.etag) } })
+  expect(conditional.status).toBe(304)
+  await sleep(350)
+  const stale = await get(`${url}/item?a=1&b=2`)
+  expect(stale.headers['x-cache']).toBe('UPDATING')
+  expect(stale.body).toBe('item #1')
+  // The background refresh ran through the integration's own subrequest, with no client waiting
+  // (#3 was the BYPASS request, which went to the origin).
+  await sleep(100)
+  const refreshed = await get(`${url}/item?a=1&b=2`)
+  expect(refreshed).toMatchObject({ body: 'item #4' })
+  expect(refreshed.headers['x-cache']).toBe('HIT')
+  expect(hits()).toBe(4)
+}
+
+const options = () => ({ cache: newCache(), ttl: 300, staleTtl: 30_000 })
+
+describe('integrations', () => {
+  it('Express 5 middleware', async () => {
+    let hits = 0
+    const app = express()
+    app.use(cacheExpress(options()))
+    app.get('/item', (_req, res) => {
+      hits++
+      res.type('text/plain').send(`item #${hits}`)
+    })
+    app.get('/burst', async (_req, res) => {
+      hits++
+      await sleep(100)
+      res.type('text/plain').send('burst')
+    })
+    app.get('/cookie', (_req, res) => {
+      res.set('set-cookie', 'sid=1').type('text/plain').send('with cookie')
+    })
+    app.get('/etag', (_req, res) => {
+      res.set('etag', '"e1"').type('text/plain').send('tagged')
+    })
+    const server = await serve(app)
+    await sharedBehaviour(server.url, () => hits)
+  })
+
+  it("Express: routes mounted on a sub-router are cached, unmatched paths give the app's own 404", async () => {
+    let hits = 0
+    const app = express()
+    const router = express.Router()
+    router.get('/thing', (_req, res) => {
+      hits++
+      res.send(`thing ${hits}`)
+    })
+    app.use('/api', cacheExpress({ cache: newCache() }), router)
+    const server = await serve(app)
+    expect((await get(`${server.url}/api/thing`)).body).toBe('thing 1')
+    const hit = await get(`${server.url}/api/thing`)
+    expect(hit).toMatchObject({ body: 'thing 1' })
+    expect(hit.headers['x-cache']).toBe('HIT')
+    const missing = await get(`${server.url}/api/nothing`)
+    expect(missing.status).toBe(404)
+    expect((await get(`${server.url}/api/nothing`)).headers['x-cache']).toBe('HIT') // 404 is in the default statuses
+  })
+
+  it('Fastify 5 plugin', async () => {
+    let hits = 0
+    const app = Fastify()
+    await app.register(cacheFastify(options()))
+    app.get('/item', async (_req, reply) => {
+      hits++
+      return reply.type('text/plain').send(`item #${hits}`)
+    })
+    app.get('/burst', async (_req, reply) => {
+      hits++
+      await sleep(100)
+      return reply.type('text/plain').send('burst')
+    })
+    app.get('/cookie', async (_req, reply) => reply.header('set-cookie', 'sid=1').type('text/plain').send('c'))
+    app.get('/etag', async (_req, reply) => reply.header('etag', '"e1"').type('text/plain').send('tagged'))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    open.push(() => app.close())
+    const { port } = app.server.address() as { port: number }
+    await sharedBehaviour(`http://127.0.0.1:${port}`, () => hits)
+  })
+
+  it('fetch-style wrapper around a Hono app', async () => {
+    let hits = 0
+    const app = new Hono()
+    app.get('/item', (c) => {
+      hits++
+      return c.text(`item #${hits}`)
+    })
+    app.get('/burst', async (c) => {
+      hits++
+      await sleep(100)
+      return c.text('burst')
+    })
+    app.get('/cookie', (c) => {
+      c.header('set-cookie', 'sid=1')
+      return c.text('c')
+    })
+    app.get('/etag', (c) => {
+      c.header('etag', '"e1"')
+      return c.text('tagged')
+    })
+    const server = await serve(fetchListener(cacheFetch((request) => app.fetch(request), options())))
+    await sharedBehaviour(server.url, () => hits)
+  })
+
+  it('fetch-style wrapper as a caching reverse proxy with undici fetch towards an upstream server', async () => {
+    let hits = 0
+    const upstream = await serve((req, res) => {
+      if (req.url?.startsWith('/item') || req.url === '/burst') hits++
+      res.setHeader('content-type', 'text/plain')
+      if (req.url === '/cookie') res.setHeader('set-cookie', 'sid=1')
+      if (req.url === '/etag') res.setHeader('etag', '"e1"')
+      if (req.url === '/burst') return void setTimeout(() => res.end('burst'), 100)
+      res.end(req.url?.startsWith('/item') ? `item #${hits}` : 'x')
+    })
+    const proxy = cacheFetch((request) => {
+      const target = new URL(request.url)
+      return fetch(`${upstream.url}${target.pathname}${target.search}`, {
+        method: request.method,
+        headers: request.headers,
+        signal: request.signal,
+      })
+    }, options())
+    const server = await serve(fetchListener(proxy))
+    await sharedBehaviour(server.url, () => hits)
+  })
+})
