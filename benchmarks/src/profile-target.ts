@@ -26,7 +26,10 @@ const keys = keyNames('p:', target === 'l1' ? 10_000 : 1000)
 let op: () => Promise<unknown>
 let close = async () => {}
 let i = 0
-const next = () => keys[(i = (i + 1) % keys.length)]!
+const next = (): string => {
+  i = (i + 1) % keys.length
+  return keys[i]!
+}
 if (target === 'l2-raw') {
   const client = new Redis({ port })
   for (const k of keys) await client.set(prefix + k, JSON.stringify(makeValue(keyIndex(k))))

@@ -21,6 +21,8 @@ export interface AdapterOptions {
   readonly ttlMs: number
   /** Turns the library's stale-while-revalidate / grace feature on for this many ms. */
   readonly staleMs?: number
+  /** tiercache only: no shared store at all (a store that keeps nothing), to weigh L1 alone. */
+  readonly l1Only?: boolean
   /** Called on a miss; the same function for every library. */
   readonly loader: (key: string) => Promise<unknown>
 }
@@ -45,6 +47,8 @@ export interface CacheAdapter {
   get(key: string): Promise<unknown>
   /** Batch get-or-load, where the library has one. */
   getMany?(keys: readonly string[]): Promise<unknown[]>
+  /** Entries held in the in-process tier, where the library tells. */
+  l1Entries?(): number
   close(): Promise<void>
 }
 

@@ -22,6 +22,7 @@ export const createLruFetch: AdapterFactory = async (options) => {
     name: 'lru-cache fetch',
     config: `max ${options.lruSize}${stale ? ', allowStale' : ''}${bytes !== undefined ? ', maxSize (JSON length)' : ''}`,
     get: (key) => lru.fetch(key),
+    l1Entries: () => lru.size,
     close: async () => {},
   }
 }

@@ -2,6 +2,7 @@ import { TierCache } from '@tiercache/core'
 import { RedisStore } from '@tiercache/redis'
 import { Redis } from 'ioredis'
 import { type AdapterFactory, needRedis } from './adapter.js'
+import { NullStore } from './null-store.js'
 
 /** Rough byte size of a value for `lruMaxBytes`: its JSON length (what most users would write). */
 export function jsonSize(value: unknown): number {
@@ -20,13 +21,14 @@ export const createTiercache: AdapterFactory = async (options) => {
       ? undefined
       : new Redis({ host: redis.host, port: redis.port, enableAutoPipelining: redis.autoPipelining ?? false })
   const store = client && redis ? new RedisStore({ client, prefix: `${redis.prefix}tc:` }) : undefined
+  const l2 = store ?? (options.l1Only ? new NullStore() : undefined)
   const cache = new TierCache<unknown>({
     name: options.namespace,
     lruSize: options.tiers === 'redis' ? 0 : options.lruSize,
     ...(options.maxBytes !== undefined ? { lruMaxBytes: options.maxBytes, sizeOf: jsonSize } : {}),
     ttl: options.ttlMs,
     ...(options.staleMs !== undefined ? { staleTtl: options.staleMs } : {}),
-    ...(store ? { store } : {}),
+    ...(l2 ? { store: l2 } : {}),
   })
   const loader = options.loader
   const bulk = (keys: readonly string[]) => Promise.all(keys.map(loader))
@@ -34,7 +36,11 @@ export const createTiercache: AdapterFactory = async (options) => {
     name: 'tiercache',
     config: [
       options.tiers === 'redis' ? 'lruSize 0' : `lruSize ${options.lruSize}`,
-      store ? `RedisStore(ioredis${redis?.autoPipelining ? ' autopipelining' : ''})` : 'MemoryStore',
+      store
+        ? `RedisStore(ioredis${redis?.autoPipelining ? ' autopipelining' : ''})`
+        : options.l1Only
+          ? 'no L2'
+          : 'MemoryStore',
       options.staleMs !== undefined ? 'staleTtl' : '',
       options.maxBytes !== undefined ? 'lruMaxBytes (sizeOf = JSON length)' : '',
     ]
@@ -42,6 +48,7 @@ export const createTiercache: AdapterFactory = async (options) => {
       .join(', '),
     get: (key) => cache.get(key, loader),
     getMany: (keys) => cache.getMany(keys, bulk),
+    l1Entries: () => cache.stats().l1Size,
     close: async () => {
       cache.close()
       await store?.close()

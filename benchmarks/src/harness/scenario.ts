@@ -59,6 +59,6 @@ export interface Scenario {
 
 /** The budgets of the two modes. Quick keeps `pnpm bench` under 3 minutes on 2 cores. */
 export const BUDGETS: Record<Budget['mode'], Budget> = {
-  quick: { mode: 'quick', rounds: 1, microMs: 80, loadMs: 250, memoryEntries: 100_000 },
+  quick: { mode: 'quick', rounds: 3, microMs: 80, loadMs: 250, memoryEntries: 100_000 },
   full: { mode: 'full', rounds: 7, microMs: 400, loadMs: 1500, memoryEntries: 100_000 },
 }

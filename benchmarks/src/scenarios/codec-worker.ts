@@ -30,8 +30,20 @@ serveChild<CodecJob, CodecAnswer>(async (job) => {
   let j = 0
   const [decode, encode] = await compareMicro(
     [
-      { name: 'decode', op: () => variant.decode(encoded[(i = (i + 1) & mask)] as never) },
-      { name: 'encode', op: () => variant.encode(values[(j = (j + 1) & mask)]!) },
+      {
+        name: 'decode',
+        op: () => {
+          i = (i + 1) & mask
+          return variant.decode(encoded[i] as never)
+        },
+      },
+      {
+        name: 'encode',
+        op: () => {
+          j = (j + 1) & mask
+          return variant.encode(values[j]!)
+        },
+      },
     ],
     { rounds: job.rounds, cpuMs: job.cpuMs },
   )

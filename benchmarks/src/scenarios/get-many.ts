@@ -46,7 +46,10 @@ export const getMany: Scenario = {
     const batches = Array.from({ length: KEYS / BATCH }, (_, b) => keys.slice(b * BATCH, (b + 1) * BATCH))
     const rawBatches = batches.map((batch) => batch.map(rawKey))
     let b = 0
-    const nextBatch = () => (b = (b + 1) % batches.length)
+    const nextBatch = (): number => {
+      b = (b + 1) % batches.length
+      return b
+    }
     const contenders: LoadContender[] = [
       {
         name: BASELINE,

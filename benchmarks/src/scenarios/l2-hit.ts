@@ -143,5 +143,8 @@ export const l2Hit: Scenario = {
 /** Round-robin over `keys`. */
 function cycler(keys: readonly string[]): () => string {
   let i = 0
-  return () => keys[(i = (i + 1) % keys.length)]!
+  return () => {
+    i = (i + 1) % keys.length
+    return keys[i]!
+  }
 }

@@ -1,0 +1,113 @@
+import { runChild } from '../harness/child.js'
+import { bytes } from '../harness/format.js'
+import type { Scenario, ScenarioResult } from '../harness/scenario.js'
+import type { MemoryAnswer, MemoryJob } from './memory-worker.js'
+
+const BOUND = 16 * 2 ** 20
+
+interface Case {
+  readonly label: string
+  readonly job: Omit<MemoryJob, 'entries'>
+}
+
+const UNBOUNDED: readonly Case[] = [
+  { label: 'the values alone (an array)', job: {} },
+  { label: 'tiercache (L1 + default MemoryStore)', job: { library: 'tiercache' } },
+  { label: 'tiercache (L1 only)', job: { library: 'tiercache', l1Only: true } },
+  { label: 'bentocache', job: { library: 'bentocache' } },
+  { label: 'cache-manager', job: { library: 'cache-manager' } },
+  { label: 'cacheable', job: { library: 'cacheable' } },
+  { label: 'async-cache-dedupe', job: { library: 'async-cache-dedupe' } },
+  { label: 'lru-cache fetch', job: { library: 'lru-cache fetch' } },
+]
+
+const BOUNDED: readonly Case[] = [
+  { label: 'tiercache lruMaxBytes (L1 only)', job: { library: 'tiercache', l1Only: true, maxBytes: BOUND } },
+  { label: 'lru-cache maxSize', job: { library: 'lru-cache fetch', maxBytes: BOUND } },
+  { label: 'bentocache maxSize (serialize: true)', job: { library: 'bentocache', maxBytes: BOUND } },
+]
+
+/**
+ * Scenario 6: heap held per cached 1 KB entry, each library in a fresh
+ * process (so no library pays for another's garbage), measured as the growth
+ * of `heapUsed` after two full GCs; then whether a byte bound of 16 MiB holds
+ * when 100k entries (about 100 MB of JSON) are pushed through it.
+ */
+export const memory: Scenario = {
+  id: 'memory',
+  title: 'Memory per cached entry and the byte bound',
+  async run(ctx): Promise<ScenarioResult> {
+    const entries = ctx.budget.memoryEntries
+    const measure = async (c: Case): Promise<MemoryAnswer> => {
+      ctx.progress(`memory: ${c.label} (own process, ${entries} entries)`)
+      return runChild<MemoryJob, MemoryAnswer>(new URL('./memory-worker.ts', import.meta.url), {
+        ...c.job,
+        entries,
+      })
+    }
+    const findings: string[] = []
+    const unbounded: string[][] = []
+    let values = 0
+    for (const c of UNBOUNDED) {
+      const a = await measure(c)
+      if (a.error) {
+        findings.push(`skipped ${c.label}: ${a.error}`)
+        continue
+      }
+      if (c.job.library === undefined) values = a.heapBytes
+      unbounded.push([
+        c.label,
+        bytes(a.heapBytes),
+        bytes(a.heapBytes / entries),
+        c.job.library === undefined ? '–' : bytes((a.heapBytes - values) / entries),
+        bytes(a.rssBytes),
+      ])
+    }
+    const bounded: string[][] = []
+    for (const c of BOUNDED) {
+      const a = await measure(c)
+      if (a.error) {
+        findings.push(`skipped ${c.label}: ${a.error}`)
+        continue
+      }
+      const held = a.l1Entries
+      bounded.push([
+        c.label,
+        bytes(a.heapBytes),
+        `${(a.heapBytes / BOUND).toFixed(2)}×`,
+        held === undefined ? '–' : String(held),
+      ])
+      if (c.job.library === 'tiercache') {
+        findings.push(
+          `tiercache with lruMaxBytes ${bytes(BOUND)} (sizeOf = JSON length) kept ${held} entries and grew the heap by ` +
+            `${bytes(a.heapBytes)} (${(a.heapBytes / BOUND).toFixed(2)}× the bound): the bound holds in sizeOf units; ` +
+            'the heap cost of a value is its in-memory size, which a JSON-length sizeOf underestimates',
+        )
+      }
+    }
+    return {
+      id: this.id,
+      title: this.title,
+      method:
+        `${entries.toLocaleString('en')} distinct 1 KB objects loaded through each library's get-or-load call, in a ` +
+        'fresh process per row; the figure is the growth of `heapUsed` + `arrayBuffers` (Buffers live outside the JS heap) after two forced full GCs (RSS growth ' +
+        `beside it). "Over the values" subtracts the heap of the same objects kept in a plain array. The bounded ` +
+        `rows cap the in-process tier at ${bytes(BOUND)} with each library's byte bound; sizes are measured as ` +
+        'JSON length where the library asks for a size function.',
+      tables: [
+        {
+          title: `Heap for ${entries.toLocaleString('en')} cached 1 KB entries`,
+          columns: ['configuration', 'heap + buffers growth', 'per entry', 'per entry over the values', 'RSS growth'],
+          rows: unbounded,
+        },
+        {
+          title: `Byte bound ${bytes(BOUND)}, ${entries.toLocaleString('en')} entries pushed through`,
+          columns: ['configuration', 'heap + buffers growth', '× bound', 'entries kept'],
+          rows: bounded,
+        },
+      ],
+      charts: [],
+      findings,
+    }
+  },
+}
