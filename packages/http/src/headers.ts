@@ -47,13 +47,16 @@ const HOP_BY_HOP = new Set([
  * Values are normalised to strings (Node lets numbers through `setHeader`).
  */
 export function endToEnd(headers: Record<string, unknown>, drop: ReadonlySet<string>): StoredHeaders {
-  const named = headerList(headers as HeaderMap, 'connection')
-  const kept: StoredHeaders = {}
-  for (const [rawName, value] of Object.entries(headers)) {
-    const name = rawName.toLowerCase()
+  const all: StoredHeaders = {}
+  for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || value === null) continue
+    all[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value)
+  }
+  const named = headerList(all, 'connection')
+  const kept: StoredHeaders = {}
+  for (const [name, value] of Object.entries(all)) {
     if (HOP_BY_HOP.has(name) || drop.has(name) || named.includes(name)) continue
-    kept[name] = Array.isArray(value) ? value.map(String) : String(value)
+    kept[name] = value
   }
   return kept
 }

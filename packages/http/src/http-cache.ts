@@ -158,18 +158,20 @@ export class HttpCache {
 
     // 1. The primary key: a response, a Vary index, or a remembered "not cacheable"
     let key = primary
-    let found = await this.#lookUp(key, attempt, { primary })
+    let site: Site = { primary }
+    let found = await this.#lookUp(key, attempt, site)
 
     // 2. The response varies: this request's variant (unless its own load just fetched it)
     const index = found.kind === 'value' ? found.info.value : undefined
     if (index?.kind === 'vary' && attempt.response === undefined && attempt.passthrough === undefined) {
       key = variantKey(primary, index.generation, index.names, request.headers)
-      found = await this.#lookUp(key, attempt, { primary, index })
+      site = { primary, index }
+      found = await this.#lookUp(key, attempt, site)
     }
     attempt.waiting = false
 
     // 3. The answer
-    return this.#answer(key, found, attempt)
+    return this.#answer(key, site, found, attempt)
   }
 
   /** Remove the response cached under `key` (see `keyOf`, `purgeUrl`), on every node. */
@@ -235,7 +237,7 @@ export class HttpCache {
   }
 
   /** Turn what the look-up found into a reply. */
-  async #answer(key: string, found: Found, attempt: Attempt): Promise<Outcome> {
+  async #answer(key: string, site: Site, found: Found, attempt: Attempt): Promise<Outcome> {
     const at: ReplyContext = {
       method: attempt.request.method,
       requestHeaders: attempt.request.headers,
@@ -265,7 +267,7 @@ export class HttpCache {
     if (value === undefined || value.kind !== 'response') return { kind: 'pass', cacheStatus: 'MISS' }
 
     if (value.tags !== undefined && !(await this.#tags.unchanged(value.tags))) {
-      return this.#answer(key, await this.#afterTagPurge(key, attempt), attempt)
+      return this.#answer(key, site, await this.#afterTagPurge(key, site, attempt), attempt)
     }
     // Stale because the origin is failing (this load, an earlier one, or a resurrected entry) is STALE;
     // stale while a refresh runs is UPDATING.
@@ -275,7 +277,7 @@ export class HttpCache {
   }
 
   /** The entry outlived a purge of one of its tags: drop it (once for all concurrent readers) and look again. */
-  async #afterTagPurge(key: string, attempt: Attempt): Promise<Found> {
+  async #afterTagPurge(key: string, site: Site, attempt: Attempt): Promise<Found> {
     let reload = this.#reloads.get(key)
     if (reload === undefined) {
       reload = this.#o.cache.delete(key).finally(() => this.#reloads.delete(key))
@@ -283,7 +285,7 @@ export class HttpCache {
     }
     await reload
     attempt.waiting = true
-    const found = await this.#lookUp(key, attempt, { primary: key })
+    const found = await this.#lookUp(key, attempt, site)
     attempt.waiting = false
     return found
   }

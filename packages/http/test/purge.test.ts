@@ -61,3 +61,18 @@ describe('purge', () => {
     expect((await get(`${url}/plain-page`)).headers['x-cache']).toBe('MISS')
   })
 })
+
+describe('purge regressions', () => {
+  it('a tag purge of a Vary variant reloads it as a variant, so later requests still hit', async () => {
+    const origin = new TestOrigin()
+    origin.headers = { vary: 'accept-language', 'cache-tag': 'doc' }
+    const { url, httpCache } = await start(origin)
+    const fr = { 'accept-language': 'fr' }
+    await get(`${url}/doc`, { headers: fr })
+    await httpCache.purgeTag('doc')
+    expect((await get(`${url}/doc`, { headers: fr })).headers['x-cache']).toBe('MISS')
+    const again = await get(`${url}/doc`, { headers: fr })
+    expect(again.headers['x-cache']).toBe('HIT')
+    expect(origin.count).toBe(2)
+  })
+})
