@@ -224,7 +224,8 @@ export class HttpCache {
       (info) => ({ kind: 'value', info }),
       (error: unknown) => ({ kind: 'failed', error }),
     )
-    if (this.#o.lockTimeout === 0) return got
+    // A fresh L1 entry answers within a microtask: no timer for the hot path.
+    if (this.#o.lockTimeout === 0 || this.#o.cache.peek(key)?.stale === false) return got
     return new Promise<Found>((resolve) => {
       const timer = setTimeout(() => {
         if (!attempt.loaded) resolve({ kind: 'lock-timeout' })
