@@ -8,7 +8,7 @@ import { CircuitOpenError, CommandTimeoutError, NotConnectedError } from './erro
  * connection comes back. Refusing at once is the point: a cache must answer
  * from L1 or the loader now, not after Redis returns.
  */
-const OFFLINE = new Set(['reconnecting', 'close', 'end'])
+const OFFLINE = new Set(['reconnecting', 'disconnecting', 'close', 'end'])
 
 /**
  * Replies that come from a healthy server and say nothing about its health
