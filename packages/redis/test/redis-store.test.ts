@@ -8,6 +8,7 @@ import { RedisStore } from '../src/index.js'
 const PREFIX = 'tc-redis-test:'
 const bytes = (...values: number[]) => Uint8Array.from(values)
 const ns = () => `store-${randomUUID()}`
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('RedisStore on 127.0.0.1:6379', () => {
   let raw: Redis
@@ -192,6 +193,20 @@ describe('RedisStore round trips (own server on 127.0.0.1:7010)', () => {
     const count = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
     return { evalsha: count('evalsha') + count('eval') }
   }
+
+  it('all waiters of a store share one subscriber connection, opened on the first wait', async () => {
+    const subscribers = async () =>
+      (await redisCli(server.port, 'client', 'list')).split('\n').filter((line) => / sub=[1-9]/.test(line)).length
+    const n = ns()
+    expect(await subscribers()).toBe(0)
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+    const tokens = await Promise.all(keys.map((key) => store.lock.acquire(n, key, 10_000)))
+    const waits = keys.map((key) => store.lock.waitForRelease(n, key, 5_000))
+    await sleep(100)
+    expect(await subscribers()).toBe(1)
+    await Promise.all(keys.map((key, i) => store.lock.release(n, key, tokens[i]!)))
+    expect(await Promise.all(waits)).toEqual(keys.map(() => true))
+  })
 
   it('get, getMany of 300 keys and setMany of 300 are one command each', async () => {
     const n = ns()
