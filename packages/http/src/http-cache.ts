@@ -306,10 +306,10 @@ export class HttpCache {
     attempt: Attempt,
     site: Site,
   ): Promise<HttpCacheValue | undefined> {
-    attempt.loaded = true
     const stale = ctx.staleValue
     // A Vary index needs no origin to stay valid: its variants carry their own freshness.
     if (stale?.kind === 'vary') return this.#keepIndex(ctx, stale)
+    attempt.loaded = true
 
     const o = this.#o
     const { request } = attempt
@@ -430,7 +430,7 @@ export class HttpCache {
     const same = site.index !== undefined && site.index.names.join() === names.join()
     if (names.length === 0 && site.index === undefined) return record
     const freshness = { ttl: ctx.ttl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
-    const indexFreshness = { ttl: o.varyTtl, staleTtl: 0, resurrectTtl: 0 }
+    const indexFreshness = this.#indexFreshness()
     if (names.length === 0) {
       // It stopped varying: the primary key holds the response itself again.
       await o.cache.set(site.primary, record, freshness)
@@ -450,10 +450,19 @@ export class HttpCache {
     return record
   }
 
-  /** Keep a Vary index another `varyTtl`. */
+  /** Keep a Vary index another `varyTtl`, same generation, so its variants stay reachable. */
   #keepIndex(ctx: LoaderContext<HttpCacheValue>, index: VaryIndex): VaryIndex {
-    Object.assign(ctx, { ttl: this.#o.varyTtl, staleTtl: 0, resurrectTtl: 0 })
+    Object.assign(ctx, this.#indexFreshness())
     return index
+  }
+
+  /**
+   * A Vary index is renewed without the origin (`#keepIndex`): it is served
+   * stale at once for another `varyTtl` while that renewal runs, so its
+   * generation — and every variant under it — outlives one `varyTtl`.
+   */
+  #indexFreshness() {
+    return { ttl: this.#o.varyTtl, staleTtl: this.#o.varyTtl, resurrectTtl: 0 }
   }
 
   /**
