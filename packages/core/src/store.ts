@@ -95,9 +95,10 @@ export interface SharedStore {
   /**
    * Failures the store absorbs itself (a malformed record read as a miss, a
    * lost subscriber connection) rather than reject with. A `TierCache` given
-   * this store re-emits them on its own `error` event.
+   * this store re-emits them on its own `error` event — all of them, or only
+   * its own namespace's when the error carries a `namespace`.
    */
-  on?(event: 'error', listener: (error: Error & { key?: string }) => void): unknown
+  on?(event: 'error', listener: (error: Error & { key?: string; namespace?: string }) => void): unknown
   /** Removes a listener added with `on`. */
-  off?(event: 'error', listener: (error: Error & { key?: string }) => void): unknown
+  off?(event: 'error', listener: (error: Error & { key?: string; namespace?: string }) => void): unknown
 }

@@ -89,7 +89,13 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     loaderErrors: 0,
     storeErrors: 0,
   }
-  readonly #reportStoreError = (error: TierCacheError | (Error & { key?: string }), key?: string) => {
+  readonly #reportStoreError = (
+    error: TierCacheError | (Error & { key?: string; namespace?: string }),
+    key?: string,
+  ) => {
+    // A store shared by several caches reports for all of them; keep what is ours or unattributed.
+    const namespace = (error as { namespace?: unknown }).namespace
+    if (typeof namespace === 'string' && namespace !== this.name) return
     this.#stats.storeErrors++
     this.#emitError(error, key ?? (error as { key?: string }).key)
   }

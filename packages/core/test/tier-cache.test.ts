@@ -521,7 +521,12 @@ describe('store contract extras', () => {
     const seen: unknown[] = []
     cache.on('error', (error, key) => seen.push([error.message, key]))
     emitter.emit('error', Object.assign(new DecodeError('k', new Error('bad bytes')), { key: 'k' }))
-    expect(seen).toEqual([[expect.stringContaining('bad bytes'), 'k']])
+    emitter.emit('error', Object.assign(new DecodeError('k', new Error('not ours')), { namespace: 'other' }))
+    emitter.emit('error', Object.assign(new DecodeError('j', new Error('ours')), { namespace: 'fwd' }))
+    expect(seen).toEqual([
+      [expect.stringContaining('bad bytes'), 'k'],
+      [expect.stringContaining('ours'), 'j'],
+    ])
     cache.close()
     expect(emitter.listenerCount('error')).toBe(0)
   })
