@@ -80,8 +80,6 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   #epoch = 0
   /** Heartbeats sent and not yet back: namespace → ticks since sent. */
   readonly #probes = new Map<string, number>()
-  /** Namespaces held down by a missing heartbeat. */
-  readonly #silent = new Set<string>()
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
   readonly #listeners: Record<string, (...args: never[]) => void>
@@ -136,6 +134,14 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   subscribe(namespace: string, handler: InvalidationHandler): () => void {
     if (this.#closed) throw new IpcError('subscribe', 'the bus is closed', namespace)
     return this.#relay.subscribe(namespace, handler)
+  }
+
+  /**
+   * True while `namespace` receives every message: subscribed on the current
+   * connection and its last heartbeat came back. For health checks.
+   */
+  isLive(namespace: string): boolean {
+    return this.#relay.has(namespace) && !this.#relay.isDown(namespace)
   }
 
   /** The channel that carries `namespace`. */
@@ -197,7 +203,6 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     this.#namespaceOf.delete(channel)
     this.#subscribed.delete(namespace)
     this.#probes.delete(namespace)
-    this.#silent.delete(namespace)
     if (this.#subscriber.status !== 'ready') return
     const left = this.sharded ? this.#subscriber.sunsubscribe(channel) : this.#subscriber.unsubscribe(channel)
     left.catch((error: unknown) => this.emit('error', new IpcError('subscribe', error, namespace)))
@@ -212,7 +217,10 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
         // Acknowledged on a connection that has since closed: the 'ready' of the new one subscribes again.
         if (this.#closed || epoch !== this.#epoch || !this.#relay.has(namespace)) return
         this.#subscribed.add(namespace)
-        if (!this.#silent.has(namespace)) this.#relay.markUp(namespace)
+        // Up once our own heartbeat has made the round trip: that proves the
+        // whole path (publisher, server, this subscription), not just the ack.
+        if (this.#heartbeatMs === 0) this.#relay.markUp(namespace)
+        else this.#probe(namespace)
       },
       (error: unknown) => this.emit('error', new IpcError('subscribe', error, namespace)),
     )
@@ -227,7 +235,6 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     this.#epoch++
     this.#subscribed.clear()
     this.#probes.clear()
-    this.#silent.clear()
     for (const namespace of this.#relay.namespaces()) this.#relay.markDown(namespace, reason)
   }
 
@@ -247,7 +254,10 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   /**
    * A heartbeat is lost when it has not come back two ticks after it left.
    * Two, not one: after the event loop was blocked, the first late tick runs
-   * before the socket is read, while the echo may be waiting in it.
+   * before the socket is read, while the echo may be waiting in it. A
+   * connection dead since just after an echo is so noticed within three
+   * intervals, which the default interval (maxStalenessMs / 3) keeps within
+   * maxStalenessMs.
    */
   #tick(): void {
     let lost = false
@@ -260,20 +270,23 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
       }
       if (age !== undefined) {
         lost = true
-        this.#silent.add(namespace)
         this.#relay.markDown(namespace, 'heartbeat lost')
       }
-      this.#probes.set(namespace, 0)
-      this.#relay.heartbeat(namespace)
+      this.#probe(namespace)
     }
     // A connection that lost a heartbeat may be dead without knowing it
     // (no FIN, no RST): start a fresh one; its 'ready' subscribes again.
     if (lost && this.#subscriber.status === 'ready') this.#subscriber.disconnect(true)
   }
 
+  #probe(namespace: string): void {
+    this.#probes.set(namespace, 0)
+    this.#relay.heartbeat(namespace)
+  }
+
   #echo(namespace: string): void {
     this.#probes.delete(namespace)
-    if (this.#silent.delete(namespace) && this.#subscribed.has(namespace)) this.#relay.markUp(namespace)
+    if (this.#subscribed.has(namespace)) this.#relay.markUp(namespace)
   }
 }
 

@@ -89,7 +89,11 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     for (const port of masters) await waitForClusterOk(port)
     return {
       ports: masters,
-      client: (options) => new Cluster(masters.map((port) => ({ host: '127.0.0.1', port })), options),
+      client: (options) =>
+        new Cluster(
+          masters.map((port) => ({ host: '127.0.0.1', port })),
+          options,
+        ),
       stop: async () => {
         await Promise.all(children.map(stopChild))
         await rm(dir, { recursive: true, force: true })

@@ -1,0 +1,89 @@
+import { Worker } from 'node:worker_threads'
+import { describe, expect, it } from 'vitest'
+import { BroadcastChannelIpc } from '../src/broadcast-channel.js'
+import { busConformanceSuite, type TestBus } from './bus-conformance.js'
+import { recorder } from './recorder.js'
+
+let channelCount = 0
+
+busConformanceSuite('BroadcastChannelIpc', {
+  async pair() {
+    const channel = `conformance-${channelCount++}`
+    const a = new BroadcastChannelIpc({ channel })
+    const b = new BroadcastChannelIpc({ channel })
+    return {
+      a: a as TestBus,
+      b: b as TestBus,
+      close: async () => {
+        await Promise.all([a.close(), b.close()])
+      },
+    }
+  },
+  // Delivery starts with the subscription: there is no connection to wait for.
+  async subscribe(bus, namespace, handler) {
+    return bus.subscribe(namespace, handler)
+  },
+})
+
+type WorkerReport =
+  | { type: 'ready'; nodeId: string }
+  | { type: 'invalidate'; keys: string[]; nodeId: string }
+  | { type: 'invalidateAll' | 'disconnected' | 'reconnected'; nodeId: string }
+
+/** A worker thread running `broadcast-worker.ts` (through tsx, @tiercache/* from source). */
+function startWorker(channel: string, namespace: string) {
+  const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
+    workerData: { script: new URL('./broadcast-worker.ts', import.meta.url).href, channel, namespace },
+  })
+  const reports: WorkerReport[] = []
+  worker.on('message', (report: WorkerReport) => reports.push(report))
+  const until = async (predicate: (r: WorkerReport[]) => boolean, timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs
+    while (!predicate(reports)) {
+      if (Date.now() > deadline) throw new Error(`worker reports: ${JSON.stringify(reports)}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+  const keys = () => reports.flatMap((r) => (r.type === 'invalidate' ? r.keys : []))
+  return { worker, reports, until, keys }
+}
+
+describe('BroadcastChannelIpc across worker threads', () => {
+  it('carries invalidations between the main thread and two workers, never back to the sender', async () => {
+    const main = new BroadcastChannelIpc({ channel: 'workers' })
+    const onMain = recorder()
+    main.subscribe('users', onMain)
+    const one = startWorker('workers', 'users')
+    const two = startWorker('workers', 'users')
+    try {
+      await one.until((r) => r.some((x) => x.type === 'ready'))
+      await two.until((r) => r.some((x) => x.type === 'ready'))
+
+      main.publish({ kind: 'set', namespace: 'users', keys: ['from-main'] })
+      await one.until(() => one.keys().includes('from-main'))
+      await two.until(() => two.keys().includes('from-main'))
+
+      one.worker.postMessage({ type: 'publish', keys: ['from-one'] })
+      await onMain.until(() => onMain.keys().includes('from-one'), 15_000)
+      await two.until(() => two.keys().includes('from-one'))
+
+      two.worker.postMessage({ type: 'publish', keys: ['from-two'] })
+      await onMain.until(() => onMain.keys().includes('from-two'), 15_000)
+      await one.until(() => one.keys().includes('from-two'))
+
+      expect(onMain.keys()).toEqual(['from-one', 'from-two'])
+      expect(one.keys()).toEqual(['from-main', 'from-two'])
+      expect(two.keys()).toEqual(['from-main', 'from-one'])
+      // An in-process channel is never disconnected.
+      expect(onMain.count('disconnected') + one.reports.filter((r) => r.type === 'disconnected').length).toBe(0)
+    } finally {
+      await main.close()
+      await Promise.all([one.worker.terminate(), two.worker.terminate()])
+    }
+  })
+
+  it('rejects a missing channel name with a TypeError', () => {
+    expect(() => new BroadcastChannelIpc({ channel: '' })).toThrow(/options.channel/)
+    expect(() => new BroadcastChannelIpc({ channel: 'x', coalesceMs: -1 })).toThrow(/options.coalesceMs/)
+  })
+})

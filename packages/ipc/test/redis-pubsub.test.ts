@@ -1,0 +1,268 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { IpcError } from '../src/errors.js'
+import { decodeMessage, encodeMessage, WIRE_VERSION } from '../src/message.js'
+import { RedisPubSubIpc, type RedisPubSubIpcOptions } from '../src/redis-pubsub.js'
+import { busConformanceSuite, type TestBus } from './bus-conformance.js'
+import { recorder } from './recorder.js'
+import { type Redis, type RedisServer, startRedisServer } from './redis-server.js'
+
+let server: RedisServer
+const clients: Redis[] = []
+let channelCount = 0
+
+beforeAll(async () => {
+  server = await startRedisServer()
+})
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())))
+  await server.stop()
+})
+
+function client(options: Parameters<RedisServer['client']>[0] = {}): Redis {
+  const redis = server.client(options)
+  clients.push(redis)
+  return redis
+}
+
+/** A node: a bus with connections of its own, on `channel`. */
+function node(channel: string, options: Partial<RedisPubSubIpcOptions> = {}): RedisPubSubIpc {
+  return new RedisPubSubIpc({ publisher: client(), subscriber: client(), channel, ...options })
+}
+
+/** Resolve once `namespace` is live on `bus` (subscribed and its first heartbeat back). */
+async function live(bus: RedisPubSubIpc, namespace: string): Promise<void> {
+  await waitFor(() => bus.isLive(namespace))
+}
+
+busConformanceSuite('RedisPubSubIpc', {
+  async pair() {
+    const channel = `conformance-${channelCount++}`
+    const a = node(channel)
+    const b = node(channel)
+    return {
+      a: a as TestBus,
+      b: b as TestBus,
+      close: async () => {
+        await Promise.all([a.close(), b.close()])
+      },
+    }
+  },
+  async subscribe(bus, namespace, handler) {
+    const unsubscribe = bus.subscribe(namespace, handler)
+    await live(bus as RedisPubSubIpc, namespace)
+    return unsubscribe
+  },
+})
+
+describe('RedisPubSubIpc on a real Redis', () => {
+  it('sends one message per namespace on its channel for a burst of invalidations of the same keys', async () => {
+    const a = node('burst', { coalesceMs: 20 })
+    const watcher = client()
+    const seen: Buffer[] = []
+    watcher.on('messageBuffer', (_channel: Buffer, message: Buffer) => seen.push(message))
+    await watcher.subscribe(a.channelOf('users'))
+    // 1000 invalidations of 10 hot keys over several turns of the event loop, inside one window.
+    for (let turn = 0; turn < 10; turn++) {
+      for (let i = 0; i < 100; i++) a.publish({ kind: 'set', namespace: 'users', keys: [`hot:${i % 10}`] })
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await waitFor(() => seen.length >= 1)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(seen).toHaveLength(1)
+    const message = decodeMessage(seen[0]!)
+    expect(message).toMatchObject({ v: WIRE_VERSION, node: a.nodeId, ns: 'users', seq: 1 })
+    expect(message.ops).toEqual([{ kind: 'set', keys: Array.from({ length: 10 }, (_, i) => `hot:${i}`) }])
+    await a.close()
+  })
+
+  it('sends one message per publish when they are further apart than the window', async () => {
+    const a = node('apart', { coalesceMs: 2 })
+    const watcher = client()
+    const seqs: number[] = []
+    watcher.on('messageBuffer', (_channel: Buffer, message: Buffer) => seqs.push(decodeMessage(message).seq))
+    await watcher.subscribe(a.channelOf('users'))
+    for (let i = 0; i < 5; i++) {
+      a.publish({ kind: 'set', namespace: 'users', keys: ['k'] })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    await waitFor(() => seqs.length >= 5)
+    expect(seqs).toEqual([1, 2, 3, 4, 5])
+    await a.close()
+  })
+
+  it('bounds L1 trust while the subscriber is killed, and resubscribes by itself', async () => {
+    const subscriber = client({ connectionName: 'ipc-kill-me' })
+    const a = node('kill')
+    const b = new RedisPubSubIpc({ publisher: client(), subscriber, channel: 'kill', maxStalenessMs: 750 })
+    const onB = recorder()
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    const before = onB.calls.length
+
+    const killed = await client().client('KILL', 'USER', 'default', 'TYPE', 'pubsub', 'SKIPME', 'yes')
+    expect(killed).toBeGreaterThanOrEqual(1)
+    await onB.until((calls) => calls.slice(before).some((call) => call.method === 'reconnected'))
+    expect(onB.calls.slice(before)).toEqual([
+      { method: 'disconnected', maxStalenessMs: 750 },
+      { method: 'reconnected' },
+    ])
+    expect(b.isLive('users')).toBe(true)
+
+    a.publish({ kind: 'set', namespace: 'users', keys: ['after-kill'] })
+    await onB.until(() => onB.keys().includes('after-kill'))
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('treats a jump in a sender sequence as lost messages and drops the namespace L1', async () => {
+    const b = node('gap')
+    const onB = recorder()
+    const gaps: unknown[] = []
+    b.on('gap', (info) => gaps.push(info))
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    const raw = client()
+    const send = (seq: number, keys: string[]) =>
+      raw.publish(
+        b.channelOf('users'),
+        Buffer.from(
+          encodeMessage({
+            v: WIRE_VERSION,
+            node: 'other',
+            ns: 'users',
+            seq,
+            ops: keys.map((k) => ({ kind: 'set', keys: [k] })),
+          }),
+        ),
+      )
+    await send(1, ['one'])
+    await send(2, ['two'])
+    await send(4, ['four']) // 3 was lost
+    await send(4, []) // a heartbeat repeating 4: nothing lost since
+    await send(6, []) // a heartbeat after 5 was lost
+    await onB.until(() => onB.count('invalidateAll') === 2)
+    expect(onB.keys()).toEqual(['one', 'two'])
+    expect(gaps).toEqual([
+      { namespace: 'users', sender: 'other', seq: 4 },
+      { namespace: 'users', sender: 'other', seq: 6 },
+    ])
+    await b.close()
+  })
+
+  it('reports unreadable bytes and drops the L1 of the channel namespace', async () => {
+    const b = node('garbage')
+    const onB = recorder()
+    const errors: IpcError[] = []
+    b.on('error', (error) => errors.push(error))
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    await client().publish(b.channelOf('users'), Buffer.from([0xc1]))
+    await client().publish(
+      b.channelOf('users'),
+      Buffer.from(encodeMessage({ v: WIRE_VERSION, node: 'x', ns: 'posts', seq: 1, ops: [] })),
+    )
+    await onB.until(() => onB.count('invalidateAll') === 2)
+    expect(errors.map((error) => [error.operation, error.namespace])).toEqual([
+      ['decode', 'users'],
+      ['decode', 'users'],
+    ])
+    await b.close()
+  })
+
+  it('reports a failed publish as an event, and receivers see the lost message at the next one', async () => {
+    const publisher = client({ enableOfflineQueue: false })
+    const a = new RedisPubSubIpc({ publisher, subscriber: client(), channel: 'failing', coalesceMs: 0 })
+    const b = node('failing')
+    const onB = recorder()
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    const errors: IpcError[] = []
+    a.on('error', (error) => errors.push(error))
+
+    a.publish({ kind: 'set', namespace: 'users', keys: ['first'] })
+    await onB.until(() => onB.keys().includes('first'))
+    publisher.disconnect()
+    expect(() => a.publish({ kind: 'set', namespace: 'users', keys: ['lost'] })).not.toThrow()
+    await waitFor(() => errors.length === 1)
+    expect(errors[0]!.operation).toBe('publish')
+
+    await publisher.connect()
+    a.publish({ kind: 'set', namespace: 'users', keys: ['third'] })
+    await onB.until(() => onB.count('invalidateAll') === 1)
+    expect(onB.keys()).toEqual(['first'])
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('notices a subscription that went silent through its heartbeat, and recovers', async () => {
+    const b = node('silent', { maxStalenessMs: 300, heartbeatMs: 100 })
+    const onB = recorder()
+    const reasons: string[] = []
+    b.on('disconnected', (info) => reasons.push(info.reason))
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    const before = onB.calls.length
+    // Writes (PUBLISH among them) wait for 600 ms: heartbeats stop coming back.
+    await client().client('PAUSE', 600, 'WRITE')
+    const started = Date.now()
+    await onB.until((calls) => calls.slice(before).some((call) => call.method === 'disconnected'))
+    expect(Date.now() - started).toBeLessThan(600)
+    expect(reasons[0]).toBe('heartbeat lost')
+    expect(onB.calls[before]).toEqual({ method: 'disconnected', maxStalenessMs: 300 })
+    await onB.until((calls) => calls.slice(before).some((call) => call.method === 'reconnected'), 5000)
+    await waitFor(() => b.isLive('users'), 5000)
+    await b.close()
+  })
+
+  it('works with a lazy subscriber connection', async () => {
+    const a = node('lazy')
+    const b = new RedisPubSubIpc({ publisher: client(), subscriber: client({ lazyConnect: true }), channel: 'lazy' })
+    const onB = recorder()
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    a.publish({ kind: 'set', namespace: 'users', keys: ['k'] })
+    await onB.until(() => onB.keys().includes('k'))
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('leaves its channels on close and when the last cache unsubscribes', async () => {
+    const b = node('leave')
+    const admin = client()
+    const unsubscribe = b.subscribe('users', recorder())
+    b.subscribe('posts', recorder())
+    await live(b, 'users')
+    await live(b, 'posts')
+    expect(await numsub(admin, b.channelOf('users'))).toBe(1)
+    unsubscribe()
+    await waitFor(async () => (await numsub(admin, b.channelOf('users'))) === 0)
+    expect(await numsub(admin, b.channelOf('posts'))).toBe(1)
+    await b.close()
+    expect(await numsub(admin, b.channelOf('posts'))).toBe(0)
+    expect(() => b.subscribe('users', recorder())).toThrow(/closed/)
+  })
+
+  it('rejects bad options with a TypeError naming them', () => {
+    const redis = client()
+    const other = client()
+    const ok = { publisher: redis, subscriber: other, channel: 'c' }
+    expect(() => new RedisPubSubIpc({ ...ok, publisher: {} as never })).toThrow(/options.publisher/)
+    expect(() => new RedisPubSubIpc({ ...ok, subscriber: redis })).toThrow(/options.subscriber/)
+    expect(() => new RedisPubSubIpc({ ...ok, channel: '' })).toThrow(/options.channel/)
+    expect(() => new RedisPubSubIpc({ ...ok, maxStalenessMs: -1 })).toThrow(/options.maxStalenessMs/)
+    expect(() => new RedisPubSubIpc({ ...ok, heartbeatMs: Number.NaN })).toThrow(/options.heartbeatMs/)
+    expect(() => new RedisPubSubIpc({ ...ok, coalesceMs: -1 })).toThrow(/options.coalesceMs/)
+    expect(() => new RedisPubSubIpc({ ...ok, maxBatchKeys: 0 })).toThrow(/options.maxBatchKeys/)
+    expect(() => new RedisPubSubIpc({ ...ok, nodeId: '' })).toThrow(/options.nodeId/)
+  })
+})
+
+async function numsub(redis: Redis, channel: string): Promise<number> {
+  const reply = (await redis.pubsub('NUMSUB', channel)) as [string, number]
+  return Number(reply[1])
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
