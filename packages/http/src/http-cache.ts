@@ -314,6 +314,9 @@ export class HttpCache {
     const o = this.#o
     const { request } = attempt
     const validators = stale !== undefined && o.revalidate ? revalidationHeaders(stale) : undefined
+    // The versions of the tags this URL had, as they are before the fetch: a purge that lands while
+    // the origin works must not be outlived by what the origin made before it (see step 5).
+    const tagsBefore = stale?.tags === undefined ? undefined : await this.#tags.current(Object.keys(stale.tags))
     const signal = AbortSignal.timeout(o.originTimeout)
     const fail = (error: OriginError) => {
       attempt.failed = error
@@ -394,9 +397,15 @@ export class HttpCache {
       return this.#pass(ctx, attempt.waiting && !ctx.refreshing ? attempt : undefined, { ...response, body: read.body })
     }
 
-    // 5. The entry, with its tags' versions as they are now
+    // 5. The entry, with its tags' versions as they were when the fetch started
     const stored = endToEnd(response.headers, this.#drop)
     const tagNames = responseTags(headers, o.tagHeaders)
+    const tags = tagNames.length > 0 ? await this.#tags.current(tagNames) : undefined
+    for (const tag of tagNames) {
+      const before = tagsBefore?.[tag]
+      // Purged during the fetch: record the old version, so the entry is stale at its first read.
+      if (before !== undefined) tags![tag] = before
+    }
     const record: CachedResponse = {
       kind: 'response',
       status: response.status,
@@ -404,7 +413,7 @@ export class HttpCache {
       body: read.bytes,
       storedAt: now,
       initialAge: deltaSeconds(headerValue(headers, 'age')) ?? 0,
-      tags: tagNames.length > 0 ? await this.#tags.current(tagNames) : undefined,
+      tags,
     }
     attempt.response = record
     this.#setFreshness(ctx, fresh, record)

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, start, stopAll, TestOrigin } from './servers.js'
+import { get, sleep, start, stopAll, TestOrigin } from './servers.js'
 
 afterEach(stopAll)
 
@@ -74,5 +74,30 @@ describe('purge regressions', () => {
     const again = await get(`${url}/doc`, { headers: fr })
     expect(again.headers['x-cache']).toBe('HIT')
     expect(origin.count).toBe(2)
+  })
+})
+
+describe('purge during a fetch', () => {
+  it('a tag purge that lands while a refresh is at the origin is not outlived by that refresh', async () => {
+    const origin = new TestOrigin()
+    origin.headers = { 'cache-tag': 'news' }
+    let renderMs = 0
+    origin.respond = (_req, res) => {
+      const body = origin.body // what the origin renders is decided when the request arrives
+      setTimeout(() => res.writeHead(200, origin.headers).end(body), renderMs)
+    }
+    const { url, httpCache } = await start(origin, { ttl: 200, staleTtl: 10_000 })
+    await get(`${url}/n`)
+    await sleep(300)
+    origin.body = 'v2'
+    renderMs = 300
+    expect((await get(`${url}/n`)).headers['x-cache']).toBe('UPDATING') // the refresh renders v2
+    await sleep(50)
+    origin.body = 'v3'
+    renderMs = 0
+    await httpCache.purgeTag('news') // v3 is published while v2 is on its way
+    await sleep(400)
+    const after = await get(`${url}/n`)
+    expect(after.body).toBe('v3')
   })
 })
