@@ -2,7 +2,7 @@
  * `node --import tsx src/profile-target.ts <target> [seconds] [out.cpuprofile]`:
  * runs one contender's hot loop alone for a few seconds and, given a file
  * name, writes a CPU profile of the timed loop only (started after preload
- * and warm-up, unlike `node --cpu-prof`), so it shows the hot path's costs. Targets: `l1` (tiercache L1 hit), `l2` (tiercache
+ * and warm-up, unlike `node --cpu-prof`), so it shows the hot path's costs. Targets: `l1` (tiercache L1 hit), `l1-lru` (`await lru.get(k)`), `l2` (tiercache
  * Redis hit, L1 off), `l2-raw` (ioredis GET + JSON.parse), `many` (getMany of
  * 100 keys), `singles` (100 gets at once); `-ap` turns on auto-pipelining. Expects the
  * Redis at REDIS_PORT (default 6379), keys under the `tcbench:profile:` prefix.
@@ -21,7 +21,7 @@ const seconds = Number(process.argv[3] ?? 5)
 const port = Number(process.env.REDIS_PORT ?? 6379)
 const prefix = 'tcbench:profile:'
 const loader = async (key: string) => makeValue(keyIndex(key))
-const keys = keyNames('p:', target === 'l1' ? 10_000 : 1000)
+const keys = keyNames('p:', target.startsWith('l1') ? 10_000 : 1000)
 
 let op: () => Promise<unknown>
 let close = async () => {}
@@ -30,7 +30,12 @@ const next = (): string => {
   i = (i + 1) % keys.length
   return keys[i]!
 }
-if (target === 'l2-raw') {
+if (target === 'l1-lru') {
+  const { LRUCache } = await import('lru-cache')
+  const lru = new LRUCache<string, object>({ max: 16_384 })
+  for (const k of keys) lru.set(k, makeValue(keyIndex(k)))
+  op = async () => lru.get(next())
+} else if (target === 'l2-raw') {
   const client = new Redis({ port })
   for (const k of keys) await client.set(prefix + k, JSON.stringify(makeValue(keyIndex(k))))
   op = async () => JSON.parse((await client.get(prefix + next()))!)
@@ -66,13 +71,23 @@ if (session) {
 }
 const end = performance.now() + seconds * 1000
 let n = 0
-while (performance.now() < end) {
-  for (let j = 0; j < 1000; j++) await op()
-  n += 1000
-}
+// IN_FLIGHT=64 keeps that many calls in flight (closed loop), as the l2-hit scenario does.
+const inFlight = Number(process.env.IN_FLIGHT ?? 1)
+const cpu = process.cpuUsage()
+await Promise.all(
+  Array.from({ length: inFlight }, async () => {
+    while (performance.now() < end) {
+      await op()
+      n++
+    }
+  }),
+)
+const used = process.cpuUsage(cpu)
 if (session && out) {
   const { profile } = await session.post('Profiler.stop')
   writeFileSync(out, JSON.stringify(profile))
 }
-console.log(`${target}: ${((n / seconds) | 0).toLocaleString()} ops/s`)
+console.log(
+  `${target}: ${((n / seconds) | 0).toLocaleString()} ops/s, CPU ${((used.user + used.system) / n).toFixed(1)} µs/op, ${n} ops`,
+)
 await close()

@@ -24,6 +24,8 @@ export interface LoadResult {
   readonly cpuUsPerOp: number
   readonly rounds: readonly number[]
   readonly spread: number
+  /** Throughput relative to the baseline: median over rounds of this / baseline (paired, see compareMicro). */
+  readonly ratio: number
 }
 
 /**
@@ -67,6 +69,8 @@ export async function compareLoad(
     concurrency: number
     durationMs: number
     rounds: number
+    /** Name of the contender the ratios are relative to; the first one when absent. */
+    baseline?: string
     onResult?: (name: string, round: number, opsPerSec: number) => void
   },
 ): Promise<LoadResult[]> {
@@ -88,9 +92,11 @@ export async function compareLoad(
       options.onResult?.(c.name, round, r.opsPerSec)
     }
   }
+  const base = rounds.get(options.baseline ?? contenders[0]!.name)!.ops
   return contenders.map((c) => {
     const slot = rounds.get(c.name)!
     return {
+      ratio: median(slot.ops.map((ops, round) => ops / base[round]!)),
       name: c.name,
       opsPerSec: median(slot.ops),
       p50us: median(slot.p50),

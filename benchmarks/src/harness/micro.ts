@@ -15,6 +15,12 @@ export interface MicroResult {
   readonly rounds: readonly number[]
   /** Largest relative distance of a round from the median. */
   readonly spread: number
+  /**
+   * Throughput relative to the baseline: the median over rounds of
+   * baseline time / this time, each round's pair measured close together, so
+   * a slow spell of the machine cancels out instead of landing on one side.
+   */
+  readonly ratio: number
 }
 
 /**
@@ -27,7 +33,13 @@ export interface MicroResult {
  */
 export async function compareMicro(
   contenders: readonly MicroContender[],
-  options: { rounds: number; cpuMs: number; onResult?: (name: string, round: number, ns: number) => void },
+  options: {
+    rounds: number
+    cpuMs: number
+    /** Name of the contender the ratios are relative to; the first one when absent. */
+    baseline?: string
+    onResult?: (name: string, round: number, ns: number) => void
+  },
 ): Promise<MicroResult[]> {
   const gc = (globalThis as { gc?: () => void }).gc
   const run = async (c: MicroContender, cpuMs: number): Promise<number> => {
@@ -45,9 +57,11 @@ export async function compareMicro(
       options.onResult?.(c.name, round, ns)
     }
   }
+  const base = perRound.get(options.baseline ?? contenders[0]!.name)!
   return contenders.map((c) => {
     const rounds = perRound.get(c.name)!
-    return { name: c.name, nsPerOp: median(rounds), rounds, spread: spread(rounds) }
+    const ratio = median(rounds.map((ns, round) => base[round]! / ns))
+    return { name: c.name, nsPerOp: median(rounds), rounds, spread: spread(rounds), ratio }
   })
 }
 

@@ -3,7 +3,11 @@ import type { RedisEndpoint } from './redis-server.js'
 /** How long and how often to measure; `quick` is the default, `full` is `--full`. */
 export interface Budget {
   readonly mode: 'quick' | 'full'
-  /** Interleaved rounds per measurement; the median of the rounds is reported. */
+  /**
+   * Interleaved rounds per measurement; the median of the rounds is reported.
+   * Many short rounds beat few long ones on a shared machine: the paired
+   * per-round ratios cancel the slow spells.
+   */
   readonly rounds: number
   /** CPU time mitata spends on one contender in one round, ms. */
   readonly microMs: number
@@ -59,6 +63,6 @@ export interface Scenario {
 
 /** The budgets of the two modes. Quick keeps `pnpm bench` under 3 minutes on 2 cores. */
 export const BUDGETS: Record<Budget['mode'], Budget> = {
-  quick: { mode: 'quick', rounds: 3, microMs: 80, loadMs: 250, memoryEntries: 100_000 },
-  full: { mode: 'full', rounds: 7, microMs: 400, loadMs: 1500, memoryEntries: 100_000 },
+  quick: { mode: 'quick', rounds: 5, microMs: 50, loadMs: 150, memoryEntries: 100_000 },
+  full: { mode: 'full', rounds: 11, microMs: 300, loadMs: 1000, memoryEntries: 100_000 },
 }

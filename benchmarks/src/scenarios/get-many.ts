@@ -70,18 +70,18 @@ export const getMany: Scenario = {
     }
     ctx.progress(`get-many: ${contenders.length} contenders × ${ctx.budget.rounds} rounds`)
     const results = await compareLoad(contenders, {
+      baseline: BASELINE,
       concurrency: 1,
       durationMs: ctx.budget.loadMs,
       rounds: ctx.budget.rounds,
       onResult: (name, round, ops) => ctx.progress(`  round ${round + 1} ${name}: ${count(ops)} batches/s`),
     })
-    const base = results.find((r) => r.name === BASELINE)!.opsPerSec
     const findings: string[] = []
     const tcMany = results.find((r) => r.name === 'tiercache getMany')
     const tcSingles = results.find((r) => r.name.startsWith('tiercache ') && r.name.includes('× get'))
     if (tcMany && tcSingles) {
       findings.push(
-        `tiercache getMany = ${ratio(tcMany.opsPerSec / base)} raw MGET and ${ratio(tcMany.opsPerSec / tcSingles.opsPerSec)} its own ${BATCH} single gets`,
+        `tiercache getMany = ${ratio(tcMany.ratio)} raw MGET and ${ratio(tcMany.ratio / tcSingles.ratio)} its own ${BATCH} single gets`,
       )
     }
     for (const [name, l] of loaders) {
@@ -108,7 +108,7 @@ export const getMany: Scenario = {
           rows: results.map((r) => [
             r.name,
             count(r.opsPerSec),
-            ratio(r.opsPerSec / base),
+            ratio(r.ratio),
             `${(r.p50us / 1000).toFixed(2)} ms`,
             `${(r.p99us / 1000).toFixed(2)} ms`,
             `${(r.cpuUsPerOp / 1000).toFixed(2)} ms`,
@@ -121,7 +121,7 @@ export const getMany: Scenario = {
           file: 'get-many.svg',
           title: `${BATCH} keys from Redis: throughput relative to ${BASELINE}`,
           unit: `× ${BASELINE} batches/s (higher is better)`,
-          bars: results.map((r) => ({ label: r.name, value: r.opsPerSec / base, baseline: r.name === BASELINE })),
+          bars: results.map((r) => ({ label: r.name, value: r.ratio, baseline: r.name === BASELINE })),
         },
       ],
       findings,
