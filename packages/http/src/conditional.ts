@@ -16,7 +16,9 @@ export function isNotModified(method: string, request: HeaderMap, cached: Cached
     const etag = headerValue(cached.headers, 'etag')
     return etag !== undefined && etagListMatches(ifNoneMatch, etag)
   }
-  const since = Date.parse(headerValue(request, 'if-modified-since') ?? '')
+  const ifModifiedSince = headerValue(request, 'if-modified-since')
+  if (ifModifiedSince === undefined) return false
+  const since = Date.parse(ifModifiedSince)
   const modified = Date.parse(headerValue(cached.headers, 'last-modified') ?? '')
   return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since
 }
