@@ -1,0 +1,31 @@
+/** What propagation.ts tells a node process (argv[2], JSON). */
+export interface NodeConfig {
+  readonly name: string
+  readonly role: 'writer' | 'reader'
+  readonly port: number
+  readonly namespace: string
+  readonly key: string
+  /** Writer: number of versions to write. */
+  readonly count: number
+  /** Writer: ms between two sets. */
+  readonly intervalMs: number
+  readonly maxStalenessMs: number
+  /** Delay before the subscriber reconnects after its connection dies. */
+  readonly subscriberRetryMs: number
+}
+
+/** One run of reads that returned the same version: [version, first read at, last read at] (epoch ms). */
+export type Segment = [version: number, firstAt: number, lastAt: number]
+
+/** Parent → node. */
+export type ParentMessage = { type: 'start' } | { type: 'stop' }
+
+/** Node → parent. */
+export type NodeMessage =
+  | { type: 'ready' }
+  | { type: 'written'; sets: [version: number, startedAt: number, doneAt: number][] }
+  | {
+      type: 'read'
+      segments: Segment[]
+      events: { disconnected: number; reconnected: number; gaps: number; errors: number }
+    }
