@@ -10,6 +10,8 @@ export interface NodeConfig {
   /** Writer: ms between two sets. */
   readonly intervalMs: number
   readonly maxStalenessMs: number
+  /** The bus's coalescing window. */
+  readonly coalesceMs: number
   /** Delay before the subscriber reconnects after its connection dies. */
   readonly subscriberRetryMs: number
 }

@@ -2,6 +2,7 @@
 //
 //   pnpm exec tsx test/ipc/propagation.ts            # 1000 updates, 10 ms apart
 //   pnpm exec tsx test/ipc/propagation.ts --kill     # same, with the pub/sub connections killed mid-run
+//   pnpm exec tsx test/ipc/propagation.ts --coalesce=0   # without the coalescing window
 //
 // Three processes share one Redis (a private redis-server on the ipc port
 // range), each with its own L1: TierCache + RedisStore + RedisPubSubIpc. Node A
@@ -11,6 +12,8 @@
 // finished a reader still returned the version before it.
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+// Relative, not @tiercache/ipc: this script runs without the tsconfig paths its children get.
+import { IPC_DEFAULTS } from '../../packages/ipc/src/options.js'
 import { Redis, startRedisServer } from '../../packages/ipc/test/redis-server.js'
 import type { NodeConfig, NodeMessage, Segment } from './propagation-protocol.js'
 
@@ -22,6 +25,8 @@ export interface PropagationOptions {
   intervalMs?: number
   /** The bus's maxStalenessMs. @default 3000 */
   maxStalenessMs?: number
+  /** The bus's coalesceMs. @default the bus default (2) */
+  coalesceMs?: number
   /** Kill every pub/sub connection (CLIENT KILL TYPE pubsub) this many ms after the writes start. */
   killAtMs?: number
   /** How long a killed subscriber waits before reconnecting. @default 50 */
@@ -38,6 +43,9 @@ export interface Figures {
   readonly mean: number
   /** Versions some reader never returned (skipped past is fine: a newer one counts). */
   readonly missing: number
+  /** How long node A's `set` took (store write, then publish), p50 and p99, in ms: part of every delay. */
+  readonly setP50: number
+  readonly setP99: number
   /** Longest time a reader returned a version after the next one was written, in ms. */
   readonly maxStaleness: number
   /** Bus events seen by the readers. */
@@ -63,6 +71,7 @@ export async function measurePropagation(options: PropagationOptions = {}): Prom
     count,
     intervalMs,
     maxStalenessMs: options.maxStalenessMs ?? 3000,
+    coalesceMs: options.coalesceMs ?? IPC_DEFAULTS.coalesceMs,
     subscriberRetryMs: options.subscriberRetryMs ?? 50,
   }
   const nodes = (['writer', 'reader', 'reader'] as const).map((role, i) =>
@@ -176,19 +185,26 @@ function figures(
     }
   }
   delays.sort((a, b) => a - b)
-  const at = (q: number) => round(delays[Math.max(0, Math.ceil(q * delays.length) - 1)] ?? Number.NaN)
+  const setMs = sets.map(([, startedAt, done]) => done - startedAt).sort((a, b) => a - b)
   return {
     count,
     intervalMs,
-    p50: at(0.5),
-    p99: at(0.99),
-    max: at(1),
+    p50: percentile(delays, 0.5),
+    p99: percentile(delays, 0.99),
+    max: percentile(delays, 1),
     mean: round(delays.reduce((sum, d) => sum + d, 0) / delays.length),
     missing,
+    setP50: percentile(setMs, 0.5),
+    setP99: percentile(setMs, 0.99),
     maxStaleness: round(maxStaleness),
     readers: events,
     delays: byVersion,
   }
+}
+
+/** The `q` quantile of ascending `sorted`, rounded to 0.01 ms. */
+function percentile(sorted: readonly number[], q: number): number {
+  return round(sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN)
 }
 
 function round(ms: number): number {
@@ -197,7 +213,11 @@ function round(ms: number): number {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const kill = process.argv.includes('--kill')
-  const result = await measurePropagation(kill ? { killAtMs: 3000, maxStalenessMs: 500, subscriberRetryMs: 1500 } : {})
+  const coalesce = process.argv.find((arg) => arg.startsWith('--coalesce='))
+  const result = await measurePropagation({
+    ...(kill ? { killAtMs: 3000, maxStalenessMs: 500, subscriberRetryMs: 1500 } : {}),
+    ...(coalesce === undefined ? {} : { coalesceMs: Number(coalesce.split('=')[1]) }),
+  })
   const { delays: _, ...printed } = result
   console.log(JSON.stringify(printed, null, 2))
 }

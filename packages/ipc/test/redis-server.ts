@@ -4,11 +4,11 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Cluster, Redis } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
 
 // Test files outside this package (test/ipc) import ioredis through here: the
 // workspace root has no ioredis of its own.
-export { Cluster, Redis }
+export { Cluster, Redis, type RedisOptions }
 
 const run = promisify(execFile)
 
@@ -20,7 +20,7 @@ export interface RedisServer {
   readonly port: number
   readonly pid: number
   /** A new client on this server; `quit()` it yourself. */
-  client(options?: ConstructorParameters<typeof Redis>[0] & object): Redis
+  client(options?: RedisOptions): Redis
   stop(): Promise<void>
 }
 
