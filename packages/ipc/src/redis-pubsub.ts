@@ -38,7 +38,7 @@ export interface RedisPubSubIpcOptions extends IpcOptions {
    * serves and expects it back; two intervals without it count as a
    * disconnection (and the subscriber is reconnected). Catches connections
    * that died silently and lost last messages. 0 disables heartbeats.
-   * @default maxStalenessMs / 3
+   * @default maxStalenessMs / 3, at least 100
    */
   heartbeatMs?: number
   /**
@@ -49,6 +49,8 @@ export interface RedisPubSubIpcOptions extends IpcOptions {
    */
   sharded?: boolean
 }
+
+const MIN_DEFAULT_HEARTBEAT_MS = 100
 
 /** Defaults of `RedisPubSubIpcOptions`. */
 export const REDIS_PUBSUB_DEFAULTS = {
@@ -94,7 +96,8 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     if (typeof channel !== 'string' || channel === '') throw new TypeError('options.channel must be a non-empty string')
     const maxStalenessMs = options.maxStalenessMs ?? REDIS_PUBSUB_DEFAULTS.maxStalenessMs
     requireNumber('maxStalenessMs', maxStalenessMs, 0)
-    const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(maxStalenessMs / 3))
+    // Floored so a tiny maxStalenessMs cannot turn heartbeats into a busy loop.
+    const heartbeatMs = options.heartbeatMs ?? Math.max(MIN_DEFAULT_HEARTBEAT_MS, Math.floor(maxStalenessMs / 3))
     requireNumber('heartbeatMs', heartbeatMs, 0)
     const shared = resolveIpcOptions(options)
 
@@ -130,7 +133,10 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     if (!this.#closed) this.#relay.publish(event)
   }
 
-  /** Receive other nodes' changes to `namespace`. The handler hears `disconnected` until the channel is subscribed. */
+  /**
+   * Receive other nodes' changes to `namespace`. The handler hears
+   * `disconnected` at once and `reconnected` when the channel is live.
+   */
   subscribe(namespace: string, handler: InvalidationHandler): () => void {
     if (this.#closed) throw new IpcError('subscribe', 'the bus is closed', namespace)
     return this.#relay.subscribe(namespace, handler)
