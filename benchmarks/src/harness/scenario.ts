@@ -13,6 +13,8 @@ export interface Budget {
   readonly microMs: number
   /** Wall time of one closed-loop load run of one contender in one round, ms. */
   readonly loadMs: number
+  /** Rounds of the event scenarios (stampede, expiry), each a few seconds long. */
+  readonly eventRounds: number
   /** Entries for the memory scenario. */
   readonly memoryEntries: number
 }
@@ -63,6 +65,6 @@ export interface Scenario {
 
 /** The budgets of the two modes. Quick keeps `pnpm bench` under 3 minutes on 2 cores. */
 export const BUDGETS: Record<Budget['mode'], Budget> = {
-  quick: { mode: 'quick', rounds: 5, microMs: 50, loadMs: 150, memoryEntries: 100_000 },
-  full: { mode: 'full', rounds: 11, microMs: 300, loadMs: 1000, memoryEntries: 100_000 },
+  quick: { mode: 'quick', rounds: 5, microMs: 50, loadMs: 150, eventRounds: 2, memoryEntries: 100_000 },
+  full: { mode: 'full', rounds: 11, microMs: 300, loadMs: 1000, eventRounds: 5, memoryEntries: 100_000 },
 }

@@ -51,7 +51,7 @@ export const expiry: Scenario = {
   id: 'expiry',
   title: 'Expiry under load',
   async run(ctx): Promise<ScenarioResult> {
-    const rounds = Math.max(1, Math.min(ctx.budget.rounds, 3))
+    const rounds = ctx.budget.eventRounds
     const rows: string[][] = []
     const findings: string[] = []
     for (const run of RUNS) {

@@ -24,7 +24,7 @@ export const stampede: Scenario = {
   async run(ctx): Promise<ScenarioResult> {
     const rows: string[][] = []
     const findings: string[] = []
-    const rounds = Math.max(1, Math.min(ctx.budget.rounds, 3))
+    const rounds = ctx.budget.eventRounds
     for (const processes of PROCESSES) {
       const workers = await Promise.all(Array.from({ length: processes }, () => startWorker()))
       try {
