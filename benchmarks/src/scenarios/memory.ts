@@ -47,6 +47,7 @@ export const memory: Scenario = {
     }
     const findings: string[] = []
     const unbounded: string[][] = []
+    const overhead: { label: string; value: number }[] = []
     let values = 0
     for (const c of UNBOUNDED) {
       const a = await measure(c)
@@ -55,6 +56,7 @@ export const memory: Scenario = {
         continue
       }
       if (c.job.library === undefined) values = a.heapBytes
+      else overhead.push({ label: c.label, value: (a.heapBytes - values) / entries })
       unbounded.push([
         c.label,
         bytes(a.heapBytes),
@@ -106,7 +108,14 @@ export const memory: Scenario = {
           rows: bounded,
         },
       ],
-      charts: [],
+      charts: [
+        {
+          file: 'memory.svg',
+          title: 'Bytes held per cached 1 KB entry, beyond the value itself',
+          unit: 'bytes per entry over the values alone (lower is better)',
+          bars: overhead,
+        },
+      ],
       findings,
     }
   },

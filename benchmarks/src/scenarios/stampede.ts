@@ -1,6 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { Library } from '../contenders/registry.js'
 import { millis } from '../harness/format.js'
 import type { Scenario, ScenarioResult, Table } from '../harness/scenario.js'
 import { median } from '../harness/stats.js'
