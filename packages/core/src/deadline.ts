@@ -1,11 +1,18 @@
 /**
- * Races `promise` against a timer. On time-out it rejects with what `onTimeout`
- * returns; the timer never keeps the process alive and is cleared on settle.
+ * Settles like `promise`, unless `ms` pass first: then like `fallback()` (a
+ * value, or a throw). The timer never keeps the process alive and is cleared
+ * on settle. `ms <= 0` or not finite: no timer.
  */
-export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+export function orAfter<T>(promise: Promise<T>, ms: number, fallback: () => T): Promise<T> {
   if (ms <= 0 || !Number.isFinite(ms)) return promise
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms)
+    const timer = setTimeout(() => {
+      try {
+        resolve(fallback())
+      } catch (error) {
+        reject(error)
+      }
+    }, ms)
     timer.unref?.()
     promise.then(
       (value) => {
@@ -17,6 +24,13 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () =
         reject(error)
       },
     )
+  })
+}
+
+/** Races `promise` against a timer; on time-out it rejects with what `onTimeout` returns. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return orAfter(promise, ms, () => {
+    throw onTimeout()
   })
 }
 

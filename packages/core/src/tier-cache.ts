@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3'
 import type { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from './clock.js'
 import { msgpackCodec } from './codec.js'
-import { type Deferred, deferred, withDeadline } from './deadline.js'
+import { type Deferred, deferred, orAfter, withDeadline } from './deadline.js'
 import { type Entry, isFresh, isKept, isServableStale, lifetime, makeEntry } from './entry.js'
 import { LoaderError, StoreError, type TierCacheError, TimeoutError } from './errors.js'
 import type { StaleReason, TierCacheEvents, TierCacheStats } from './events.js'
@@ -561,22 +561,9 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
 
   /** Race a load against the soft timeout: past it, callers get the kept value while the load goes on. */
   #staleAfter(key: string, flight: Promise<GetInfo<V>>, kept: Entry<V>, ms: number): Promise<GetInfo<V>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#countStale(key, 'soft-timeout')
-        resolve(info(kept, 4, 'soft-timeout'))
-      }, ms)
-      timer.unref?.()
-      flight.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
+    return orAfter(flight, ms, () => {
+      this.#countStale(key, 'soft-timeout')
+      return info(kept, 4, 'soft-timeout')
     })
   }
 
