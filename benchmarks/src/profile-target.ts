@@ -49,6 +49,8 @@ if (target === 'l1-lru') {
     lruSize: 16_384,
     ttlMs: 3_600_000,
     loader,
+    // CODEC=json | msgpack-maps: the core codec to profile with (default: the core's msgpackCodec()).
+    ...(process.env.CODEC ? { codec: process.env.CODEC as 'json' | 'msgpack-maps' } : {}),
   })
   for (const k of keys) await adapter.get(k)
   const batch = () => Array.from({ length: 100 }, next)

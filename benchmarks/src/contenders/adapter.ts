@@ -21,6 +21,12 @@ export interface AdapterOptions {
   readonly ttlMs: number
   /** Turns the library's stale-while-revalidate / grace feature on for this many ms. */
   readonly staleMs?: number
+  /**
+   * tiercache only: the codec in front of the shared store. `msgpack` = the core default
+   * (`msgpackCodec()`), `json` = the core's `jsonCodec()`, `msgpack-maps` = msgpackr with
+   * `useRecords: false` (objects as plain maps).
+   */
+  readonly codec?: 'msgpack' | 'json' | 'msgpack-maps'
   /** tiercache only: no shared store at all (a store that keeps nothing), to weigh L1 alone. */
   readonly l1Only?: boolean
   /** Called on a miss; the same function for every library. */
@@ -47,6 +53,8 @@ export interface CacheAdapter {
   get(key: string): Promise<unknown>
   /** Batch get-or-load, where the library has one. */
   getMany?(keys: readonly string[]): Promise<unknown[]>
+  /** Errors the library reported (events) since it was built, by kind, where the library tells. */
+  errors?(): Record<string, number>
   /** Entries held in the in-process tier, where the library tells. */
   l1Entries?(): number
   close(): Promise<void>

@@ -1,12 +1,19 @@
-import { TierCache } from '@tiercache/core'
+import { type Codec, jsonCodec, TierCache } from '@tiercache/core'
 import { RedisStore } from '@tiercache/redis'
 import { Redis } from 'ioredis'
+import { Packr } from 'msgpackr'
 import { type AdapterFactory, needRedis } from './adapter.js'
 import { NullStore } from './null-store.js'
 
 /** Rough byte size of a value for `lruMaxBytes`: its JSON length (what most users would write). */
 export function jsonSize(value: unknown): number {
   return JSON.stringify(value)?.length ?? 0
+}
+
+/** msgpackr without records: objects as msgpack maps (a `Map` inside a value comes back as an object). */
+function msgpackMapsCodec(): Codec {
+  const packr = new Packr({ useRecords: false, moreTypes: true, useBigIntExtension: true })
+  return { name: 'msgpackr-maps', encode: (v) => packr.pack(v), decode: (b) => packr.unpack(b) }
 }
 
 /**
@@ -29,6 +36,15 @@ export const createTiercache: AdapterFactory = async (options) => {
     ttl: options.ttlMs,
     ...(options.staleMs !== undefined ? { staleTtl: options.staleMs } : {}),
     ...(l2 ? { store: l2 } : {}),
+    ...(options.codec === 'json' ? { codec: jsonCodec() } : {}),
+    ...(options.codec === 'msgpack-maps' ? { codec: msgpackMapsCodec() } : {}),
+  })
+  // Store time-outs and failures become 'error' events and a fall-through to the loader; count them,
+  // so a "hit" benchmark can tell a slow hit path from a store that timed out.
+  const errors: Record<string, number> = {}
+  cache.on('error', (error) => {
+    const kind = `${error.code}${error.cause instanceof Error ? `/${(error.cause as { code?: string }).code ?? error.cause.name}` : ''}`
+    errors[kind] = (errors[kind] ?? 0) + 1
   })
   const loader = options.loader
   const bulk = (keys: readonly string[]) => Promise.all(keys.map(loader))
@@ -41,6 +57,7 @@ export const createTiercache: AdapterFactory = async (options) => {
         : options.l1Only
           ? 'no L2'
           : 'MemoryStore',
+      options.codec && options.codec !== 'msgpack' ? `codec ${options.codec}` : '',
       options.staleMs !== undefined ? 'staleTtl' : '',
       options.maxBytes !== undefined ? 'lruMaxBytes (sizeOf = JSON length)' : '',
     ]
@@ -49,6 +66,7 @@ export const createTiercache: AdapterFactory = async (options) => {
     get: (key) => cache.get(key, loader),
     getMany: (keys) => cache.getMany(keys, bulk),
     l1Entries: () => cache.stats().l1Size,
+    errors: () => ({ ...errors }),
     close: async () => {
       cache.close()
       await store?.close()

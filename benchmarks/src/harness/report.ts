@@ -27,6 +27,12 @@ export function writeReport(dir: string, input: ReportInput): void {
   writeFileSync(join(dir, 'README.md'), markdown(input))
 }
 
+/** The MET / MISSED lines of every scenario, in one list at the top. */
+function targets(results: readonly ScenarioResult[]): string[] {
+  const lines = results.flatMap((r) => r.findings.filter((f) => /^(MET|MISSED)\b/.test(f)).map((f) => `- ${f}`))
+  return lines.length > 0 ? lines : ['- (no target checked in this run)']
+}
+
 function markdown(input: ReportInput): string {
   const m = input.machine
   const out: string[] = [
@@ -37,7 +43,12 @@ function markdown(input: ReportInput): string {
     `Produced by \`${input.command}\` (${input.mode} mode) in ${input.durationS.toFixed(0)} s on ${m.date}.`,
     'Every contender of a scenario runs in the same process on the same data; rounds interleave the',
     'contenders (rotating order) and the tables show the median of the rounds. Ratios are to the row marked',
-    'as baseline in each table; for throughput, higher is better.',
+    "as baseline in each table (the median of per-round ratios, each round's pair measured close together);",
+    'for throughput, higher is better. "rounds spread" is the largest distance of a round from the median.',
+    '',
+    '## Targets',
+    '',
+    ...targets(input.results),
     '',
     '## Machine',
     '',

@@ -89,6 +89,11 @@ export const getMany: Scenario = {
       if (misses > 0) findings.push(`WARNING: ${name} called its loader ${misses} times during the hit runs (misses)`)
     }
     for (const s of skipped) findings.push(`skipped ${s.library}: ${s.reason}`)
+    for (const a of adapters) {
+      const list = Object.entries(a.errors?.() ?? {}).map(([kind, n]) => `${n} × ${kind}`)
+      if (list.length > 0)
+        findings.push(`WARNING: ${a.name} reported ${list.join(', ')} (store errors fall through to the loader)`)
+    }
     for (const a of adapters) await a.close()
     raw.disconnect()
     return {
