@@ -58,7 +58,7 @@ function markdown(input: ReportInput): string {
       (m.loadAtStart[0]! > m.cores * 0.5
         ? ' **The machine was shared and busy: treat the absolute figures as pessimistic and the ratios as indicative.**'
         : ''),
-    `- Values: 1 KB JSON objects (${input.valueBytes} bytes as JSON, 10 keys, nested object, array of 10 small objects).`,
+    `- Values: 1 KB JSON objects (${input.valueBytes} bytes as JSON, 9 top-level keys, a nested object, array of 10 small objects).`,
     '',
     '## Versions',
     '',
