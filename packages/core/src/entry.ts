@@ -42,6 +42,8 @@ export function makeEntry<V>(
     expiresAt,
     cachedAt: now,
     resurrected,
+    // Declared up front so every entry keeps one hidden class when a hit adds it.
+    settled: undefined,
   }
 }
 
