@@ -90,6 +90,13 @@ export interface SharedStore {
   purge(namespace: string): Promise<void>
   /** The distributed lock, when the store offers one. */
   readonly lock?: StoreLock
+  /**
+   * True when the store bounds every call itself (RedisStore: a per-command
+   * time-out and a circuit breaker). The cache then does not race a timer of
+   * its own (`storeTimeout`) against each call: one promise and one timer less
+   * per read. A store that says so and stalls anyway stalls its callers.
+   */
+  readonly boundsCalls?: boolean
   /** Release connections or timers the store owns. */
   close?(): Promise<void>
   /**

@@ -400,6 +400,23 @@ describe('7. bad input and failing stores', () => {
     },
   )
 
+  it('a store that bounds its own calls (boundsCalls) gets no second timer from the cache', async () => {
+    const inner = new MemoryStore()
+    await new TierCache<string>({ name: 'bounded', store: inner }).set('k', 'stored')
+    const slow = Object.assign(Object.create(inner) as MemoryStore, {
+      boundsCalls: true,
+      get: async (ns: string, key: string) => {
+        await new Promise((resolve) => setTimeout(resolve, 80))
+        return inner.get(ns, key)
+      },
+    })
+    const c = new TierCache<string>({ name: 'bounded', store: slow, storeTimeout: 10 })
+    const errors: unknown[] = []
+    c.on('error', (e) => errors.push(e))
+    expect(await c.get('k', async () => 'loaded')).toBe('stored')
+    expect(errors).toEqual([])
+  })
+
   it('undecodable bytes in the store are a miss and a DecodeError event, not a throw', async () => {
     const store = new MemoryStore()
     await store.set('dec', 'k', { data: new TextEncoder().encode('{not json'), freshMs: 10_000, keepMs: 10_000 })

@@ -55,6 +55,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   readonly client: Redis | Cluster
   /** The distributed lock (SET NX PX + compare-and-delete, release announced on pub/sub). */
   readonly lock: RedisLock
+  /** Every call is bounded here (`commandTimeoutMs`, circuit breaker), so the cache adds no timer of its own. */
+  readonly boundsCalls = true
 
   readonly #options: ResolvedOptions
   readonly #ownsClient: boolean
