@@ -17,11 +17,6 @@ export interface Entry<V> {
   readonly cachedAt: number
   /** Served again after a failed load (mlcache's resurrect): reported with hitLevel 4. */
   readonly resurrected: boolean
-  /**
-   * The value as a settled promise, made on the first L1 hit and reused by every
-   * later one, so a hit allocates nothing.
-   */
-  settled?: Promise<V | undefined>
 }
 
 /** Build an entry that becomes stale `freshMs` from `now` and is dropped `keepMs` from `now`. */
@@ -42,8 +37,6 @@ export function makeEntry<V>(
     expiresAt,
     cachedAt: now,
     resurrected,
-    // Declared up front so every entry keeps one hidden class when a hit adds it.
-    settled: undefined,
   }
 }
 

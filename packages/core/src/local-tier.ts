@@ -1,32 +1,119 @@
 import { LRUCache } from 'lru-cache'
+import type { Clock } from './clock.js'
 import type { Entry } from './entry.js'
 import { DEFAULTS, describe, type TierCacheOptions } from './options.js'
 
 /**
- * L1: a plain `lru-cache` of entries, bounded by count and/or bytes. No
- * lru-cache TTL: entries carry their own times, and an entry past its TTL
- * must stay for the stale and resurrect windows.
- * Returns `undefined` when `lruSize` is 0 (L1 disabled).
+ * L1: the entries of one cache in this process, bounded by count and/or bytes.
+ *
+ * Two views of the same entries. The LRU holds, per key, the entry's value as
+ * a settled promise, with lru-cache's own TTL set to the entry's fresh time: an
+ * L1 hit is one `lru.get` that returns that promise, touching no other object
+ * and allocating nothing (measured in docs/benchmarks: the entry object behind
+ * each key was what kept random-access hits below `await lru.get(k)`). A side
+ * map holds the entries themselves (stale window, resurrect, when cached) for
+ * the slow path. The LRU decides what stays: its evictions drop the entry too.
  */
-export function createLocalTier<V>(options: TierCacheOptions<V>): LRUCache<string, Entry<V>> | undefined {
+export class LocalTier<V> {
+  readonly #fast: LRUCache<string, Promise<V | undefined>>
+  readonly #entries = new Map<string, Entry<V>>()
+  readonly #clock: Clock
+
+  constructor(options: TierCacheOptions<V>, clock: Clock, max: number | undefined) {
+    this.#clock = clock
+    const maxSize = options.lruMaxBytes
+    const sizeOf = options.sizeOf
+    // createLocalTier guarantees a bound: max, or maxSize with sizeOf.
+    const bounds = {
+      ...(max ? { max } : {}),
+      ...(maxSize === undefined || sizeOf === undefined
+        ? {}
+        : {
+            maxSize,
+            // A cached miss still costs its key and entry; count it so misses cannot grow L1 unbounded.
+            sizeCalculation: (_settled: Promise<V | undefined>, key: string) => {
+              const value = this.#entries.get(key)?.value
+              return Math.max(1, value === undefined ? key.length + 64 : sizeOf(value, key))
+            },
+          }),
+    } as { max: number } | { maxSize: number; sizeCalculation: (v: Promise<V | undefined>, k: string) => number }
+    this.#fast = new LRUCache<string, Promise<V | undefined>>({
+      ...bounds,
+      // The entry outlives its fresh time (stale and resurrect windows): a stale
+      // `get` must miss without deleting, and only eviction or `delete` drops it.
+      noDeleteOnStaleGet: true,
+      // Our clock, read on every check: the system clock caches its own reading
+      // per ms, and an injected test clock must be seen at once. lru-cache takes
+      // a start time of 0 as "no TTL", hence the +1.
+      perf: { now: () => this.#clock.now() + 1 },
+      ttlResolution: 0,
+      dispose: (_settled, key, reason) => {
+        if (reason !== 'set') this.#entries.delete(key)
+      },
+    })
+  }
+
+  /** The hot path: the settled value of a fresh, plain entry; `undefined` for anything else. */
+  hit(key: string): Promise<V | undefined> | undefined {
+    return this.#fast.get(key)
+  }
+
+  /** The entry of `key`, fresh, stale or expired (the slow path decides). */
+  get(key: string): Entry<V> | undefined {
+    return this.#entries.get(key)
+  }
+
+  set(key: string, entry: Entry<V>): void {
+    this.#entries.set(key, entry)
+    const remaining = entry.staleAt - this.#clock.now()
+    const settled = Promise.resolve(entry.value)
+    if (entry.resurrected || remaining < 2) {
+      // Never fresh for the hot path: resurrected values are reported as stale by the slow
+      // path, and a last millisecond is not worth a TTL that lru-cache compares with `>`.
+      this.#fast.set(key, settled, { ttl: 1, start: this.#clock.now() - 1 })
+    } else {
+      // lru-cache's entry is fresh while now - start <= ttl; ours while now < staleAt.
+      this.#fast.set(key, settled, { ttl: remaining === Infinity ? 0 : Math.ceil(remaining) - 1 })
+    }
+    // lru-cache refuses a value larger than its whole byte bound: then L1 must not keep the entry either.
+    if (this.#fast.peek(key, { allowStale: true }) !== settled) this.#entries.delete(key)
+  }
+
+  /** Entries held in the side map (equals `size` unless something is out of sync: for tests). */
+  get entryCount(): number {
+    return this.#entries.size
+  }
+
+  delete(key: string): void {
+    this.#fast.delete(key)
+    this.#entries.delete(key)
+  }
+
+  clear(): void {
+    this.#fast.clear()
+    this.#entries.clear()
+  }
+
+  get size(): number {
+    return this.#fast.size
+  }
+}
+
+/**
+ * L1 for `options`, or `undefined` when `lruSize` is 0 (L1 disabled).
+ * Throws a `TypeError` naming a bad bound.
+ */
+export function createLocalTier<V>(options: TierCacheOptions<V>, clock: Clock): LocalTier<V> | undefined {
   const max = options.lruSize ?? (options.lruMaxBytes === undefined ? DEFAULTS.lruSize : undefined)
   if (max !== undefined && (!Number.isInteger(max) || max < 0)) {
     throw new TypeError(`options.lruSize must be an integer >= 0, got ${describe(max)}`)
   }
-  if (options.lruMaxBytes === undefined) return max === 0 ? undefined : new LRUCache({ max: max! })
-  const maxSize = options.lruMaxBytes
-  if (!Number.isInteger(maxSize) || maxSize < 1) {
-    throw new TypeError(`options.lruMaxBytes must be a positive integer, got ${describe(maxSize)}`)
+  if (options.lruMaxBytes === undefined) return max === 0 ? undefined : new LocalTier(options, clock, max)
+  if (!Number.isInteger(options.lruMaxBytes) || options.lruMaxBytes < 1) {
+    throw new TypeError(`options.lruMaxBytes must be a positive integer, got ${describe(options.lruMaxBytes)}`)
   }
-  const sizeOf = options.sizeOf
-  if (typeof sizeOf !== 'function') {
-    throw new TypeError(`options.sizeOf must be a function when lruMaxBytes is set, got ${describe(sizeOf)}`)
+  if (typeof options.sizeOf !== 'function') {
+    throw new TypeError(`options.sizeOf must be a function when lruMaxBytes is set, got ${describe(options.sizeOf)}`)
   }
-  return new LRUCache<string, Entry<V>>({
-    ...(max ? { max } : {}),
-    maxSize,
-    // A cached miss still costs its key and entry; count it so misses cannot grow L1 unbounded.
-    sizeCalculation: (entry, key) =>
-      Math.max(1, entry.value === undefined ? key.length + 64 : sizeOf(entry.value, key)),
-  })
+  return new LocalTier(options, clock, max)
 }

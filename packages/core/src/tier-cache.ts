@@ -1,5 +1,4 @@
 import { EventEmitter } from 'eventemitter3'
-import type { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from './clock.js'
 import { msgpackCodec } from './codec.js'
 import { type Deferred, deferred, orAfter, withDeadline } from './deadline.js'
@@ -17,7 +16,7 @@ import {
   type LoaderContext,
   type PeekResult,
 } from './loader.js'
-import { createLocalTier } from './local-tier.js'
+import { createLocalTier, type LocalTier } from './local-tier.js'
 import { MemoryStore } from './memory-store.js'
 import {
   checkDurations,
@@ -60,7 +59,7 @@ interface Load<V> {
 export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   /** The namespace of this cache in the shared store. */
   readonly name: string
-  readonly #l1: LRUCache<string, Entry<V>> | undefined
+  readonly #l1: LocalTier<V> | undefined
   readonly #l2: SharedTier<V>
   readonly #clock: Clock
   readonly #ipc: InvalidationBus | undefined
@@ -116,7 +115,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       resurrectTtl: options.resurrectTtl ?? DEFAULTS.resurrectTtl,
     }
     this.#clock = options.clock ?? systemClock
-    this.#l1 = createLocalTier(options)
+    this.#l1 = createLocalTier(options, this.#clock)
     this.#l1Serializer = options.l1Serializer
     this.#l2 = new SharedTier<V>({
       namespace: name,
@@ -160,14 +159,14 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   get(key: string, loader?: Loader<V>): Promise<V | undefined>
   get(key: string, options: GetOptions | undefined, loader?: Loader<V>): Promise<V | undefined>
   get(key: string, a?: GetOptions | Loader<V>, b?: Loader<V>): Promise<V | undefined> {
-    // The L1 hit path: one LRU look-up, one clock read, no allocation but the promise.
-    const entry = this.#l1?.get(key)
-    if (entry !== undefined && (a === undefined || typeof a === 'function') && b === undefined) {
-      const now = this.#clock.now()
-      if (now < entry.staleAt && (this.#l1MaxAge === undefined || now - entry.cachedAt < this.#l1MaxAge)) {
-        this.#countL1(key, entry)
-        entry.settled ??= Promise.resolve(entry.value)
-        return entry.settled
+    // The L1 hit path: one LRU look-up that returns the value as a settled promise.
+    // While the invalidation bus is down every read takes the slow path, which bounds L1 trust.
+    if (this.#l1MaxAge === undefined && (a === undefined || typeof a === 'function') && b === undefined) {
+      const hit = this.#l1?.hit(key)
+      if (hit !== undefined) {
+        this.#stats.l1Hits++
+        if (this.listenerCount('hit') > 0) this.emit('hit', key, 1)
+        return hit
       }
     }
     return this.getWithInfo(key, a as GetOptions, b).then(valueOfInfo)
