@@ -25,25 +25,24 @@ export class SingleFlight<T> {
   start(key: string, run: (ticket: Ticket) => Promise<T>): Promise<T> {
     const ticket = this.mark(key)
     const promise = run(ticket)
-    this.#promises.set(key, promise)
-    const land = () => {
-      if (this.#promises.get(key) === promise) this.#promises.delete(key)
-      this.unmark(key, ticket)
-    }
-    promise.then(land, land)
+    this.#fly(key, promise, ticket)
     return promise
   }
 
   /** Register a promise settled elsewhere (a bulk load) as the flight of `key`. */
   adopt(key: string, promise: Promise<T>): Ticket {
     const ticket = this.mark(key)
+    this.#fly(key, promise, ticket)
+    return ticket
+  }
+
+  #fly(key: string, promise: Promise<T>, ticket: Ticket): void {
     this.#promises.set(key, promise)
     const land = () => {
       if (this.#promises.get(key) === promise) this.#promises.delete(key)
       this.unmark(key, ticket)
     }
     promise.then(land, land)
-    return ticket
   }
 
   /** A ticket for work on `key` that callers do not join (a background refresh). */
