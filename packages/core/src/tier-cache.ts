@@ -181,7 +181,17 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    */
   getWithInfo(key: string, loader?: Loader<V>): Promise<GetInfo<V>>
   getWithInfo(key: string, options: GetOptions | undefined, loader?: Loader<V>): Promise<GetInfo<V>>
-  async getWithInfo(key: string, a?: GetOptions | Loader<V>, b?: Loader<V>): Promise<GetInfo<V>> {
+  getWithInfo(key: string, a?: GetOptions | Loader<V>, b?: Loader<V>): Promise<GetInfo<V>> {
+    // Not an async function: a miss hands back the flight's own promise, with no wrapper
+    // promise and no extra microtask hops; bad arguments still become a rejection.
+    try {
+      return this.#resolve(key, a, b)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  #resolve(key: string, a: GetOptions | Loader<V> | undefined, b: Loader<V> | undefined): Promise<GetInfo<V>> {
     checkKey(key)
     const [options, loader] = splitArgs(a, b)
     const f = this.#freshness(options)
@@ -191,10 +201,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     const entry = this.#trustedL1(key, now)
     if (entry !== undefined && isFresh(entry, now)) {
       this.#countL1(key, entry)
-      return entry.resurrected ? info(entry, 4, 'resurrected') : info(entry, 1)
+      return Promise.resolve(entry.resurrected ? info(entry, 4, 'resurrected') : info(entry, 1))
     }
     if (entry !== undefined && loader !== undefined && isServableStale(entry, now)) {
-      return this.#serveStale(key, entry, f, loader)
+      return Promise.resolve(this.#serveStale(key, entry, f, loader))
     }
     if (loader === undefined) return this.#lookUp(key, f)
 

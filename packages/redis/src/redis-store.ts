@@ -108,10 +108,15 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   }
 
   /** Read one record with its remaining fresh and kept time by Redis's clock; `undefined` when absent or unreadable. */
-  async get(namespace: string, key: string): Promise<StoreRecord | undefined> {
-    const stems = [this.#keys.stem(namespace, key)]
-    const [record] = await this.#guard.run('get', () => this.#read(namespace, stems, [key]))
-    return record
+  get(namespace: string, key: string): Promise<StoreRecord | undefined> {
+    // Not async: a bad key must still reject (not throw), and a read needs no extra promise hop.
+    let stems: string[]
+    try {
+      stems = [this.#keys.stem(namespace, key)]
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#guard.run('get', () => this.#read(namespace, stems, [key])).then((records) => records[0])
   }
 
   /** Read many records in one round trip (one per node on a Cluster), in the order of `keys`. */
