@@ -51,8 +51,3 @@ export function deferred<T>(): Deferred<T> {
   })
   return { promise, resolve, reject }
 }
-
-/** Resolves after `ms`, without holding the process open. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref?.())
-}

@@ -65,12 +65,14 @@ export class LocalTier<V> {
 
   set(key: string, entry: Entry<V>): void {
     this.#entries.set(key, entry)
-    const remaining = entry.staleAt - this.#clock.now()
+    const now = this.#clock.now()
+    const remaining = entry.staleAt - now
     const settled = Promise.resolve(entry.value)
     if (entry.resurrected || remaining < 2) {
       // Never fresh for the hot path: resurrected values are reported as stale by the slow
       // path, and a last millisecond is not worth a TTL that lru-cache compares with `>`.
-      this.#fast.set(key, settled, { ttl: 1, start: this.#clock.now() - 1 })
+      // (lru-cache's clock reads now + 1, so this start is 2 ms back: stale at once.)
+      this.#fast.set(key, settled, { ttl: 1, start: now - 1 })
     } else {
       // lru-cache's entry is fresh while now - start <= ttl; ours while now < staleAt.
       this.#fast.set(key, settled, { ttl: remaining === Infinity ? 0 : Math.ceil(remaining) - 1 })

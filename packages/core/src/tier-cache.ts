@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3'
 import { type Clock, systemClock } from './clock.js'
 import { msgpackCodec } from './codec.js'
 import { type Deferred, deferred, orAfter, withDeadline } from './deadline.js'
-import { type Entry, isFresh, isKept, isServableStale, lifetime, makeEntry } from './entry.js'
+import { type Entry, isFresh, isKept, isServableStale, lifetime, makeEntry, remainingTtl } from './entry.js'
 import { LoaderError, StoreError, type TierCacheError, TimeoutError } from './errors.js'
 import type { StaleReason, TierCacheEvents, TierCacheStats } from './events.js'
 import type { InvalidationBus, InvalidationKind } from './invalidation.js'
@@ -164,8 +164,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     if (this.#l1MaxAge === undefined && (a === undefined || typeof a === 'function') && b === undefined) {
       const hit = this.#l1?.hit(key)
       if (hit !== undefined) {
-        this.#stats.l1Hits++
-        if (this.listenerCount('hit') > 0) this.emit('hit', key, 1)
+        this.#countL1Hit(key)
         return hit
       }
     }
@@ -312,7 +311,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     const now = this.#clock.now()
     const entry = this.#l1?.get(key)
     if (entry === undefined || !isKept(entry, now)) return undefined
-    return { value: entry.value, ttlRemaining: entry.staleAt - now, stale: !isFresh(entry, now) }
+    return { value: entry.value, ttlRemaining: remainingTtl(entry, now), stale: !isFresh(entry, now) }
   }
 
   /**
@@ -474,11 +473,12 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     const now = this.#clock.now()
     if (refreshing) this.#refreshBackoff.set(key, now + this.#refreshRetryDelay)
     if (kept !== undefined && isKept(kept, now) && f.resurrectTtl > 0) {
-      const life = { freshMs: f.resurrectTtl, keepMs: f.resurrectTtl + Math.max(f.staleTtl, f.resurrectTtl) }
+      // Re-armed as if written now with ttl = resurrectTtl (and the same windows).
+      const life = lifetime(false, { ...f, ttl: f.resurrectTtl })
       const revived = makeEntry(kept.value, now, life.freshMs, life.keepMs, f, true)
       if (!ticket.superseded) {
         this.#l1?.set(key, revived)
-        const write = this.#l2.encode(key, kept.value, { ...life, staleMs: f.staleTtl })
+        const write = this.#l2.encode(key, kept.value, life)
         if (write !== FAILED) await this.#l2.write([[key, write]])
       }
       this.#countStale(key, 'resurrected')
@@ -673,10 +673,11 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   // ---- counting and events ------------------------------------------------
 
   #countL1(key: string, entry: Entry<V>): void {
-    if (entry.resurrected) {
-      this.#countStale(key, 'resurrected')
-      return
-    }
+    if (entry.resurrected) this.#countStale(key, 'resurrected')
+    else this.#countL1Hit(key)
+  }
+
+  #countL1Hit(key: string): void {
     this.#stats.l1Hits++
     if (this.listenerCount('hit') > 0) this.emit('hit', key, 1)
   }
