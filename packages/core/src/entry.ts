@@ -1,4 +1,4 @@
-import type { Freshness } from './options.js'
+import type { FreshnessPolicy } from './options.js'
 
 /**
  * One value as L1 holds it. An entry carries its times (local clock, ms), so
@@ -25,7 +25,7 @@ export function makeEntry<V>(
   now: number,
   freshMs: number,
   keepMs: number,
-  freshness: Freshness,
+  freshness: FreshnessPolicy,
   resurrected = false,
 ): Entry<V> {
   const staleAt = now + freshMs
@@ -53,7 +53,7 @@ export const isKept = (entry: Entry<unknown>, now: number): boolean => now < ent
 export const remainingTtl = (entry: Entry<unknown>, now: number): number => entry.staleAt - now
 
 /** Fresh and kept durations in ms for a value written now, `Infinity` for `ttl: 0`. */
-export function lifetime(negative: boolean, f: Freshness): { freshMs: number; keepMs: number; staleMs: number } {
+export function lifetime(negative: boolean, f: FreshnessPolicy): { freshMs: number; keepMs: number; staleMs: number } {
   const ttl = negative ? f.negTtl : f.ttl
   if (ttl === 0) return { freshMs: Infinity, keepMs: Infinity, staleMs: f.staleTtl }
   return { freshMs: ttl, keepMs: ttl + Math.max(f.staleTtl, f.resurrectTtl), staleMs: f.staleTtl }

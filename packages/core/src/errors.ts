@@ -31,7 +31,7 @@ export class LoaderError extends TierCacheError {
   /** The key whose load failed. */
   readonly key: string
   constructor(key: string, cause: unknown) {
-    super(`loader failed for key "${key}": ${describe(cause)}`, 'TIERCACHE_LOADER', { cause })
+    super(`loader failed for key "${key}": ${messageOf(cause)}`, 'TIERCACHE_LOADER', { cause })
     this.name = 'LoaderError'
     this.key = key
   }
@@ -56,7 +56,7 @@ export class StoreError extends TierCacheError {
   /** What was being done: `get`, `set`, `lock`, ... */
   readonly operation: string
   constructor(operation: string, cause: unknown, message?: string) {
-    super(message ?? `shared store ${operation} failed: ${describe(cause)}`, 'TIERCACHE_STORE', { cause })
+    super(message ?? `shared store ${operation} failed: ${messageOf(cause)}`, 'TIERCACHE_STORE', { cause })
     this.name = 'StoreError'
     this.operation = operation
   }
@@ -67,12 +67,12 @@ export class DecodeError extends TierCacheError {
   /** The key whose bytes were unreadable. */
   readonly key: string
   constructor(key: string, cause: unknown) {
-    super(`could not decode the stored value of "${key}": ${describe(cause)}`, 'TIERCACHE_DECODE', { cause })
+    super(`could not decode the stored value of "${key}": ${messageOf(cause)}`, 'TIERCACHE_DECODE', { cause })
     this.name = 'DecodeError'
     this.key = key
   }
 }
 
-function describe(cause: unknown): string {
+function messageOf(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause)
 }

@@ -2,9 +2,15 @@ export { type Clock, preciseClock, systemClock } from './clock.js'
 export { type Codec, jsonCodec, msgpackCodec } from './codec.js'
 export { DecodeError, LoaderError, StoreError, TierCacheError, TimeoutError } from './errors.js'
 export type { HitLevel, StaleReason, TierCacheEvents, TierCacheStats } from './events.js'
-export type { InvalidationBus, InvalidationEvent, InvalidationHandler, InvalidationKind } from './invalidation.js'
+export {
+  INVALIDATION_KINDS,
+  type InvalidationBus,
+  type InvalidationEvent,
+  type InvalidationHandler,
+  type InvalidationKind,
+} from './invalidation.js'
 export type { BulkLoader, BulkLoaderContext, GetInfo, Loader, LoaderContext, PeekResult } from './loader.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
-export { DEFAULTS, type GetOptions, type SetOptions, type TierCacheOptions } from './options.js'
+export { CACHE_DEFAULTS, type GetOptions, type SetOptions, type TierCacheOptions } from './options.js'
 export type { SharedStore, StoreLock, StoreRecord, StoreWrite } from './store.js'
 export { TierCache } from './tier-cache.js'

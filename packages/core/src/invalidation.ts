@@ -7,8 +7,11 @@
  * `@tiercache/ipc` implements it over Redis pub/sub and over BroadcastChannel.
  */
 
-/** What changed. `keys` is absent for `purge` (the whole namespace). */
-export type InvalidationKind = 'set' | 'delete' | 'refresh' | 'purge'
+/** Every kind of change a bus carries; `purge` concerns the whole namespace and has no keys. */
+export const INVALIDATION_KINDS = ['set', 'delete', 'refresh', 'purge'] as const
+
+/** What changed: one of {@link INVALIDATION_KINDS}. */
+export type InvalidationKind = (typeof INVALIDATION_KINDS)[number]
 
 /** One local change the core asks the bus to broadcast. */
 export interface InvalidationEvent {

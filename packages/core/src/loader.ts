@@ -1,6 +1,6 @@
 import type { Entry } from './entry.js'
 import type { HitLevel, StaleReason } from './events.js'
-import type { Freshness } from './options.js'
+import type { FreshnessPolicy } from './options.js'
 
 /**
  * What a loader receives besides the key. The freshness fields start at the
@@ -69,6 +69,6 @@ export function info<V>(entry: Entry<V>, hitLevel: HitLevel, reason?: StaleReaso
 }
 
 /** The freshness a loader settled on, without the rest of its context (which must not be retained). */
-export function freshnessOf(ctx: Freshness): Freshness {
+export function freshnessOf(ctx: FreshnessPolicy): FreshnessPolicy {
   return { ttl: ctx.ttl, negTtl: ctx.negTtl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
 }

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from './clock.js'
 import type { Entry } from './entry.js'
-import { DEFAULTS, describe, type TierCacheOptions } from './options.js'
+import { CACHE_DEFAULTS, type TierCacheOptions } from './options.js'
+import { describe } from './validate.js'
 
 /**
  * L1: the entries of one cache in this process, bounded by count and/or bytes.
@@ -106,7 +107,7 @@ export class LocalTier<V> {
  * Throws a `TypeError` naming a bad bound.
  */
 export function createLocalTier<V>(options: TierCacheOptions<V>, clock: Clock): LocalTier<V> | undefined {
-  const max = options.lruSize ?? (options.lruMaxBytes === undefined ? DEFAULTS.lruSize : undefined)
+  const max = options.lruSize ?? (options.lruMaxBytes === undefined ? CACHE_DEFAULTS.lruSize : undefined)
   if (max !== undefined && (!Number.isInteger(max) || max < 0)) {
     throw new TypeError(`options.lruSize must be an integer >= 0, got ${describe(max)}`)
   }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from './clock.js'
-import { checkKey } from './options.js'
 import type { SharedStore, StoreLock, StoreRecord, StoreWrite } from './store.js'
+import { checkKey } from './validate.js'
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {

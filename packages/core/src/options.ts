@@ -115,15 +115,15 @@ export type GetOptions = Pick<
 export type SetOptions = Pick<TierCacheOptions<unknown>, 'ttl' | 'negTtl' | 'staleTtl' | 'resurrectTtl'>
 
 /** The freshness settings of one entry, resolved from the cache options, the call and the loader. */
-export interface Freshness {
+export interface FreshnessPolicy {
   ttl: number
   negTtl: number
   staleTtl: number
   resurrectTtl: number
 }
 
-/** Defaults of every option, in one place. */
-export const DEFAULTS = {
+/** Defaults of every cache option, in one place. */
+export const CACHE_DEFAULTS = {
   name: 'default',
   lruSize: 1000,
   ttl: 30_000,
@@ -137,49 +137,3 @@ export const DEFAULTS = {
   storeTimeout: 1_000,
   refreshRetryDelay: 1_000,
 } as const
-
-const durationKeys = [
-  'ttl',
-  'negTtl',
-  'staleTtl',
-  'resurrectTtl',
-  'lockTimeout',
-  'lockLease',
-  'softTimeout',
-  'hardTimeout',
-  'storeTimeout',
-  'refreshRetryDelay',
-] as const
-
-/** Throws a `TypeError` naming the option when a duration is not a finite number >= 0. */
-export function checkDurations(options: object | undefined, where: string): void {
-  if (options === undefined) return
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${where} must be an object, got ${describe(options)}`)
-  }
-  const record = options as Record<string, unknown>
-  for (const name of durationKeys) {
-    const value = record[name]
-    if (value === undefined) continue
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new TypeError(`${where}.${name} must be a finite number of milliseconds >= 0, got ${describe(value)}`)
-    }
-  }
-}
-
-/** Throws a `TypeError` naming `key` when it is not a non-empty string. */
-export function checkKey(key: unknown, name = 'key'): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new TypeError(`${name} must be a non-empty string, got ${describe(key)}`)
-  }
-}
-
-/** A short description of a bad argument for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  if (typeof value === 'function') return 'a function'
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return 'an object'
-  return String(value)
-}

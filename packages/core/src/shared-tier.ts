@@ -3,7 +3,7 @@ import type { Codec } from './codec.js'
 import { withDeadline } from './deadline.js'
 import { type Entry, makeEntry } from './entry.js'
 import { DecodeError, StoreError } from './errors.js'
-import type { Freshness } from './options.js'
+import type { FreshnessPolicy } from './options.js'
 import type { SharedStore, StoreRecord, StoreWrite } from './store.js'
 
 /** What a store call resolves to when it failed or timed out (already reported). */
@@ -62,7 +62,7 @@ export class SharedTier<V> {
   }
 
   /** The entry of `key` in the store, fresh or stale; `undefined` when absent, unreadable or the store failed. */
-  read(key: string, f: Freshness): Promise<Entry<V> | undefined> {
+  read(key: string, f: FreshnessPolicy): Promise<Entry<V> | undefined> {
     // One promise step over the store's: this is every L1 miss's path.
     return this.call('get', () => this.store.get(this.#o.namespace, key)).then((record) =>
       record === FAILED || record === undefined ? undefined : this.#toEntry(key, record, this.#o.clock.now(), f),
@@ -70,7 +70,7 @@ export class SharedTier<V> {
   }
 
   /** The entries of many keys in one round trip, in order. */
-  async readMany(keys: readonly string[], f: Freshness): Promise<(Entry<V> | undefined)[]> {
+  async readMany(keys: readonly string[], f: FreshnessPolicy): Promise<(Entry<V> | undefined)[]> {
     const records = await this.call('getMany', () => this.store.getMany(this.#o.namespace, keys))
     if (records === FAILED) return keys.map(() => undefined)
     const now = this.#o.clock.now()
@@ -110,7 +110,7 @@ export class SharedTier<V> {
    * Decode a record into an entry that lives for the record's remaining time
    * (never a fresh TTL) with the writer's stale window when it stored one.
    */
-  #toEntry(key: string, record: StoreRecord, now: number, f: Freshness): Entry<V> | undefined {
+  #toEntry(key: string, record: StoreRecord, now: number, f: FreshnessPolicy): Entry<V> | undefined {
     let value: V | undefined
     if (record.data !== undefined) {
       try {

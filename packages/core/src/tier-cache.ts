@@ -19,11 +19,8 @@ import {
 import { createLocalTier, type LocalTier } from './local-tier.js'
 import { MemoryStore } from './memory-store.js'
 import {
-  checkDurations,
-  checkKey,
-  DEFAULTS,
-  describe,
-  type Freshness,
+  CACHE_DEFAULTS,
+  type FreshnessPolicy,
   type GetOptions,
   type SetOptions,
   type TierCacheOptions,
@@ -31,11 +28,12 @@ import {
 import { FAILED, SharedTier } from './shared-tier.js'
 import { SingleFlight, type Ticket } from './single-flight.js'
 import type { SharedStore, StoreWrite } from './store.js'
+import { checkDurations, checkKey, describe, splitArgs } from './validate.js'
 
 /** One load of one key, as it travels from the flight through the lock to the loader. */
 interface Load<V> {
   readonly key: string
-  readonly f: Freshness
+  readonly f: FreshnessPolicy
   readonly loader: Loader<V>
   /** A value still held past expiry: served stale, or resurrected if the load fails. */
   readonly kept: Entry<V> | undefined
@@ -65,7 +63,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   readonly #ipc: InvalidationBus | undefined
   readonly #unsubscribe: (() => void) | undefined
   readonly #l1Serializer: ((value: unknown, key: string) => V) | undefined
-  readonly #defaults: Freshness
+  readonly #defaults: FreshnessPolicy
   readonly #lockTimeout: number
   readonly #lockLease: number
   readonly #softTimeout: number
@@ -102,17 +100,17 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   constructor(options: TierCacheOptions<V> = {}) {
     super()
     checkDurations(options, 'options')
-    const name = options.name ?? DEFAULTS.name
+    const name = options.name ?? CACHE_DEFAULTS.name
     checkKey(name, 'options.name')
     if (options.l1Serializer !== undefined && typeof options.l1Serializer !== 'function') {
       throw new TypeError(`options.l1Serializer must be a function, got ${describe(options.l1Serializer)}`)
     }
     this.name = name
     this.#defaults = {
-      ttl: options.ttl ?? DEFAULTS.ttl,
-      negTtl: options.negTtl ?? DEFAULTS.negTtl,
-      staleTtl: options.staleTtl ?? DEFAULTS.staleTtl,
-      resurrectTtl: options.resurrectTtl ?? DEFAULTS.resurrectTtl,
+      ttl: options.ttl ?? CACHE_DEFAULTS.ttl,
+      negTtl: options.negTtl ?? CACHE_DEFAULTS.negTtl,
+      staleTtl: options.staleTtl ?? CACHE_DEFAULTS.staleTtl,
+      resurrectTtl: options.resurrectTtl ?? CACHE_DEFAULTS.resurrectTtl,
     }
     this.#clock = options.clock ?? systemClock
     this.#l1 = createLocalTier(options, this.#clock)
@@ -122,15 +120,15 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       store: options.store ?? new MemoryStore({ clock: options.clock }),
       codec: options.codec ?? msgpackCodec(),
       clock: this.#clock,
-      timeoutMs: options.storeTimeout ?? DEFAULTS.storeTimeout,
+      timeoutMs: options.storeTimeout ?? CACHE_DEFAULTS.storeTimeout,
       l1Serializer: options.l1Serializer,
       report: this.#reportStoreError,
     })
-    this.#lockTimeout = options.lockTimeout ?? DEFAULTS.lockTimeout
-    this.#lockLease = options.lockLease ?? DEFAULTS.lockLease
-    this.#softTimeout = options.softTimeout ?? DEFAULTS.softTimeout
-    this.#hardTimeout = options.hardTimeout ?? DEFAULTS.hardTimeout
-    this.#refreshRetryDelay = options.refreshRetryDelay ?? DEFAULTS.refreshRetryDelay
+    this.#lockTimeout = options.lockTimeout ?? CACHE_DEFAULTS.lockTimeout
+    this.#lockLease = options.lockLease ?? CACHE_DEFAULTS.lockLease
+    this.#softTimeout = options.softTimeout ?? CACHE_DEFAULTS.softTimeout
+    this.#hardTimeout = options.hardTimeout ?? CACHE_DEFAULTS.hardTimeout
+    this.#refreshRetryDelay = options.refreshRetryDelay ?? CACHE_DEFAULTS.refreshRetryDelay
     this.#l2.store.on?.('error', this.#reportStoreError)
     this.#ipc = options.ipc
     this.#unsubscribe = this.#ipc?.subscribe(name, {
@@ -492,7 +490,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   }
 
   /** One loader call for the keys of a `getMany` that neither L1 nor the store had. */
-  async #loadMany(keys: string[], f: Freshness, loader: BulkLoader<V>, kept: Map<string, Entry<V>>) {
+  async #loadMany(keys: string[], f: FreshnessPolicy, loader: BulkLoader<V>, kept: Map<string, Entry<V>>) {
     const flights = keys.map((key) => {
       const pending: Deferred<GetInfo<V>> = deferred()
       pending.promise.catch(() => {}) // the getMany caller gets the rejection; joiners handle their own
@@ -541,7 +539,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   // ---- stale serving ------------------------------------------------------
 
   /** Serve `entry` stale now and start one background refresh (if none runs). */
-  #serveStale(key: string, entry: Entry<V>, f: Freshness, loader: Loader<V>, inFlight = false): GetInfo<V> {
+  #serveStale(key: string, entry: Entry<V>, f: FreshnessPolicy, loader: Loader<V>, inFlight = false): GetInfo<V> {
     this.#countStale(key, 'refreshing')
     this.#refreshInBackground(key, f, loader, entry, inFlight)
     return info(entry, 4, 'refreshing')
@@ -551,7 +549,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    * Start one refresh of a stale key unless one runs (or a load of it runs,
    * when not called from that very load), or the last one failed too recently.
    */
-  #refreshInBackground(key: string, f: Freshness, loader: Loader<V>, entry: Entry<V>, inFlight: boolean): void {
+  #refreshInBackground(key: string, f: FreshnessPolicy, loader: Loader<V>, entry: Entry<V>, inFlight: boolean): void {
     if (this.#refreshing.has(key) || (!inFlight && this.#flights.has(key))) return
     const retryAt = this.#refreshBackoff.get(key)
     if (retryAt !== undefined && this.#clock.now() < retryAt) return
@@ -579,7 +577,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   // ---- reading and writing the levels -------------------------------------
 
   /** Without a loader: L2 only; a miss resolves `undefined` and nothing is cached. */
-  async #lookUp(key: string, f: Freshness): Promise<GetInfo<V>> {
+  async #lookUp(key: string, f: FreshnessPolicy): Promise<GetInfo<V>> {
     const found = await this.#l2.read(key, f)
     const now = this.#clock.now()
     if (found !== undefined && isServableStale(found, now)) {
@@ -598,7 +596,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   /** Write loaded or set values to L1 and the store (one round trip); resolves to what L1 now serves. */
   async #write(
     items: readonly { key: string; value: V | undefined; ticket?: Ticket }[],
-    f: Freshness,
+    f: FreshnessPolicy,
   ): Promise<(V | undefined)[]> {
     const now = this.#clock.now()
     const writes: [string, StoreWrite][] = []
@@ -660,7 +658,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     }
   }
 
-  #freshness(options: GetOptions | SetOptions | undefined): Freshness {
+  #freshness(options: GetOptions | SetOptions | undefined): FreshnessPolicy {
     if (options === undefined) return this.#defaults
     const f = { ...this.#defaults }
     if (options.ttl !== undefined) f.ttl = options.ttl
@@ -697,16 +695,6 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   #emitError(error: unknown, key: string | undefined): void {
     this.emit('error', error as TierCacheError, key)
   }
-}
-
-/** `(options, loader)` or `(loader)`, validated: a TypeError names the bad argument. */
-function splitArgs<L>(a: GetOptions | L | undefined, b: L | undefined): [GetOptions | undefined, L | undefined] {
-  const [options, loader] = typeof a === 'function' ? [undefined, a as L] : [a as GetOptions | undefined, b]
-  checkDurations(options, 'options')
-  if (loader !== undefined && typeof loader !== 'function') {
-    throw new TypeError(`loader must be a function, got ${describe(loader)}`)
-  }
-  return [options, loader]
 }
 
 function valueOfInfo<V>(result: GetInfo<V>): V | undefined {

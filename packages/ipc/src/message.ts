@@ -1,4 +1,4 @@
-import type { InvalidationKind } from '@tiercache/core'
+import { INVALIDATION_KINDS, type InvalidationKind } from '@tiercache/core'
 import { Packr } from 'msgpackr'
 
 /**
@@ -36,7 +36,7 @@ export interface InvalidationOp {
 /** Bumped when the wire format changes incompatibly; a node drops the L1 of a namespace it cannot read. */
 export const WIRE_VERSION = 1
 
-const KINDS: ReadonlySet<string> = new Set<InvalidationKind>(['set', 'delete', 'refresh', 'purge'])
+const KINDS: ReadonlySet<string> = new Set<InvalidationKind>(INVALIDATION_KINDS)
 
 // Plain maps rather than msgpackr records: records would need a structure
 // table shared by every node of the fleet.

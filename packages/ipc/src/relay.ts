@@ -1,4 +1,4 @@
-import type { InvalidationEvent, InvalidationHandler } from '@tiercache/core'
+import { INVALIDATION_KINDS, type InvalidationEvent, type InvalidationHandler } from '@tiercache/core'
 import type { EventEmitter } from 'eventemitter3'
 import { IpcError } from './errors.js'
 import type { IpcEvents } from './events.js'
@@ -188,11 +188,11 @@ export class InvalidationRelay {
   }
 }
 
-const KINDS = new Set(['set', 'delete', 'refresh', 'purge'])
+const KINDS: ReadonlySet<string> = new Set(INVALIDATION_KINDS)
 
 function validateEvent(event: InvalidationEvent): void {
   if (typeof event !== 'object' || event === null) throw new TypeError('event must be an object')
-  if (!KINDS.has(event.kind)) throw new TypeError('event.kind must be set, delete, refresh or purge')
+  if (!KINDS.has(event.kind)) throw new TypeError(`event.kind must be one of ${INVALIDATION_KINDS.join(', ')}`)
   if (typeof event.namespace !== 'string') throw new TypeError('event.namespace must be a string')
   if (!Array.isArray(event.keys) || !event.keys.every((key) => typeof key === 'string')) {
     throw new TypeError('event.keys must be a list of strings')

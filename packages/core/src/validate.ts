@@ -1,0 +1,58 @@
+import type { GetOptions, TierCacheOptions } from './options.js'
+
+/** The options and loader-context fields that hold a duration in ms. */
+const durationKeys = [
+  'ttl',
+  'negTtl',
+  'staleTtl',
+  'resurrectTtl',
+  'lockTimeout',
+  'lockLease',
+  'softTimeout',
+  'hardTimeout',
+  'storeTimeout',
+  'refreshRetryDelay',
+] as const satisfies readonly (keyof TierCacheOptions<unknown>)[]
+
+/** Throws a `TypeError` naming the option when a duration is not a finite number >= 0. */
+export function checkDurations(options: object | undefined, where: string): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where} must be an object, got ${describe(options)}`)
+  }
+  const record = options as Record<string, unknown>
+  for (const name of durationKeys) {
+    const value = record[name]
+    if (value === undefined) continue
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new TypeError(`${where}.${name} must be a finite number of milliseconds >= 0, got ${describe(value)}`)
+    }
+  }
+}
+
+/** Throws a `TypeError` naming `key` when it is not a non-empty string. */
+export function checkKey(key: unknown, name = 'key'): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new TypeError(`${name} must be a non-empty string, got ${describe(key)}`)
+  }
+}
+
+/** `(options, loader)` or `(loader)`, validated: a TypeError names the bad argument. */
+export function splitArgs<L>(a: GetOptions | L | undefined, b: L | undefined): [GetOptions | undefined, L | undefined] {
+  const [options, loader] = typeof a === 'function' ? [undefined, a as L] : [a as GetOptions | undefined, b]
+  checkDurations(options, 'options')
+  if (loader !== undefined && typeof loader !== 'function') {
+    throw new TypeError(`loader must be a function, got ${describe(loader)}`)
+  }
+  return [options, loader]
+}
+
+/** A short description of a bad argument for error messages. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'function') return 'a function'
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return 'an object'
+  return String(value)
+}
