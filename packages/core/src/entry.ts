@@ -19,24 +19,29 @@ export interface Entry<V> {
   readonly resurrected: boolean
 }
 
-/** Build an entry that becomes stale `freshMs` from `now` and is dropped `keepMs` from `now`. */
-export function makeEntry<V>(
-  value: V | undefined,
-  now: number,
-  freshMs: number,
-  keepMs: number,
-  freshness: FreshnessPolicy,
-  resurrected = false,
-): Entry<V> {
-  const staleAt = now + freshMs
-  const expiresAt = Math.max(staleAt, now + keepMs)
+/** How long an entry lives, in ms from when it is made. */
+export interface EntryTimes {
+  /** Until stale. */
+  readonly freshMs: number
+  /** Until dropped (at least `freshMs`). */
+  readonly keepMs: number
+  /** The stale window after `freshMs` (capped by `keepMs`). */
+  readonly staleMs: number
+  /** Re-armed after a failed load rather than loaded or read. @default false */
+  readonly resurrected?: boolean
+}
+
+/** Build an entry that becomes stale `times.freshMs` from `now` and is dropped `times.keepMs` from `now`. */
+export function makeEntry<V>(value: V | undefined, now: number, times: EntryTimes): Entry<V> {
+  const staleAt = now + times.freshMs
+  const expiresAt = Math.max(staleAt, now + times.keepMs)
   return {
     value,
     staleAt,
-    staleUntil: Math.min(staleAt + freshness.staleTtl, expiresAt),
+    staleUntil: Math.min(staleAt + times.staleMs, expiresAt),
     expiresAt,
     cachedAt: now,
-    resurrected,
+    resurrected: times.resurrected === true,
   }
 }
 
@@ -53,7 +58,7 @@ export const isKept = (entry: Entry<unknown>, now: number): boolean => now < ent
 export const remainingTtl = (entry: Entry<unknown>, now: number): number => entry.staleAt - now
 
 /** Fresh and kept durations in ms for a value written now, `Infinity` for `ttl: 0`. */
-export function lifetime(negative: boolean, f: FreshnessPolicy): { freshMs: number; keepMs: number; staleMs: number } {
+export function lifetime(negative: boolean, f: FreshnessPolicy): EntryTimes {
   const ttl = negative ? f.negTtl : f.ttl
   if (ttl === 0) return { freshMs: Infinity, keepMs: Infinity, staleMs: f.staleTtl }
   return { freshMs: ttl, keepMs: ttl + Math.max(f.staleTtl, f.resurrectTtl), staleMs: f.staleTtl }

@@ -1,7 +1,6 @@
 export { type Clock, preciseClock, systemClock } from './clock.js'
 export { type Codec, jsonCodec, msgpackCodec } from './codec.js'
 export { DecodeError, LoaderError, StoreError, TierCacheError, TimeoutError } from './errors.js'
-export type { HitLevel, StaleReason, TierCacheEvents, TierCacheStats } from './events.js'
 export {
   INVALIDATION_KINDS,
   type InvalidationBus,
@@ -9,8 +8,10 @@ export {
   type InvalidationHandler,
   type InvalidationKind,
 } from './invalidation.js'
-export type { BulkLoader, BulkLoaderContext, GetInfo, Loader, LoaderContext, PeekResult } from './loader.js'
+export type { BulkLoader, BulkLoaderContext, Loader, LoaderContext } from './loader.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export { CACHE_DEFAULTS, type GetOptions, type SetOptions, type TierCacheOptions } from './options.js'
+export type { GetInfo, HitLevel, PeekResult, StaleReason } from './result.js'
+export type { TierCacheEvents, TierCacheStats } from './stats.js'
 export type { SharedStore, StoreLock, StoreRecord, StoreWrite } from './store.js'
 export { TierCache } from './tier-cache.js'

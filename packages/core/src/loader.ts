@@ -1,6 +1,6 @@
 import type { Entry } from './entry.js'
-import type { HitLevel, StaleReason } from './events.js'
 import type { FreshnessPolicy } from './options.js'
+import type { Ticket } from './single-flight.js'
 
 /**
  * What a loader receives besides the key. The freshness fields start at the
@@ -38,37 +38,19 @@ export type BulkLoader<V> = (
   ctx: BulkLoaderContext,
 ) => Promise<readonly (V | undefined | null)[]> | readonly (V | undefined | null)[]
 
-/** A value with where it came from, from `getWithInfo`. */
-export interface GetInfo<V> {
-  /** The value, `undefined` for a (cached) miss. */
-  readonly value: V | undefined
-  /** 1 = L1, 2 = shared store, 3 = loader, 4 = a stale or resurrected value. */
-  readonly hitLevel: HitLevel
-  /** True when the value is past its TTL (served from the stale window or resurrected). */
-  readonly stale: boolean
-  /**
-   * Why a stale value was served (only when `hitLevel` is 4): `refreshing` or
-   * `soft-timeout` while a load runs (nginx's UPDATING), `loader-failed` or
-   * `resurrected` because the load failed (nginx's STALE).
-   */
-  readonly reason?: StaleReason
-}
-
-/** What `peek` reports about an L1 entry. */
-export interface PeekResult<V> {
-  readonly value: V | undefined
-  /** ms until stale; `<= 0` when stale, `Infinity` when it never expires. */
-  readonly ttlRemaining: number
-  readonly stale: boolean
-}
-
-/** The answer for a caller served `entry` from `hitLevel`. */
-export function info<V>(entry: Entry<V>, hitLevel: HitLevel, reason?: StaleReason): GetInfo<V> {
-  if (reason === undefined) return { value: entry.value, hitLevel, stale: hitLevel === 4 }
-  return { value: entry.value, hitLevel, stale: true, reason }
-}
-
 /** The freshness a loader settled on, without the rest of its context (which must not be retained). */
 export function freshnessOf(ctx: FreshnessPolicy): FreshnessPolicy {
   return { ttl: ctx.ttl, negTtl: ctx.negTtl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
+}
+
+/** One load of one key, as it travels from the flight through the lock to the loader. */
+export interface Load<V> {
+  readonly key: string
+  readonly f: FreshnessPolicy
+  readonly loader: Loader<V>
+  /** A value still held past expiry: served stale, or resurrected if the load fails. */
+  readonly kept: Entry<V> | undefined
+  readonly ticket: Ticket
+  /** A background refresh (nobody waits for it) rather than a caller's load. */
+  readonly refreshing: boolean
 }

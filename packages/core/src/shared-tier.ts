@@ -2,9 +2,9 @@ import type { Clock } from './clock.js'
 import type { Codec } from './codec.js'
 import { withDeadline } from './deadline.js'
 import { type Entry, makeEntry } from './entry.js'
-import { DecodeError, StoreError } from './errors.js'
+import { DecodeError, StoreError, type TierCacheError } from './errors.js'
 import type { FreshnessPolicy } from './options.js'
-import type { SharedStore, StoreRecord, StoreWrite } from './store.js'
+import type { SharedStore, StoreLock, StoreRecord, StoreWrite } from './store.js'
 
 /** What a store call resolves to when it failed or timed out (already reported). */
 export const FAILED: unique symbol = Symbol('store call failed')
@@ -18,21 +18,42 @@ export interface SharedTierOptions<V> {
   /** ms one store call may take. */
   readonly timeoutMs: number
   readonly l1Serializer: ((value: unknown, key: string) => V) | undefined
-  /** Receives every store, decode and encode failure (the cache emits and counts them). */
-  readonly report: (error: StoreError | DecodeError, key: string | undefined) => void
+  /**
+   * Receives every store, decode and encode failure of this namespace, and what
+   * the store reports through its own `error` event (the cache emits and counts them).
+   */
+  readonly report: (error: TierCacheError, key: string | undefined) => void
 }
 
+/** A failure the store reports itself: its own namespace and key when it knows them. */
+type StoreReported = Error & { key?: string; namespace?: string }
+
 /**
- * L2 as the cache sees it: a store behind time-outs that never throws,
- * records decoded into entries, values encoded into writes.
+ * L2 as the cache sees it, and the cache's only door to the store: calls
+ * behind time-outs that never throw, records decoded into entries, values
+ * encoded into writes, the distributed lock, deletes and purges, and the
+ * failures the store reports on its own.
  */
 export class SharedTier<V> {
+  /** The store itself, to hand to users (`cache.store`); the cache calls it only through this class. */
   readonly store: SharedStore
   readonly #o: SharedTierOptions<V>
+  /** Forwards what the store reports itself; a store shared by several caches reports for all of them. */
+  readonly #report = (error: StoreReported | TierCacheError, key?: string): void => {
+    const namespace = (error as { namespace?: unknown }).namespace
+    if (typeof namespace === 'string' && namespace !== this.#o.namespace) return
+    this.#o.report(error as TierCacheError, key ?? (error as { key?: string }).key)
+  }
 
   constructor(options: SharedTierOptions<V>) {
     this.#o = options
     this.store = options.store
+    this.store.on?.('error', this.#report)
+  }
+
+  /** Stop forwarding the store's own failures. */
+  close(): void {
+    this.store.off?.('error', this.#report)
   }
 
   /**
@@ -41,7 +62,7 @@ export class SharedTier<V> {
    */
   call<T>(operation: string, run: () => Promise<T>, extraMs = 0): Promise<T | typeof FAILED> {
     const fail = (cause: unknown): typeof FAILED => {
-      this.#o.report(cause instanceof StoreError ? cause : new StoreError(operation, cause), undefined)
+      this.#report(cause instanceof StoreError ? cause : new StoreError(operation, cause))
       return FAILED
     }
     let running: Promise<T>
@@ -98,12 +119,66 @@ export class SharedTier<V> {
       return { data: this.#o.codec.encode(value), ...life }
     } catch (cause) {
       // Unencodable values stay in L1 only; the caller still gets them.
-      this.#o.report(
+      this.#report(
         new StoreError('encode', cause, `could not encode the value of "${key}" with ${this.#o.codec.name}`),
         key,
       )
       return FAILED
     }
+  }
+
+  /** Delete the record of `key`. */
+  async delete(key: string): Promise<void> {
+    await this.call('delete', () => this.store.delete(this.#o.namespace, key))
+  }
+
+  /** Make every record of this namespace unreachable. */
+  async purge(): Promise<void> {
+    await this.call('purge', () => this.store.purge(this.#o.namespace))
+  }
+
+  // ---- the distributed lock -------------------------------------------------
+
+  /** True when the store offers a distributed lock. */
+  get hasLock(): boolean {
+    return this.store.lock !== undefined
+  }
+
+  /** Try once to take the lock of `key`: the owner token, `undefined` when another owner holds it. */
+  acquire(key: string, leaseMs: number): Promise<string | undefined | typeof FAILED> {
+    return this.call('lock', () => this.#lock().acquire(this.#o.namespace, key, leaseMs))
+  }
+
+  /** Wait until the holder of `key`'s lock releases it (`true`) or `waitMs` pass (`false`). */
+  waitForRelease(key: string, waitMs: number): Promise<boolean | typeof FAILED> {
+    // The wait is by design: it widens this call's deadline rather than counting against it.
+    return this.call('lock', () => this.#lock().waitForRelease(this.#o.namespace, key, waitMs), waitMs)
+  }
+
+  /** Release the lock of `key` if `token` still owns it. */
+  async release(key: string, token: string): Promise<void> {
+    await this.call('unlock', () => this.#lock().release(this.#o.namespace, key, token))
+  }
+
+  /**
+   * Extend the lease of `key` every half lease while a long loader runs, so no
+   * other process takes over a live load. Clear the returned timer when it ends;
+   * `undefined` when there is no lock to keep or the store cannot extend one.
+   */
+  keepLock(key: string, token: string | undefined, leaseMs: number): ReturnType<typeof setInterval> | undefined {
+    const lock = this.store.lock
+    if (token === undefined || lock?.extend === undefined) return undefined
+    const timer = setInterval(() => {
+      void this.call('lock', () => lock.extend!(this.#o.namespace, key, token, leaseMs))
+    }, leaseMs / 2)
+    timer.unref?.()
+    return timer
+  }
+
+  #lock(): StoreLock {
+    const lock = this.store.lock
+    if (lock === undefined) throw new TypeError(`the ${this.store.name} store has no lock`)
+    return lock
   }
 
   /**
@@ -117,11 +192,15 @@ export class SharedTier<V> {
         const decoded = this.#o.codec.decode(record.data)
         value = this.#o.l1Serializer ? this.#o.l1Serializer(decoded, key) : (decoded as V)
       } catch (cause) {
-        this.#o.report(new DecodeError(key, cause), key)
+        this.#report(new DecodeError(key, cause), key)
         return undefined
       }
     }
-    const windows = record.staleMs === undefined ? f : { ...f, staleTtl: record.staleMs }
-    return makeEntry(value, now, record.freshMs, record.keepMs, windows)
+    // The writer's stale window when it stored one, else this reader's.
+    return makeEntry(value, now, {
+      freshMs: record.freshMs,
+      keepMs: record.keepMs,
+      staleMs: record.staleMs ?? f.staleTtl,
+    })
   }
 }

@@ -1,0 +1,103 @@
+import type { Clock } from './clock.js'
+import { orAfter } from './deadline.js'
+import type { Entry } from './entry.js'
+import type { Load } from './loader.js'
+import { type GetInfo, info } from './result.js'
+import type { SingleFlight } from './single-flight.js'
+import type { Stats } from './stats.js'
+
+/** What a stale value is refreshed with: its key, the call's freshness and the loader. */
+export type RefreshRequest<V> = Pick<Load<V>, 'key' | 'f' | 'loader'>
+
+/** How a {@link Refresher} is wired into its cache. */
+export interface RefresherOptions<V> {
+  readonly clock: Clock
+  readonly stats: Stats
+  readonly flights: SingleFlight<GetInfo<V>>
+  /** ms between two refreshes of the same key after one failed. */
+  readonly retryDelay: number
+  /** Runs a refresh's load (the load pipeline, given here so this file does not import it). */
+  readonly load: (load: Load<V>) => Promise<GetInfo<V>>
+}
+
+/**
+ * Stale serving: a value past its TTL is served at once while exactly one
+ * background refresh per key runs on this node; after a failed refresh the
+ * key waits `retryDelay` before the next, so an origin outage is not hammered
+ * on every read. Also the soft timeout, which serves a kept value when a load
+ * takes too long.
+ */
+export class Refresher<V> {
+  readonly #o: RefresherOptions<V>
+  /** Keys with a background refresh running on this node. */
+  readonly #running = new Set<string>()
+  /** Keys whose last refresh failed, and when the next may start. */
+  readonly #backoff = new Map<string, number>()
+
+  constructor(options: RefresherOptions<V>) {
+    this.#o = options
+  }
+
+  /**
+   * Serve `entry` stale now and start one background refresh (if none runs).
+   * `inFlight`: called from the key's own flight, which already guards the key.
+   */
+  serveStale(request: RefreshRequest<V>, entry: Entry<V>, inFlight = false): GetInfo<V> {
+    this.#o.stats.stale(request.key, 'refreshing')
+    this.#start(request, entry, inFlight)
+    return info(entry, 4, 'refreshing')
+  }
+
+  /** Race a load against the soft timeout: past `ms`, callers get the kept value while the load goes on. */
+  softTimeout(
+    flight: Promise<GetInfo<V>>,
+    kept: { readonly key: string; readonly entry: Entry<V>; readonly ms: number },
+  ) {
+    return orAfter(flight, kept.ms, () => {
+      this.#o.stats.stale(kept.key, 'soft-timeout')
+      return info(kept.entry, 4, 'soft-timeout')
+    })
+  }
+
+  /** A refresh of `key` failed (or gave up): no other starts before the retry delay. */
+  failed(key: string): void {
+    this.#backoff.set(key, this.#o.clock.now() + this.#o.retryDelay)
+  }
+
+  /** A refresh of `key` landed a value: the next may start at once. */
+  succeeded(key: string): void {
+    this.#backoff.delete(key)
+  }
+
+  /** `key` changed elsewhere: a past failure says nothing about its next refresh. */
+  forget(key: string): void {
+    this.#backoff.delete(key)
+  }
+
+  forgetAll(): void {
+    this.#backoff.clear()
+  }
+
+  /**
+   * Start one refresh of a stale key unless one runs (or a load of it runs,
+   * when not called from that very load), or the last one failed too recently.
+   */
+  #start(request: RefreshRequest<V>, entry: Entry<V>, inFlight: boolean): void {
+    const { key } = request
+    const flights = this.#o.flights
+    if (this.#running.has(key) || (!inFlight && flights.has(key))) return
+    const retryAt = this.#backoff.get(key)
+    if (retryAt !== undefined && this.#o.clock.now() < retryAt) return
+    this.#running.add(key)
+    this.#o.stats.refresh(key)
+    // From inside a flight the flight's own ticket already guards the key.
+    const ticket = inFlight ? { superseded: false } : flights.mark(key)
+    this.#o
+      .load({ key, f: request.f, loader: request.loader, kept: entry, ticket, refreshing: true })
+      .catch((error: unknown) => this.#o.stats.error(error, key))
+      .finally(() => {
+        this.#running.delete(key)
+        flights.unmark(key, ticket)
+      })
+  }
+}
