@@ -24,7 +24,7 @@ describe('the lock holder is SIGKILLed while loading', () => {
         ttl: 10_000,
         staleTtl: 0,
         lockLease: LEASE,
-        lockTimeout: 8_000,
+        lockWait: 8_000,
         lruSize: 1_000,
         loaderMs: LOADER_MS,
       },

@@ -28,7 +28,7 @@ describe('Redis stopped mid-run and restarted (own server on 127.0.0.1:7020)', (
         ttl: 300,
         staleTtl: 1_000,
         lockLease: 2_000,
-        lockTimeout: 2_000,
+        lockWait: 2_000,
         lruSize: 0, // every get goes to Redis: the outage cannot hide behind L1
         loaderMs: 20,
       },

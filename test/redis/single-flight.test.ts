@@ -14,7 +14,7 @@ const config = (name: string, loaderMs: number): WorkerConfig => ({
   ttl: 10_000,
   staleTtl: 30_000,
   lockLease: 5_000,
-  lockTimeout: 5_000,
+  lockWait: 5_000,
   lruSize: 1_000,
   loaderMs,
 })

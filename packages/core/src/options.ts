@@ -70,7 +70,7 @@ export interface TierCacheOptions<V> {
    * loads itself.
    * @default 5_000
    */
-  lockTimeout?: number
+  lockWait?: number
   /**
    * Lease of the distributed lock in ms: a holder that crashes frees the key
    * after this. Extended while the loader runs.
@@ -130,7 +130,7 @@ export const CACHE_DEFAULTS = {
   negTtl: 5_000,
   staleTtl: 0,
   resurrectTtl: 0,
-  lockTimeout: 5_000,
+  lockWait: 5_000,
   lockLease: 10_000,
   softTimeout: 0,
   hardTimeout: 0,

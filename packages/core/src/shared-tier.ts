@@ -86,7 +86,9 @@ export class SharedTier<V> {
   read(key: string, f: FreshnessPolicy): Promise<Entry<V> | undefined> {
     // One promise step over the store's: this is every L1 miss's path.
     return this.call('get', () => this.store.get(this.#o.namespace, key)).then((record) =>
-      record === FAILED || record === undefined ? undefined : this.#toEntry(key, record, this.#o.clock.now(), f),
+      record === FAILED || record === undefined
+        ? undefined
+        : this.#toEntry(key, record, { now: this.#o.clock.now(), f }),
     )
   }
 
@@ -94,10 +96,10 @@ export class SharedTier<V> {
   async readMany(keys: readonly string[], f: FreshnessPolicy): Promise<(Entry<V> | undefined)[]> {
     const records = await this.call('getMany', () => this.store.getMany(this.#o.namespace, keys))
     if (records === FAILED) return keys.map(() => undefined)
-    const now = this.#o.clock.now()
+    const at = { now: this.#o.clock.now(), f }
     return keys.map((key, i) => {
       const record = records[i]
-      return record === undefined ? undefined : this.#toEntry(key, record, now, f)
+      return record === undefined ? undefined : this.#toEntry(key, record, at)
     })
   }
 
@@ -185,7 +187,11 @@ export class SharedTier<V> {
    * Decode a record into an entry that lives for the record's remaining time
    * (never a fresh TTL) with the writer's stale window when it stored one.
    */
-  #toEntry(key: string, record: StoreRecord, now: number, f: FreshnessPolicy): Entry<V> | undefined {
+  #toEntry(
+    key: string,
+    record: StoreRecord,
+    at: { readonly now: number; readonly f: FreshnessPolicy },
+  ): Entry<V> | undefined {
     let value: V | undefined
     if (record.data !== undefined) {
       try {
@@ -197,10 +203,10 @@ export class SharedTier<V> {
       }
     }
     // The writer's stale window when it stored one, else this reader's.
-    return makeEntry(value, now, {
+    return makeEntry(value, at.now, {
       freshMs: record.freshMs,
       keepMs: record.keepMs,
-      staleMs: record.staleMs ?? f.staleTtl,
+      staleMs: record.staleMs ?? at.f.staleTtl,
     })
   }
 }

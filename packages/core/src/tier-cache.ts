@@ -92,7 +92,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       ...levels,
       refresher: this.#refresher,
       l1Serializer: options.l1Serializer,
-      lockWait: options.lockTimeout ?? CACHE_DEFAULTS.lockTimeout,
+      lockWait: options.lockWait ?? CACHE_DEFAULTS.lockWait,
       lockLease: options.lockLease ?? CACHE_DEFAULTS.lockLease,
       hardTimeout: options.hardTimeout ?? CACHE_DEFAULTS.hardTimeout,
       publish: (kind, keys) => this.#publish(kind, keys),

@@ -6,7 +6,7 @@ const durationKeys = [
   'negTtl',
   'staleTtl',
   'resurrectTtl',
-  'lockTimeout',
+  'lockWait',
   'lockLease',
   'softTimeout',
   'hardTimeout',

@@ -182,7 +182,7 @@ describe('3. single flight across caches sharing a store with a lock', () => {
     const store = new MemoryStore()
     const token = await store.lock.acquire('x', 'k', 60_000) // a holder that never finishes
     expect(token).toBeDefined()
-    const cache = new TierCache<string>({ name: 'x', store, lockTimeout: 100 })
+    const cache = new TierCache<string>({ name: 'x', store, lockWait: 100 })
     const { loader, calls } = countingLoader(() => 'v')
     const started = Date.now()
     expect(await cache.get('k', loader)).toBe('v')
