@@ -1,0 +1,46 @@
+import { ChaosStore } from '@tiercache/core/testing'
+import { describe, expect, it, vi } from 'vitest'
+import { LoaderError, MemoryStore, TierCache } from '../src/index.js'
+import { countingLoader, tick } from './fixtures.js'
+
+describe('getMany', () => {
+  it('one store round trip, one loader call, values in the order of the keys', async () => {
+    const store = new ChaosStore(new MemoryStore())
+    const cache = new TierCache<string>({ name: 'many', store })
+    await cache.set('b', 'B')
+    cache.peek('b') // in L1
+    await new TierCache<string>({ name: 'many', store }).set('c', 'C') // only in the store
+    const loader = vi.fn(async (keys: string[]) => keys.map((k) => (k === 'missing' ? undefined : k.toUpperCase())))
+    const before = { get: store.count('get'), getMany: store.count('getMany') }
+    const values = await cache.getMany(['a', 'b', 'c', 'd', 'a', 'missing'], loader)
+    expect(values).toEqual(['A', 'B', 'C', 'D', 'A', undefined])
+    expect(store.count('getMany')).toBe(before.getMany + 1)
+    expect(store.count('get')).toBe(before.get)
+    expect(loader).toHaveBeenCalledTimes(1)
+    expect(loader.mock.calls[0]![0]).toEqual(['a', 'd', 'missing'])
+    // all cached now, the miss too
+    expect(await cache.getMany(['a', 'missing'], loader)).toEqual(['A', undefined])
+    expect(loader).toHaveBeenCalledTimes(1)
+  })
+
+  it('concurrent single gets join the bulk load', async () => {
+    const cache = new TierCache<string>({ name: 'many-join' })
+    const loader = vi.fn(async (keys: string[]) => {
+      await new Promise((r) => setTimeout(r, 30))
+      return keys.map((k) => `${k}!`)
+    })
+    const single = countingLoader(() => 'single')
+    const bulk = cache.getMany(['x', 'y'], loader)
+    await tick()
+    expect(await cache.get('x', single.loader)).toBe('x!')
+    expect(await bulk).toEqual(['x!', 'y!'])
+    expect(single.calls).toHaveLength(0)
+  })
+
+  it('a bulk loader of the wrong length is an error, not a silent wrong answer', async () => {
+    const cache = new TierCache<string>({ name: 'many-bad' })
+    await expect(cache.getMany(['a', 'b'], async () => ['only-one'])).rejects.toBeInstanceOf(LoaderError)
+    await expect(cache.getMany('a' as never, async () => [])).rejects.toThrow(TypeError)
+    await expect(cache.getMany(['a', ''], async () => [])).rejects.toThrow(/keys\[1\]/)
+  })
+})
