@@ -124,26 +124,17 @@ describe('resurrect and the hard timeout', () => {
   it('mlcache mode (staleTtl 0): callers wait for the load; a failure resurrects the old value for resurrectTtl', async () => {
     const { cache, clock } = cacheWithClock<string>({ ttl: 1_000, staleTtl: 0, resurrectTtl: 2_000 })
     const { loader, calls, fail, recover } = countingLoader((_, n) => `v${n}`, 5)
+    const resurrected = { value: 'v2', hitLevel: 4, stale: true, reason: 'resurrected' }
     expect(await cache.get('k', loader)).toBe('v1')
     clock.advance(1_000)
     expect(await cache.getWithInfo('k', loader)).toEqual({ value: 'v2', hitLevel: 3, stale: false })
     clock.advance(1_000)
     fail()
-    expect(await cache.getWithInfo('k', loader)).toEqual({
-      value: 'v2',
-      hitLevel: 4,
-      stale: true,
-      reason: 'resurrected',
-    })
+    expect(await cache.getWithInfo('k', loader)).toEqual(resurrected)
     expect(calls).toHaveLength(3)
     // resurrected: served as fresh with hitLevel 4, no loader calls meanwhile
     clock.advance(1_999)
-    expect(await cache.getWithInfo('k', loader)).toEqual({
-      value: 'v2',
-      hitLevel: 4,
-      stale: true,
-      reason: 'resurrected',
-    })
+    expect(await cache.getWithInfo('k', loader)).toEqual(resurrected)
     expect(calls).toHaveLength(3)
     clock.advance(2)
     recover()
