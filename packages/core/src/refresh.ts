@@ -48,14 +48,14 @@ export class Refresher<V> {
     return info(entry, 4, 'refreshing')
   }
 
-  /** Race a load against the soft timeout: past `ms`, callers get the kept value while the load goes on. */
+  /** Race a load against the soft timeout: past `held.ms`, callers get the held entry while the load goes on. */
   softTimeout(
     flight: Promise<GetInfo<V>>,
-    kept: { readonly key: string; readonly entry: Entry<V>; readonly ms: number },
-  ) {
-    return orAfter(flight, kept.ms, () => {
-      this.#o.stats.stale(kept.key, 'soft-timeout')
-      return info(kept.entry, 4, 'soft-timeout')
+    held: { readonly key: string; readonly entry: Entry<V>; readonly ms: number },
+  ): Promise<GetInfo<V>> {
+    return orAfter(flight, held.ms, () => {
+      this.#o.stats.stale(held.key, 'soft-timeout')
+      return info(held.entry, 4, 'soft-timeout')
     })
   }
 
