@@ -3,7 +3,7 @@ import { withDeadline } from './deadline.js'
 import { type Entry, isFresh, isKept, isServableStale, lifetime, makeEntry } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import type { InvalidationKind } from './invalidation.js'
-import { freshnessOf, type Load, type LoaderContext } from './loader.js'
+import type { Load, LoaderContext } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
@@ -216,4 +216,9 @@ export class LoadPipeline<V> {
       return error
     })
   }
+}
+
+/** The freshness a loader settled on, without the rest of its context (which must not be retained). */
+export function freshnessOf(ctx: FreshnessPolicy): FreshnessPolicy {
+  return { ttl: ctx.ttl, negTtl: ctx.negTtl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
 }

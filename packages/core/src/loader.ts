@@ -38,11 +38,6 @@ export type BulkLoader<V> = (
   ctx: BulkLoaderContext,
 ) => Promise<readonly (V | undefined | null)[]> | readonly (V | undefined | null)[]
 
-/** The freshness a loader settled on, without the rest of its context (which must not be retained). */
-export function freshnessOf(ctx: FreshnessPolicy): FreshnessPolicy {
-  return { ttl: ctx.ttl, negTtl: ctx.negTtl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
-}
-
 /** One load of one key, as it travels from the flight through the lock to the loader. */
 export interface Load<V> {
   readonly key: string
