@@ -122,6 +122,20 @@ export interface FreshnessPolicy {
   resurrectTtl: number
 }
 
+/**
+ * The freshness of a call: `base` with what `options` sets. `base` itself when
+ * `options` is absent, so a call without options allocates nothing.
+ */
+export function freshnessPolicy(base: FreshnessPolicy, options: Partial<FreshnessPolicy> | undefined): FreshnessPolicy {
+  if (options === undefined) return base
+  return {
+    ttl: options.ttl ?? base.ttl,
+    negTtl: options.negTtl ?? base.negTtl,
+    staleTtl: options.staleTtl ?? base.staleTtl,
+    resurrectTtl: options.resurrectTtl ?? base.resurrectTtl,
+  }
+}
+
 /** Defaults of every cache option, in one place. */
 export const CACHE_DEFAULTS = {
   name: 'default',

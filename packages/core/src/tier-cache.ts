@@ -12,6 +12,7 @@ import { MemoryStore } from './memory-store.js'
 import {
   CACHE_DEFAULTS,
   type FreshnessPolicy,
+  freshnessPolicy,
   type GetOptions,
   type SetOptions,
   type TierCacheOptions,
@@ -22,7 +23,7 @@ import { SharedTier } from './shared-tier.js'
 import { SingleFlight } from './single-flight.js'
 import { Stats, type TierCacheEvents, type TierCacheStats } from './stats.js'
 import type { SharedStore } from './store.js'
-import { checkDurations, checkKey, describe, splitArgs } from './validate.js'
+import { checkDurations, checkKey, checkKeys, describe, splitArgs } from './validate.js'
 
 /**
  * A multi-level cache: L1 (in-process LRU) → L2 (a shared store) → a loader,
@@ -63,12 +64,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       throw new TypeError(`options.l1Serializer must be a function, got ${describe(options.l1Serializer)}`)
     }
     this.name = name
-    this.#defaults = {
-      ttl: options.ttl ?? CACHE_DEFAULTS.ttl,
-      negTtl: options.negTtl ?? CACHE_DEFAULTS.negTtl,
-      staleTtl: options.staleTtl ?? CACHE_DEFAULTS.staleTtl,
-      resurrectTtl: options.resurrectTtl ?? CACHE_DEFAULTS.resurrectTtl,
-    }
+    this.#defaults = freshnessPolicy(CACHE_DEFAULTS, options)
     this.#softTimeout = options.softTimeout ?? CACHE_DEFAULTS.softTimeout
     this.#clock = options.clock ?? systemClock
     this.#l1 = createLocalTier(options, this.#clock)
@@ -167,7 +163,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     // 1. Arguments: a bad key, option or loader rejects with a TypeError naming it
     checkKey(key)
     const [options, loader] = splitArgs(a, b)
-    const f = this.#freshness(options)
+    const f = freshnessPolicy(this.#defaults, options)
     const now = this.#clock.now()
 
     // 2. L1: a fresh entry is served; a stale one inside its window is served at once
@@ -214,10 +210,9 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     a?: GetOptions | BulkLoader<V>,
     b?: BulkLoader<V>,
   ): Promise<(V | undefined)[]> {
-    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array of non-empty strings, got ${describe(keys)}`)
-    for (const [i, key] of keys.entries()) checkKey(key, `keys[${i}]`)
+    checkKeys(keys)
     const [options, loader] = splitArgs(a, b)
-    return getMany(this.#bulk, { keys, f: this.#freshness(options), loader })
+    return getMany(this.#bulk, { keys, f: freshnessPolicy(this.#defaults, options), loader })
   }
 
   /**
@@ -240,7 +235,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     checkKey(key)
     checkDurations(options, 'options')
     this.#flights.supersede(key)
-    await this.#pipeline.write([{ key, value: value ?? undefined }], this.#freshness(options))
+    await this.#pipeline.write([{ key, value: value ?? undefined }], freshnessPolicy(this.#defaults, options))
     this.#publish('set', [key])
   }
 
@@ -314,16 +309,6 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     } catch (cause) {
       this.#stats.error(new StoreError('publish', cause), keys[0])
     }
-  }
-
-  #freshness(options: GetOptions | SetOptions | undefined): FreshnessPolicy {
-    if (options === undefined) return this.#defaults
-    const f = { ...this.#defaults }
-    if (options.ttl !== undefined) f.ttl = options.ttl
-    if (options.negTtl !== undefined) f.negTtl = options.negTtl
-    if (options.staleTtl !== undefined) f.staleTtl = options.staleTtl
-    if (options.resurrectTtl !== undefined) f.resurrectTtl = options.resurrectTtl
-    return f
   }
 }
 

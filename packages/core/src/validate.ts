@@ -37,6 +37,12 @@ export function checkKey(key: unknown, name = 'key'): asserts key is string {
   }
 }
 
+/** Throws a `TypeError` naming the argument when `keys` is not an array of non-empty strings. */
+export function checkKeys(keys: unknown): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) throw new TypeError(`keys must be an array of non-empty strings, got ${describe(keys)}`)
+  for (const [i, key] of keys.entries()) checkKey(key, `keys[${i}]`)
+}
+
 /** `(options, loader)` or `(loader)`, validated: a TypeError names the bad argument. */
 export function splitArgs<L>(a: GetOptions | L | undefined, b: L | undefined): [GetOptions | undefined, L | undefined] {
   const [options, loader] = typeof a === 'function' ? [undefined, a as L] : [a as GetOptions | undefined, b]
