@@ -79,7 +79,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     })
     const levels = { l1: this.#l1, l2: this.#l2, clock: this.#clock, stats: this.#stats }
     this.#refresher = new Refresher<V>({
-      ...levels,
+      clock: this.#clock,
+      stats: this.#stats,
       flights: this.#flights,
       retryDelay: options.refreshRetryDelay ?? CACHE_DEFAULTS.refreshRetryDelay,
       load: (load) => this.#pipeline.load(load),
