@@ -260,6 +260,11 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     return this.#l2.store
   }
 
+  /** The time source this cache measures freshness by, so layers built on it (the HTTP cache) read the same time. */
+  get clock(): Clock {
+    return this.#clock
+  }
+
   /** The invalidation bus, when one was given. */
   get ipc(): InvalidationBus | undefined {
     return this.#ipc
