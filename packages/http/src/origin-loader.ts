@@ -1,0 +1,173 @@
+import type { Clock } from '@tiercache/core'
+import { deltaSeconds } from './cache-control.js'
+import type { CacheRequest } from './cache-request.js'
+import { unstorableReason } from './cacheable.js'
+import type { CachedResponse } from './cached-response.js'
+import { freshenedHeaders, revalidationHeaders } from './conditional.js'
+import { OriginError } from './errors.js'
+import { type Freshness, originFreshness } from './freshness.js'
+import { endToEnd, type HeaderMap, headerValue } from './headers.js'
+import type { ResolvedOptions } from './options.js'
+import { drain, type Origin, type OriginResponse, readBounded, untilAborted } from './origin.js'
+import { responseTags, type TagVersions } from './tag-versions.js'
+
+/** Client headers that must not reach the origin on a cacheable request: the cache wants the whole, unconditional response. */
+const CLIENT_VALIDATORS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
+
+/** What one trip to the origin brought back, for the cache and for the client that caused it. */
+export type OriginLoad =
+  /** A storable response, read whole; `MISS` when nothing was cached, `EXPIRED` when it replaces an expired entry. */
+  | {
+      readonly kind: 'fetched'
+      readonly cacheStatus: 'MISS' | 'EXPIRED'
+      readonly response: CachedResponse
+      readonly freshness: Freshness
+    }
+  /** The origin confirmed the expired entry (304): the entry with the 304's headers. */
+  | { readonly kind: 'revalidated'; readonly response: CachedResponse; readonly freshness: Freshness }
+  /** A response that may not be stored, still streaming, for the client that caused the fetch. */
+  | { readonly kind: 'unstorable'; readonly cacheStatus: 'MISS' | 'EXPIRED'; readonly response: OriginResponse }
+  /** The origin threw, timed out, broke off, or answered an `errorStatuses` status. */
+  | { readonly kind: 'failed'; readonly error: OriginError }
+
+/** One trip to the origin: the request that caused it, and the expired entry it may revalidate. */
+export interface OriginTrip {
+  readonly request: CacheRequest
+  /** The method sent to the origin: GET for a HEAD when `convertHead` is on. */
+  readonly method: string
+  readonly origin: Origin
+  readonly stale: CachedResponse | undefined
+}
+
+/** Lets go of what a load holds open (an unstorable response's stream) when nobody will read it. */
+export function discardLoad(load: OriginLoad): void {
+  if (load.kind === 'unstorable') load.response.body.cancel()
+}
+
+/**
+ * Fetches from the origin (conditionally when the expired entry has
+ * validators) and decides whether the response may be stored and for how long.
+ * Every failure is a `failed` result, never a throw, so the caller decides how
+ * the cache hears of it.
+ */
+export class OriginLoader {
+  readonly #o: ResolvedOptions
+  readonly #tags: TagVersions
+  readonly #clock: Clock
+  /** Headers never stored: recomputed on the way out, or per-request. */
+  readonly #drop: ReadonlySet<string>
+  readonly #defaults: Freshness
+
+  constructor(options: ResolvedOptions, tags: TagVersions, clock: Clock) {
+    this.#o = options
+    this.#tags = tags
+    this.#clock = clock
+    const drop = ['age', 'content-length', ...(options.statusHeader === undefined ? [] : [options.statusHeader])]
+    if (options.setCookie === 'strip') drop.push('set-cookie')
+    this.#drop = new Set(drop)
+    this.#defaults = { ttl: options.ttl, staleTtl: options.staleTtl, staleIfError: options.staleIfError }
+  }
+
+  async load(trip: OriginTrip): Promise<OriginLoad> {
+    const o = this.#o
+    const { request, stale } = trip
+    const validators = stale !== undefined && o.revalidate ? revalidationHeaders(stale) : undefined
+    // The versions of the tags this URL had, as they are before the fetch: a purge that lands while
+    // the origin works must not be outlived by what the origin made before it (see step 5).
+    const tagsBefore = stale?.tags === undefined ? undefined : await this.#tags.current(Object.keys(stale.tags))
+    const signal = AbortSignal.timeout(o.originTimeout)
+    const failed = (cause: unknown): OriginLoad => ({
+      kind: 'failed',
+      error: new OriginError(signal.aborted ? 'timeout' : 'threw', { cause }),
+    })
+
+    // 1. The origin
+    let response: OriginResponse
+    try {
+      response = await untilAborted(
+        trip.origin({
+          method: trip.method,
+          url: request.url,
+          host: request.host,
+          headers: originHeaders(request.headers, validators),
+          body: request.body,
+          signal,
+        }),
+        signal,
+      )
+    } catch (cause) {
+      return failed(cause)
+    }
+    const now = this.#clock.now()
+    const headers = endToEnd(response.headers, new Set())
+
+    // 2. Not modified: the expired entry is good again, with the 304's headers (RFC 9111 §4.3.4)
+    if (validators !== undefined && stale !== undefined && response.status === 304) {
+      await drain(response.body, o.maxBodySize).catch(() => undefined)
+      const revalidated: CachedResponse = {
+        ...stale,
+        headers: freshenedHeaders(stale.headers, headers, this.#drop),
+        storedAt: now,
+        initialAge: deltaSeconds(headerValue(headers, 'age')) ?? 0,
+      }
+      return { kind: 'revalidated', response: revalidated, freshness: this.#freshness(revalidated.headers, now) }
+    }
+
+    // 3. The origin failed: keep its error page for every waiter
+    if (o.errorStatuses.has(response.status)) {
+      const body = await untilAborted(drain(response.body, o.maxBodySize), signal).catch(() => undefined)
+      const page = {
+        status: response.status,
+        headers: endToEnd(response.headers, this.#drop),
+        body: body ?? new Uint8Array(),
+      }
+      return { kind: 'failed', error: new OriginError('status', { response: page }) }
+    }
+    const cacheStatus = stale === undefined ? 'MISS' : 'EXPIRED'
+
+    // 4. May it be stored? For how long? Does it fit?
+    const freshness = this.#freshness(headers, now)
+    const declared = Number(headerValue(headers, 'content-length'))
+    const unstorable =
+      unstorableReason(response.status, headers, o) !== undefined || freshness.ttl <= 0 || declared > o.maxBodySize
+    if (unstorable) return { kind: 'unstorable', cacheStatus, response }
+    let read: Awaited<ReturnType<typeof readBounded>>
+    try {
+      read = await untilAborted(readBounded(response.body, o.maxBodySize), signal)
+    } catch (cause) {
+      response.body.cancel()
+      return failed(cause)
+    }
+    if (!read.complete) return { kind: 'unstorable', cacheStatus, response: { ...response, body: read.body } }
+
+    // 5. The entry, with its tags' versions as they were when the fetch started
+    const tagNames = responseTags(headers, o.tagHeaders)
+    const tags = tagNames.length > 0 ? await this.#tags.current(tagNames) : undefined
+    for (const tag of tagNames) {
+      const before = tagsBefore?.[tag]
+      // Purged during the fetch: record the old version, so the entry is stale at its first read.
+      if (before !== undefined) tags![tag] = before
+    }
+    const entry: CachedResponse = {
+      kind: 'response',
+      status: response.status,
+      headers: endToEnd(response.headers, this.#drop),
+      body: read.bytes,
+      storedAt: now,
+      initialAge: deltaSeconds(headerValue(headers, 'age')) ?? 0,
+      tags,
+    }
+    return { kind: 'fetched', cacheStatus, response: entry, freshness }
+  }
+
+  #freshness(headers: HeaderMap, now: number): Freshness {
+    return this.#o.respectCacheControl ? originFreshness(headers, this.#defaults, now) : this.#defaults
+  }
+}
+
+/** The client's headers minus its validators, plus the cache's own (when revalidating). */
+function originHeaders(headers: HeaderMap, validators: Record<string, string> | undefined): HeaderMap {
+  const forwarded: HeaderMap = { ...headers }
+  for (const name of CLIENT_VALIDATORS) delete forwarded[name]
+  return validators === undefined ? forwarded : { ...forwarded, ...validators }
+}
