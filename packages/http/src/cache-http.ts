@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { NodeHandler } from './capture.js'
 import { HttpCache } from './http-cache.js'
-import { serveFailed, serveNode } from './node-serve.js'
+import { nodeExchange } from './node-exchange.js'
 import type { HttpCacheOptions } from './options.js'
+import { serve } from './serve.js'
 
 /** A `node:http` request listener with its cache engine attached (for `purge`, `purgeTag`, …). */
 export interface CachedListener {
@@ -27,9 +28,22 @@ export function cacheHttp(origin: NodeHandler, options: HttpCacheOptions | HttpC
   if (typeof origin !== 'function') throw new TypeError('origin must be a function (req, res) => void')
   const engine = options instanceof HttpCache ? options : new HttpCache(options)
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    serveNode(engine, req, res, { url: req.url ?? '/', handler: origin, pass: () => origin(req, res) }).catch(
-      (error: unknown) => serveFailed(res, error),
+    const exchange = nodeExchange(
+      { req, res, url: req.url ?? '/', handler: origin, pass: () => origin(req, res) },
+      engine.options.statusHeader,
     )
+    serve(engine, exchange).catch((error: unknown) => serveFailed(res, error))
   }
   return Object.assign(listener, { httpCache: engine })
+}
+
+/** Last resort when serving threw (a key function threw, a socket broke): a 500 if nothing was sent yet. */
+function serveFailed(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy(error instanceof Error ? error : undefined)
+    return
+  }
+  res.statusCode = 500
+  res.setHeader('content-type', 'text/plain; charset=utf-8')
+  res.end('Internal Server Error\n')
 }

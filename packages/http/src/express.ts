@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { NodeHandler } from './capture.js'
 import { HttpCache } from './http-cache.js'
-import { serveNode } from './node-serve.js'
+import { nodeExchange } from './node-exchange.js'
 import type { HttpCacheOptions } from './options.js'
+import { serve } from './serve.js'
 
 /** Marks the cache's own requests, dispatched through the app, so the middleware lets them through. */
 const SUBREQUEST = Symbol.for('tiercache.http.subrequest')
@@ -44,14 +45,20 @@ export function cacheExpress(options: HttpCacheOptions | HttpCache): CacheMiddle
     const request = req as ExpressRequest
     if (request[SUBREQUEST]) return next()
     if (request.app === undefined) return next(new TypeError('cacheExpress must be mounted in an Express application'))
-    serveNode(engine, req, res, {
-      url: request.originalUrl ?? req.url ?? '/',
-      handler: rootOf(request.app),
-      decorate: (subrequest) => {
-        ;(subrequest as ExpressRequest)[SUBREQUEST] = true
+    const exchange = nodeExchange(
+      {
+        req,
+        res,
+        url: request.originalUrl ?? req.url ?? '/',
+        handler: rootOf(request.app),
+        decorate: (subrequest) => {
+          ;(subrequest as ExpressRequest)[SUBREQUEST] = true
+        },
+        pass: () => next(),
       },
-      pass: () => next(),
-    }).catch(next)
+      engine.options.statusHeader,
+    )
+    serve(engine, exchange).catch(next)
   }
   return Object.assign(middleware, { httpCache: engine })
 }

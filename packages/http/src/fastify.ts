@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
-import type { CacheRequest } from './cache-request.js'
 import type { HeaderMap } from './headers.js'
 import { HttpCache } from './http-cache.js'
 import type { HttpCacheOptions } from './options.js'
 import { type Origin, type OriginBody, originBody } from './origin.js'
+import { serve } from './serve.js'
 
 /** The parts of a Fastify instance the plugin uses (typed here so fastify stays an optional peer). */
 interface FastifyLike {
@@ -82,24 +82,26 @@ export function cacheFastify(options: HttpCacheOptions | HttpCache): CachePlugin
         }
         delete request.headers[SUBREQUEST_HEADER]
       }
-      const cacheRequest: CacheRequest = {
-        method: request.method.toUpperCase(),
-        host: String(request.headers.host ?? '').toLowerCase(),
-        url: request.url,
-        headers: request.headers,
-      }
-      if (engine.bypassReason(cacheRequest) !== undefined || engine.wantsBody(cacheRequest.method)) {
-        if (statusHeader !== undefined) reply.header(statusHeader, 'BYPASS')
-        return
-      }
-      const outcome = await engine.handle(cacheRequest, origin)
-      if (outcome.kind === 'pass') {
-        if (statusHeader !== undefined) reply.header(statusHeader, outcome.cacheStatus)
-        return
-      }
-      reply.code(outcome.status)
-      for (const [name, value] of Object.entries(outcome.headers)) reply.header(name, value)
-      return reply.send(payloadOf(outcome.body))
+      return serve<FastifyReplyLike | undefined>(engine, {
+        request: {
+          method: request.method.toUpperCase(),
+          host: String(request.headers.host ?? '').toLowerCase(),
+          url: request.url,
+          headers: request.headers,
+        },
+        origin,
+        // Fastify parses bodies after `onRequest`: a method with one goes through uncached.
+        readBody: async () => undefined,
+        pass: (status) => {
+          if (statusHeader !== undefined) reply.header(statusHeader, status)
+          return undefined
+        },
+        reply: (answer) => {
+          reply.code(answer.status)
+          for (const [name, value] of Object.entries(answer.headers)) reply.header(name, value)
+          return reply.send(payloadOf(answer.body))
+        },
+      })
     })
     done()
   }

@@ -1,9 +1,9 @@
-import type { CacheRequest } from './cache-request.js'
 import type { HeaderMap } from './headers.js'
 import { HttpCache } from './http-cache.js'
 import type { HttpCacheOptions } from './options.js'
 import { type Origin, type OriginBody, originBody } from './origin.js'
 import type { CacheStatus } from './reply.js'
+import { serve } from './serve.js'
 
 /** A fetch-style handler: Hono's `app.fetch`, a Web-standard server handler, or `fetch` itself towards an upstream. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>
@@ -37,48 +37,53 @@ export function cacheFetch(handler: FetchHandler, options: HttpCacheOptions | Ht
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
   }
 
-  const cached = async (request: Request): Promise<Response> => {
+  const cached = (request: Request): Promise<Response> => {
     const url = new URL(request.url)
-    const headers = headerMap(request.headers, url.host)
-    let cacheRequest: CacheRequest = {
-      method: request.method.toUpperCase(),
-      host: url.host.toLowerCase(),
-      url: url.pathname + url.search,
-      headers,
-    }
-    if (engine.bypassReason(cacheRequest) !== undefined) return pass(request, 'BYPASS')
-    if (engine.wantsBody(cacheRequest.method)) {
-      const declared = Number(request.headers.get('content-length') ?? 0)
-      if (declared > engine.options.maxBodySize) return pass(request, 'BYPASS')
-      const body = new Uint8Array(await request.clone().arrayBuffer())
-      if (body.byteLength > engine.options.maxBodySize) return pass(request, 'BYPASS')
-      cacheRequest = { ...cacheRequest, body }
-    }
-    const origin: Origin = async (originRequest) => {
-      const response = await handler(
-        new Request(new URL(originRequest.url, url), {
-          method: originRequest.method,
-          headers: webHeaders(originRequest.headers),
-          body: originRequest.body?.byteLength ? originRequest.body : undefined,
-          signal: originRequest.signal,
-        }),
-      )
-      const stream = response.body
-      return {
-        status: response.status,
-        headers: responseHeaders(response.headers),
-        body: originBody(stream as AsyncIterable<Uint8Array> | null, () => void stream?.cancel().catch(() => {})),
-      }
-    }
-    const outcome = await engine.handle(cacheRequest, origin)
-    if (outcome.kind === 'pass') return pass(request, outcome.cacheStatus)
-    const out = new Headers()
-    for (const [name, value] of Object.entries(outcome.headers)) {
-      for (const one of Array.isArray(value) ? value : [value]) out.append(name, one)
-    }
-    return new Response(webBody(outcome.body), { status: outcome.status, headers: out })
+    return serve(engine, {
+      request: {
+        method: request.method.toUpperCase(),
+        host: url.host.toLowerCase(),
+        url: url.pathname + url.search,
+        headers: headerMap(request.headers, url.host),
+      },
+      origin: fetchOrigin(handler, url),
+      // Read from a clone: `pass` still sends the original, body included.
+      readBody: async (limit) => {
+        if (Number(request.headers.get('content-length') ?? 0) > limit) return undefined
+        const body = new Uint8Array(await request.clone().arrayBuffer())
+        return body.byteLength > limit ? undefined : body
+      },
+      pass: (status) => pass(request, status),
+      reply: (reply) => {
+        const headers = new Headers()
+        for (const [name, value] of Object.entries(reply.headers)) {
+          for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one)
+        }
+        return new Response(webBody(reply.body), { status: reply.status, headers })
+      },
+    })
   }
   return Object.assign(cached, { httpCache: engine })
+}
+
+/** The handler as the cache's origin: a request of the cache's own, resolved against the client's URL. */
+function fetchOrigin(handler: FetchHandler, base: URL): Origin {
+  return async (request) => {
+    const response = await handler(
+      new Request(new URL(request.url, base), {
+        method: request.method,
+        headers: webHeaders(request.headers),
+        body: request.body?.byteLength ? request.body : undefined,
+        signal: request.signal,
+      }),
+    )
+    const stream = response.body
+    return {
+      status: response.status,
+      headers: responseHeaders(response.headers),
+      body: originBody(stream as AsyncIterable<Uint8Array> | null, () => void stream?.cancel().catch(() => {})),
+    }
+  }
 }
 
 /** Request headers as the cache reads them; `host` added from the URL, since fetch never carries it. */

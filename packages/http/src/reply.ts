@@ -31,15 +31,17 @@ export interface Reply {
  * the request to the origin the integration's own way (the response is not
  * cached), adding `cacheStatus` as the status header.
  */
-export type Outcome =
-  | ({ readonly kind: 'reply' } & Reply)
-  | { readonly kind: 'pass'; readonly cacheStatus: CacheStatus }
+export type Outcome = ReplyOutcome | { readonly kind: 'pass'; readonly cacheStatus: CacheStatus }
+
+/** The engine's decision to answer with a reply. */
+export type ReplyOutcome = { readonly kind: 'reply' } & Reply
 
 /** Settings the reply builders need. */
 export interface ReplyContext {
   readonly method: string
   readonly requestHeaders: HeaderMap
   readonly statusHeader: string | undefined
+  /** The cache's clock, for `Age`. */
   readonly now: number
 }
 
@@ -51,7 +53,7 @@ const noContent = (status: number) => status === 204 || status === 304 || (statu
  * (RFC 9110 §13.2.2), else the stored response. `Age` (RFC 9111 §5.1) goes on
  * whatever was not just fetched from the origin for this request.
  */
-export function replyFromCache(cached: CachedResponse, cacheStatus: CacheStatus, at: ReplyContext): Outcome {
+export function replyFromCache(cached: CachedResponse, cacheStatus: CacheStatus, at: ReplyContext): ReplyOutcome {
   const fromOrigin = cacheStatus === 'MISS' || cacheStatus === 'EXPIRED' || cacheStatus === 'REVALIDATED'
   const age = fromOrigin ? cached.initialAge : ageSeconds(cached, at.now)
   if (isNotModified(at.method, at.requestHeaders, cached)) {
@@ -72,8 +74,8 @@ export function replyFromOrigin(
   originHeaders: Record<string, unknown>,
   body: Uint8Array | OriginBody,
   cacheStatus: CacheStatus,
-  at: ReplyContext,
-): Outcome {
+  at: Omit<ReplyContext, 'now'>,
+): ReplyOutcome {
   const headers = endToEnd(originHeaders, at.statusHeader === undefined ? new Set() : new Set([at.statusHeader]))
   if (body instanceof Uint8Array) {
     if (!noContent(status)) headers['content-length'] = String(body.byteLength)
@@ -84,7 +86,11 @@ export function replyFromOrigin(
 }
 
 /** The reply for a failed origin: its own error page when it sent one, else 502 (or 504 for a time-out). */
-export function replyFromFailure(response: FailedResponse | undefined, timedOut: boolean, at: ReplyContext): Outcome {
+export function replyFromFailure(
+  response: FailedResponse | undefined,
+  timedOut: boolean,
+  at: Omit<ReplyContext, 'now'>,
+): ReplyOutcome {
   if (response !== undefined) return replyFromOrigin(response.status, response.headers, response.body, 'MISS', at)
   const status = timedOut ? 504 : 502
   const body = new TextEncoder().encode(timedOut ? 'Gateway Timeout\n' : 'Bad Gateway\n')
@@ -96,8 +102,8 @@ function reply(
   headers: StoredHeaders,
   body: Uint8Array | OriginBody | undefined,
   cacheStatus: CacheStatus,
-  at: ReplyContext,
-): Outcome {
+  at: Omit<ReplyContext, 'now'>,
+): ReplyOutcome {
   if (at.statusHeader !== undefined) headers[at.statusHeader] = cacheStatus
   return { kind: 'reply', status, headers, body, cacheStatus }
 }

@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { captureNodeResponse, type NodeHandler } from './capture.js'
+import { writeNodeReply } from './node-reply.js'
+import { fromNodeRequest, readNodeBody } from './node-request.js'
+import type { Exchange } from './serve.js'
+
+/** One `node:http` request of an integration (`cacheHttp`, `cacheExpress`) and the way to its origin. */
+export interface NodeExchangeInit {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  /** Path and query of the request (Express: `originalUrl`). */
+  readonly url: string
+  /** Runs the origin on a request of the cache's own (a miss, a refresh). */
+  readonly handler: NodeHandler
+  /** Marks the cache's own requests, so a middleware lets them through. */
+  readonly decorate?: (req: IncomingMessage, res: ServerResponse) => void
+  /** Sends the live request to the origin (a bypass or an uncacheable response); the status header is set. */
+  readonly pass: () => unknown
+}
+
+/** A `node:http` request and response as the request flow sees them. */
+export function nodeExchange(init: NodeExchangeInit, statusHeader: string | undefined): Exchange<unknown> {
+  const { req, res, handler, decorate } = init
+  return {
+    request: fromNodeRequest(req, init.url),
+    origin: (request) => captureNodeResponse(handler, request, decorate),
+    readBody: (limit) => readNodeBody(req, limit),
+    replaySignal: () => {
+      const controller = new AbortController()
+      res.once('close', () => controller.abort())
+      return controller.signal
+    },
+    pass: (status) => {
+      if (statusHeader !== undefined) res.setHeader(statusHeader, status)
+      return init.pass()
+    },
+    reply: (reply) => writeNodeReply(res, reply),
+  }
+}

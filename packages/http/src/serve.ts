@@ -1,0 +1,52 @@
+import type { CacheRequest } from './cache-request.js'
+import type { HttpCache } from './http-cache.js'
+import type { Origin } from './origin.js'
+import { type CacheStatus, type Reply, replyFromOrigin } from './reply.js'
+
+/**
+ * One request as an integration hands it to the cache: the request in the
+ * cache's terms, the way to its origin, and how to answer or pass it on. An
+ * integration only converts; `serve` decides.
+ */
+export interface Exchange<R> {
+  readonly request: CacheRequest
+  /** Runs the origin on a request of the cache's own (a miss, a refresh, a replay). */
+  readonly origin: Origin
+  /** The request body if it is at most `limit` bytes; `undefined` when it is larger or cannot be read here. */
+  readBody(limit: number): Promise<Uint8Array | undefined>
+  /**
+   * For an integration whose `readBody` consumes the live request: aborted when
+   * the client goes away. A passed request whose body was read is then replayed
+   * through `origin`. Without it, `pass` still sends the body.
+   */
+  readonly replaySignal?: () => AbortSignal
+  /** Let the live request through to the origin, uncached, with `status` as the status header. */
+  pass(status: CacheStatus): R | Promise<R>
+  /** Write `reply` to the client. */
+  reply(reply: Reply): R | Promise<R>
+}
+
+/** The request flow every integration shares: bypass, read a cacheable body, look up, answer or pass. */
+export async function serve<R>(engine: HttpCache, exchange: Exchange<R>): Promise<R> {
+  let request = exchange.request
+  // 1. Not cacheable (method, Authorization, Upgrade): straight to the origin
+  if (engine.bypassReason(request) !== undefined) return exchange.pass('BYPASS')
+
+  // 2. A cacheable method with a body: read it, bounded, so it can be keyed and replayed
+  if (engine.wantsBody(request.method)) {
+    const body = await exchange.readBody(engine.options.maxBodySize)
+    // Too large to key or replay (or unreadable here): the request goes through whole.
+    if (body === undefined) return exchange.pass('BYPASS')
+    request = { ...request, body }
+  }
+
+  // 3. The cache: a reply, or a pass to the origin
+  const outcome = await engine.handle(request, exchange.origin)
+  if (outcome.kind === 'reply') return exchange.reply(outcome)
+  if (request.body === undefined || exchange.replaySignal === undefined) return exchange.pass(outcome.cacheStatus)
+
+  // 4. Passed, but the body was read off the live request: replay it on a request of the cache's own
+  const replayed = await exchange.origin({ ...request, signal: exchange.replaySignal() })
+  const at = { method: request.method, requestHeaders: request.headers, statusHeader: engine.options.statusHeader }
+  return exchange.reply(replyFromOrigin(replayed.status, replayed.headers, replayed.body, outcome.cacheStatus, at))
+}
