@@ -1,18 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, sleep, start, stopAll, TestOrigin } from './servers.js'
+import { get, nextLoad, start, stopAll, TestOrigin } from './servers.js'
 
 afterEach(stopAll)
 
 describe('cacheHttp', () => {
   it('fetches a miss from the origin, then serves hits from the cache with X-Cache and Age', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin)
+    const { url, clock } = await start(origin)
     const first = await get(`${url}/a`)
     expect(first).toMatchObject({ status: 200, body: 'v1' })
     expect(first.headers['x-cache']).toBe('MISS')
     expect(first.headers.age).toBeUndefined()
     origin.body = 'v2'
-    await sleep(1_100)
+    clock.advance(1_100)
     const second = await get(`${url}/a`)
     expect(second).toMatchObject({ status: 200, body: 'v1' })
     expect(second.headers['x-cache']).toBe('HIT')
@@ -35,18 +35,19 @@ describe('cacheHttp', () => {
 
   it('after expiry, the first request gets the stale response at once (UPDATING) and the origin sees exactly 1 refresh', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin, { ttl: 600, staleTtl: 30_000 })
+    const { url, clock, cache } = await start(origin, { ttl: 600, staleTtl: 30_000 })
     await get(`${url}/s`)
-    await sleep(700)
+    clock.advance(700)
     origin.body = 'v2'
     origin.delay = 1_000
+    const refreshed = nextLoad(cache)
     const first = await get(`${url}/s`)
     expect(first.headers['x-cache']).toBe('UPDATING')
     expect(first.body).toBe('v1')
     expect(first.ms).toBeLessThan(500) // the origin takes 1 000 ms
     const more = await Promise.all(Array.from({ length: 50 }, () => get(`${url}/s`)))
     expect(more.every((a) => a.body === 'v1' && a.headers['x-cache'] === 'UPDATING')).toBe(true)
-    await sleep(1_150) // the refresh lands at ~1 000 ms and is fresh for 600 ms
+    await refreshed // the refresh lands at ~1 000 ms and is fresh for 600 ms
     expect(origin.count).toBe(2) // the first fill, then exactly one refresh
     const after = await get(`${url}/s`)
     expect(after).toMatchObject({ body: 'v2' })

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, sleep, start, stopAll, TestOrigin } from './servers.js'
+import { get, start, stopAll, TestOrigin } from './servers.js'
 
 afterEach(stopAll)
 
@@ -45,9 +45,9 @@ describe('conditional requests', () => {
       res.writeHead(200, { etag: '"abc"', 'last-modified': lastModified, 'content-type': 'text/plain' })
       res.end('body kept')
     }
-    const { url } = await start(origin, { ttl: 200 })
+    const { url, clock } = await start(origin, { ttl: 200 })
     await get(`${url}/r`)
-    await sleep(300)
+    clock.advance(300)
     const revalidated = await get(`${url}/r`)
     expect(revalidated).toMatchObject({ status: 200, body: 'body kept' })
     expect(revalidated.headers['x-cache']).toBe('REVALIDATED')
@@ -62,9 +62,9 @@ describe('conditional requests', () => {
   it('with revalidate: false, an expired entry is fetched whole (EXPIRED)', async () => {
     const origin = new TestOrigin()
     origin.headers = { etag: '"abc"' }
-    const { url } = await start(origin, { ttl: 200, revalidate: false, staleIfError: 10_000 })
+    const { url, clock } = await start(origin, { ttl: 200, revalidate: false, staleIfError: 10_000 })
     await get(`${url}/n`)
-    await sleep(300)
+    clock.advance(300)
     const again = await get(`${url}/n`)
     expect(again.headers['x-cache']).toBe('EXPIRED')
     expect(origin.seen[1]!.headers['if-none-match']).toBeUndefined()
@@ -72,9 +72,9 @@ describe('conditional requests', () => {
 
   it('an expired entry without validators is not kept past the stale windows: the next request is a MISS', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin, { ttl: 200 })
+    const { url, clock } = await start(origin, { ttl: 200 })
     await get(`${url}/gone`)
-    await sleep(300)
+    clock.advance(300)
     expect((await get(`${url}/gone`)).headers['x-cache']).toBe('MISS')
   })
 })

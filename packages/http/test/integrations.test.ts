@@ -4,7 +4,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
-import { fetchListener, get, type Listening, listen, sleep } from './servers.js'
+import { clockedCache, fetchListener, get, type Listening, listen, nextLoad, sleep, type TestClock } from './servers.js'
 
 const open: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -20,7 +20,7 @@ async function serve(listener: Parameters<typeof listen>[0]): Promise<Listening>
 }
 
 /** The behaviour every integration must show, through a real server and client. */
-async function sharedBehaviour(url: string, hits: () => number) {
+async function sharedBehaviour(url: string, hits: () => number, time: Timed) {
   const miss = await get(`${url}/item?b=2&a=1`)
   expect(miss).toMatchObject({ status: 200, body: 'item #1' })
   expect(miss.headers['x-cache']).toBe('MISS')
@@ -39,26 +39,38 @@ async function sharedBehaviour(url: string, hits: () => number) {
   const notModified = await get(`${url}/etag`)
   const conditional = await get(`${url}/etag`, { headers: { 'if-none-match': String(notModified.headers.etag) } })
   expect(conditional.status).toBe(304)
-  await sleep(350)
+  time.clock.advance(350)
+  const refreshed = nextLoad(time.cache)
   const stale = await get(`${url}/item?a=1&b=2`)
   expect(stale.headers['x-cache']).toBe('UPDATING')
   expect(stale.body).toBe('item #1')
   // The background refresh ran through the integration's own subrequest, with no client waiting
   // (#3 was the BYPASS request, which went to the origin).
-  await sleep(100)
-  const refreshed = await get(`${url}/item?a=1&b=2`)
-  expect(refreshed).toMatchObject({ body: 'item #4' })
-  expect(refreshed.headers['x-cache']).toBe('HIT')
+  await refreshed
+  const after = await get(`${url}/item?a=1&b=2`)
+  expect(after).toMatchObject({ body: 'item #4' })
+  expect(after.headers['x-cache']).toBe('HIT')
   expect(hits()).toBe(4)
 }
 
-const options = () => ({ cache: newCache(), ttl: 300, staleTtl: 30_000 })
+/** A cache on a clock the test moves, and the options every integration gets. */
+interface Timed {
+  readonly cache: TierCache<HttpCacheValue>
+  readonly clock: TestClock
+  readonly options: { cache: TierCache<HttpCacheValue>; ttl: number; staleTtl: number }
+}
+
+function timed(): Timed {
+  const { cache, clock } = clockedCache()
+  return { cache, clock, options: { cache, ttl: 300, staleTtl: 30_000 } }
+}
 
 describe('integrations', () => {
   it('Express 5 middleware', async () => {
     let hits = 0
     const app = express()
-    app.use(cacheExpress(options()))
+    const time = timed()
+    app.use(cacheExpress(time.options))
     app.get('/item', (_req, res) => {
       hits++
       res.type('text/plain').send(`item #${hits}`)
@@ -75,7 +87,7 @@ describe('integrations', () => {
       res.set('etag', '"e1"').type('text/plain').send('tagged')
     })
     const server = await serve(app)
-    await sharedBehaviour(server.url, () => hits)
+    await sharedBehaviour(server.url, () => hits, time)
   })
 
   it("Express: routes mounted on a sub-router are cached, unmatched paths give the app's own 404", async () => {
@@ -100,7 +112,8 @@ describe('integrations', () => {
   it('Fastify 5 plugin', async () => {
     let hits = 0
     const app = Fastify()
-    await app.register(cacheFastify(options()))
+    const time = timed()
+    await app.register(cacheFastify(time.options))
     app.get('/item', async (_req, reply) => {
       hits++
       return reply.type('text/plain').send(`item #${hits}`)
@@ -115,7 +128,7 @@ describe('integrations', () => {
     await app.listen({ port: 0, host: '127.0.0.1' })
     open.push(() => app.close())
     const { port } = app.server.address() as { port: number }
-    await sharedBehaviour(`http://127.0.0.1:${port}`, () => hits)
+    await sharedBehaviour(`http://127.0.0.1:${port}`, () => hits, time)
   })
 
   it('fetch-style wrapper around a Hono app', async () => {
@@ -138,8 +151,9 @@ describe('integrations', () => {
       c.header('etag', '"e1"')
       return c.text('tagged')
     })
-    const server = await serve(fetchListener(cacheFetch((request) => app.fetch(request), options())))
-    await sharedBehaviour(server.url, () => hits)
+    const time = timed()
+    const server = await serve(fetchListener(cacheFetch((request) => app.fetch(request), time.options)))
+    await sharedBehaviour(server.url, () => hits, time)
   })
 
   it('fetch-style wrapper as a caching reverse proxy with undici fetch towards an upstream server', async () => {
@@ -152,6 +166,7 @@ describe('integrations', () => {
       if (req.url === '/burst') return void setTimeout(() => res.end('burst'), 100)
       res.end(req.url?.startsWith('/item') ? `item #${hits}` : 'x')
     })
+    const time = timed()
     const proxy = cacheFetch((request) => {
       const target = new URL(request.url)
       return fetch(`${upstream.url}${target.pathname}${target.search}`, {
@@ -159,8 +174,8 @@ describe('integrations', () => {
         headers: request.headers,
         signal: request.signal,
       })
-    }, options())
+    }, time.options)
     const server = await serve(fetchListener(proxy))
-    await sharedBehaviour(server.url, () => hits)
+    await sharedBehaviour(server.url, () => hits, time)
   })
 })

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, sleep, start, stopAll, TestOrigin } from './servers.js'
+import { get, nextLoad, start, stopAll, TestOrigin } from './servers.js'
 
 afterEach(stopAll)
 
@@ -81,22 +81,30 @@ describe('purge during a fetch', () => {
   it('a tag purge that lands while a refresh is at the origin is not outlived by that refresh', async () => {
     const origin = new TestOrigin()
     origin.headers = { 'cache-tag': 'news' }
-    let renderMs = 0
+    // What the origin renders is decided when a request arrives; the refresh (request 2) is sent on `publish()`.
+    let publish = () => {}
+    let arrived = () => {}
     origin.respond = (_req, res) => {
-      const body = origin.body // what the origin renders is decided when the request arrives
-      setTimeout(() => res.writeHead(200, origin.headers).end(body), renderMs)
+      const body = origin.body
+      const send = () => res.writeHead(200, origin.headers).end(body)
+      if (origin.count !== 2) return send()
+      publish = send
+      arrived()
     }
-    const { url, httpCache } = await start(origin, { ttl: 200, staleTtl: 10_000 })
+    const { url, httpCache, clock, cache } = await start(origin, { ttl: 200, staleTtl: 10_000 })
     await get(`${url}/n`)
-    await sleep(300)
+    clock.advance(300)
     origin.body = 'v2'
-    renderMs = 300
+    const atOrigin = new Promise<void>((resolve) => {
+      arrived = resolve
+    })
     expect((await get(`${url}/n`)).headers['x-cache']).toBe('UPDATING') // the refresh renders v2
-    await sleep(50)
+    await atOrigin
     origin.body = 'v3'
-    renderMs = 0
     await httpCache.purgeTag('news') // v3 is published while v2 is on its way
-    await sleep(400)
+    const landed = nextLoad(cache)
+    publish()
+    await landed
     const after = await get(`${url}/n`)
     expect(after.body).toBe('v3')
   })

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, sleep, start, stopAll, TestOrigin } from './servers.js'
+import { get, start, stopAll, TestOrigin } from './servers.js'
 
 afterEach(stopAll)
 
@@ -7,10 +7,10 @@ describe('respectCacheControl: the origin sets freshness', () => {
   it('max-age sets the TTL instead of the option', async () => {
     const origin = new TestOrigin()
     origin.headers = { 'cache-control': 'max-age=1' }
-    const { url } = await start(origin, { ttl: 60_000, respectCacheControl: true })
+    const { url, clock } = await start(origin, { ttl: 60_000, respectCacheControl: true })
     await get(`${url}/a`)
     expect((await get(`${url}/a`)).headers['x-cache']).toBe('HIT')
-    await sleep(1_100)
+    clock.advance(1_100)
     expect((await get(`${url}/a`)).headers['x-cache']).toBe('MISS')
   })
 
@@ -36,9 +36,9 @@ describe('respectCacheControl: the origin sets freshness', () => {
   it('stale-while-revalidate from the origin opens the stale window', async () => {
     const origin = new TestOrigin()
     origin.headers = { 'cache-control': 'max-age=1, stale-while-revalidate=30' }
-    const { url } = await start(origin, { respectCacheControl: true })
+    const { url, clock } = await start(origin, { respectCacheControl: true })
     await get(`${url}/e`)
-    await sleep(1_100)
+    clock.advance(1_100)
     origin.delay = 500
     const stale = await get(`${url}/e`)
     expect(stale.headers['x-cache']).toBe('UPDATING')

@@ -1,6 +1,6 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { TierCache } from '@tiercache/core'
+import { type Clock, TierCache } from '@tiercache/core'
 import { cacheHttp, type HttpCacheOptions, type HttpCacheValue } from '@tiercache/http'
 
 /** A server listening on 127.0.0.1 on a port the OS picked. */
@@ -93,6 +93,37 @@ export class TestOrigin {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * A clock tests move by hand, starting at the wall clock (origins' `Date` and
+ * `Expires` headers are wall-clock times). Given to the `TierCache`, it is the
+ * HTTP cache's time too, so expiry needs no sleeping.
+ */
+export class TestClock implements Clock {
+  t = Date.now()
+  now(): number {
+    return this.t
+  }
+  advance(ms: number): void {
+    this.t += ms
+  }
+}
+
+/** A TierCache for responses, on the in-memory store, with its clock moved by hand. */
+export function clockedCache(name = `http-${Math.random()}`) {
+  const clock = new TestClock()
+  return { cache: new TierCache<HttpCacheValue>({ name, clock }), clock }
+}
+
+/** Resolves when `cache` next stores a loader's value (a fill, a refresh, a renewal landing). */
+export function nextLoad(cache: TierCache<HttpCacheValue>): Promise<unknown> {
+  return new Promise((resolve) => cache.once('load', resolve))
+}
+
+/** Resolves when a load of `cache` next fails (e.g. a background refresh against a failing origin). */
+export function nextLoadFailure(cache: TierCache<HttpCacheValue>): Promise<unknown> {
+  return new Promise((resolve) => cache.once('error', resolve))
+}
+
 const running: Listening[] = []
 
 /** Close every server `start` opened (use in `afterEach`). */
@@ -102,11 +133,11 @@ export async function stopAll(): Promise<void> {
 
 /** `cacheHttp` over `origin` on a fresh in-memory TierCache, listening on 127.0.0.1:0. */
 export async function start(origin: TestOrigin, options: Partial<HttpCacheOptions> = {}) {
-  const cache = new TierCache<HttpCacheValue>({ name: `http-${Math.random()}` })
+  const { cache, clock } = clockedCache()
   const listener = cacheHttp(origin.handler, { cache, ttl: 60_000, ...options })
   const server = await listen(listener)
   running.push(server)
-  return { url: server.url, listener, cache, httpCache: listener.httpCache }
+  return { url: server.url, listener, cache, clock, httpCache: listener.httpCache }
 }
 
 /** Serve a fetch-style handler over node:http (what @hono/node-server does), for the fetch integration's tests. */

@@ -1,21 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, sleep, start, stopAll, TestOrigin } from './servers.js'
+import { get, nextLoadFailure, start, stopAll, type TestClock, TestOrigin } from './servers.js'
 
 afterEach(stopAll)
 
 /** Fill `/p` with v1, let it expire, then break the origin in the given way. */
-async function expiredThenBroken(origin: TestOrigin, url: string, ttl: number) {
+async function expiredThenBroken(origin: TestOrigin, at: { url: string; clock: TestClock }, ttl: number) {
+  const { url, clock } = at
   const fill = await get(`${url}/p`)
   expect(fill.headers['x-cache']).toBe('MISS')
-  await sleep(ttl + 100)
+  clock.advance(ttl + 100)
   origin.body = 'v2'
 }
 
 describe('stale-if-error', () => {
   it('serves the stale response with STALE when the origin answers 5xx, and no 5xx reaches the client', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin, { ttl: 200, staleIfError: 30_000 })
-    await expiredThenBroken(origin, url, 200)
+    const { url, clock } = await start(origin, { ttl: 200, staleIfError: 30_000 })
+    await expiredThenBroken(origin, { url, clock }, 200)
     origin.status = 503
     const answers = await Promise.all(Array.from({ length: 20 }, () => get(`${url}/p`)))
     for (const answer of answers) {
@@ -27,8 +28,8 @@ describe('stale-if-error', () => {
 
   it('serves stale when the origin handler throws', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin, { ttl: 200, staleIfError: 30_000 })
-    await expiredThenBroken(origin, url, 200)
+    const { url, clock } = await start(origin, { ttl: 200, staleIfError: 30_000 })
+    await expiredThenBroken(origin, { url, clock }, 200)
     origin.mode = 'throw'
     const answer = await get(`${url}/p`)
     expect(answer).toMatchObject({ status: 200, body: 'v1' })
@@ -37,8 +38,8 @@ describe('stale-if-error', () => {
 
   it('serves stale when the origin does not answer within originTimeout', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin, { ttl: 200, staleIfError: 30_000, originTimeout: 300 })
-    await expiredThenBroken(origin, url, 200)
+    const { url, clock } = await start(origin, { ttl: 200, staleIfError: 30_000, originTimeout: 300 })
+    await expiredThenBroken(origin, { url, clock }, 200)
     origin.mode = 'hang'
     const answer = await get(`${url}/p`)
     expect(answer).toMatchObject({ status: 200, body: 'v1' })
@@ -48,12 +49,13 @@ describe('stale-if-error', () => {
 
   it('inside the stale-while-revalidate window, a failing origin turns UPDATING into STALE', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin, { ttl: 200, staleTtl: 30_000 })
-    await expiredThenBroken(origin, url, 200)
+    const { url, clock, cache } = await start(origin, { ttl: 200, staleTtl: 30_000 })
+    await expiredThenBroken(origin, { url, clock }, 200)
     origin.status = 500
+    const failed = nextLoadFailure(cache)
     const first = await get(`${url}/p`)
     expect(first.headers['x-cache']).toBe('UPDATING') // nobody knows yet that the refresh will fail
-    await sleep(100)
+    await failed
     const next = await get(`${url}/p`)
     expect(next).toMatchObject({ status: 200, body: 'v1' })
     expect(next.headers['x-cache']).toBe('STALE')
@@ -61,13 +63,13 @@ describe('stale-if-error', () => {
 
   it('recovers: once the origin is back (after resurrectTtl), the fresh response replaces the stale one', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin, { ttl: 200, staleIfError: 30_000, resurrectTtl: 300 })
-    await expiredThenBroken(origin, url, 200)
+    const { url, clock } = await start(origin, { ttl: 200, staleIfError: 30_000, resurrectTtl: 300 })
+    await expiredThenBroken(origin, { url, clock }, 200)
     origin.status = 503
     expect((await get(`${url}/p`)).headers['x-cache']).toBe('STALE')
     origin.status = 200
     expect((await get(`${url}/p`)).headers['x-cache']).toBe('STALE') // resurrected for 300 ms
-    await sleep(400)
+    clock.advance(400)
     const back = await get(`${url}/p`)
     expect(back).toMatchObject({ status: 200, body: 'v2' })
     expect(back.headers['x-cache']).toBe('EXPIRED')

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, sleep, start, stopAll, TestOrigin } from './servers.js'
+import { get, nextLoad, start, stopAll, TestOrigin } from './servers.js'
 
 afterEach(stopAll)
 
@@ -64,13 +64,14 @@ describe('Vary index renewal', () => {
   it('an expired Vary index is renewed without the origin and keeps its variants', async () => {
     const origin = new TestOrigin()
     origin.headers = { vary: 'accept-language' }
-    const { url } = await start(origin, { varyTtl: 200 })
+    const { url, clock, cache } = await start(origin, { varyTtl: 200 })
     const fr = { 'accept-language': 'fr' }
     await get(`${url}/i`, { headers: fr })
-    await sleep(300) // the index is stale now, its variant (ttl 60 s) is not
+    clock.advance(300) // the index is stale now, its variant (ttl 60 s) is not
+    const renewed = nextLoad(cache)
     const hit = await get(`${url}/i`, { headers: fr })
     expect(hit.headers['x-cache']).toBe('HIT')
-    await sleep(50)
+    await renewed
     expect((await get(`${url}/i`, { headers: fr })).headers['x-cache']).toBe('HIT')
     expect(origin.count).toBe(1)
   })
