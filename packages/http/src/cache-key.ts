@@ -7,7 +7,7 @@ import { type HeaderMap, headerList, headerValue } from './headers.js'
  * same key share one response (before `Vary`, which is always applied on top).
  *
  * @example
- * // seed 001's lua-resty-cache key: method, user agent and URI
+ * // one response per method, user agent and URI
  * const key: CacheKeyFunction = (req) => `${req.method}:${req.headers['user-agent'] ?? ''}:${req.url}`
  */
 export type CacheKeyFunction = (request: CacheRequest) => string

@@ -38,7 +38,7 @@ export type UnstorableReason = 'status' | 'no-store' | 'private' | 'set-cookie' 
 
 /**
  * Why a response must not be stored, `undefined` when it may be (RFC 9111 §3):
- * - a status outside `statuses` (nginx's `proxy_cache_valid` list; seed 001's `$cache_status`);
+ * - a status outside `statuses` (nginx's `proxy_cache_valid` list);
  * - `Cache-Control: no-store` (§5.2.2.5) or `private` (§5.2.2.7, also its qualified form),
  *   unless explicitly allowed;
  * - `Set-Cookie` under the `bypass` policy: one user's session must never be handed to another;

@@ -46,25 +46,25 @@ export interface HttpCacheOptions {
    */
   respectCacheControl?: boolean
   /**
-   * Methods whose responses are cached, as a list or seed 001's space-separated string (`"GET POST"`).
+   * Methods whose responses are cached, as a list or a space-separated string (`"GET POST"`).
    * A POST body is read (up to `maxBodySize`) and replayed to the origin; it is not in the default key.
    * @default ['GET', 'HEAD']
    */
   methods?: readonly string[] | string
   /**
-   * Statuses that are cached, as a list or seed 001's `$cache_status` string (`"200 405"`).
+   * Statuses that are cached, as a list or a space-separated string (`"200 405"`).
    * @default [200, 203, 204, 300, 301, 404, 410]
    */
   statuses?: readonly number[] | string
   /**
    * The cache key of a request. `Vary` is applied on top of it, whatever it is.
    * @default defaultCacheKey — method, host, path and sorted query
-   * @example (req) => `${req.method}:${req.headers['user-agent'] ?? ''}:${req.url}` // seed 001
+   * @example (req) => `${req.method}:${req.headers['user-agent'] ?? ''}:${req.url}` // per user agent
    */
   key?: CacheKeyFunction
   /**
    * Response header telling how the cache answered: `HIT`, `MISS`, `STALE`, `UPDATING`,
-   * `EXPIRED`, `BYPASS` or `REVALIDATED` (seed 001's `$cache_header`). `false` to send none.
+   * `EXPIRED`, `BYPASS` or `REVALIDATED` (nginx's `$upstream_cache_status` words). `false` to send none.
    * @default 'x-cache'
    */
   statusHeader?: string | false
@@ -243,7 +243,7 @@ function flag(options: HttpCacheOptions, name: keyof HttpCacheOptions, fallback:
   return value
 }
 
-/** A list given as an array or as seed 001's space-separated string (`"GET POST "`). */
+/** A list given as an array or as a space- or comma-separated string (`"GET POST "`). */
 function list(value: readonly string[] | string | undefined, fallback: readonly string[], name: string): string[] {
   const items = value === undefined ? [...fallback] : typeof value === 'string' ? value.split(/[\s,]+/) : [...value]
   const kept = items.filter((item) => item !== '')

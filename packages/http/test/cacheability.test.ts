@@ -77,7 +77,7 @@ describe('what is never cached unless allowed', () => {
     expect(origin.count).toBe(3)
   })
 
-  it('takes seed 001 style lists: $cache_status "200 405" and $cache_method "GET POST", keyed on method + user agent + URI', async () => {
+  it('takes space-separated lists (statuses "200 405", methods "GET POST"), keyed on method + user agent + URI', async () => {
     const origin = new TestOrigin()
     origin.respond = (req, res) => {
       let body = ''

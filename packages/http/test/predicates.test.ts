@@ -157,7 +157,7 @@ describe('options', () => {
     expect(() => new HttpCache(options as never)).toThrow(TypeError)
     expect(() => new HttpCache(options as never)).toThrow(message)
   })
-  it('applies defaults and parses seed-style lists', () => {
+  it('applies defaults and parses space-separated lists', () => {
     const o = new HttpCache({ cache, statuses: '200 405', methods: 'get post' }).options
     expect([...o.statuses]).toEqual([200, 405])
     expect([...o.methods]).toEqual(['GET', 'POST'])

@@ -4,12 +4,12 @@
  * first request after expiry, and a cold URL under 500 concurrent requests.
  * Loopback only, bounded in count and time.
  *
- *   pnpm exec tsc -b packages/http && node --import tsx packages/http/scripts/measure.ts
+ *   pnpm exec tsc -b packages/http && node --import tsx benchmarks/src/http/measure.ts
  */
 import { Agent, createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { TierCache } from '../../core/dist/index.js'
-import { cacheHttp, type HttpCacheValue } from '../dist/index.js'
+import { TierCache } from '@tiercache/core'
+import { cacheHttp, type HttpCacheValue } from '@tiercache/http'
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 })
 function get(port: number, path: string): Promise<{ ms: number; status: string }> {
