@@ -3,12 +3,11 @@ import { TierCache } from '@tiercache/core'
 import { variantKey } from './cache-key.js'
 import type { CacheRequest } from './cache-request.js'
 import { type BypassReason, bypassReason } from './cacheable.js'
-import type { CachedResponse, HttpCacheValue } from './cached-response.js'
-import { revalidationHeaders } from './conditional.js'
+import type { HttpCacheValue } from './cached-response.js'
 import { OriginError } from './errors.js'
 import { FailingOrigins } from './failing-origins.js'
-import type { Freshness } from './freshness.js'
 import type { HeaderMap } from './headers.js'
+import { LoadStorage, type Site } from './load-storage.js'
 import type { HttpCacheOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
 import type { Origin } from './origin.js'
@@ -16,7 +15,6 @@ import { discardLoad, type OriginLoad, OriginLoader, type OriginTrip } from './o
 import { PurgedEntries } from './purged-entries.js'
 import { type Outcome, type ReplyContext, replyFromCache, replyFromFailure, replyFromOrigin } from './reply.js'
 import { TagVersions } from './tag-versions.js'
-import { type Site, VaryPlacement } from './vary-placement.js'
 
 /** One request's way to the origin, should its look-up have to load. */
 type Trip = Omit<OriginTrip, 'stale'>
@@ -51,7 +49,7 @@ export class HttpCache {
   readonly #ownTagCache: TierCache<string> | undefined
   readonly #callOptions: GetOptions
   readonly #origin: OriginLoader
-  readonly #vary: VaryPlacement
+  readonly #storage: LoadStorage
   readonly #failing = new FailingOrigins()
   readonly #purged: PurgedEntries
 
@@ -75,7 +73,7 @@ export class HttpCache {
     this.#tags = new TagVersions(o.tagCache ?? this.#ownTagCache!)
     this.#callOptions = { ttl: o.ttl, staleTtl: o.staleTtl, resurrectTtl: o.resurrectTtl }
     this.#origin = new OriginLoader(o, this.#tags, this.#clock)
-    this.#vary = new VaryPlacement(o.cache, o.varyTtl)
+    this.#storage = new LoadStorage(o)
     this.#purged = new PurgedEntries(o.cache)
   }
 
@@ -185,12 +183,12 @@ export class HttpCache {
     const loader = async (_key: string, ctx: LoaderContext<HttpCacheValue>) => {
       const stale = ctx.staleValue
       // A Vary index needs no origin to stay valid: its variants carry their own freshness.
-      if (stale?.kind === 'vary') return this.#vary.keepIndex(ctx, stale)
+      if (stale?.kind === 'vary') return this.#storage.keepIndex(ctx, stale)
       loading = true
       const result = await this.#fetch(site.key, { ...trip, stale })
       if (waiting && !ctx.refreshing) load = result
       else discardLoad(result)
-      return this.#toCache(ctx, result, { site, requestHeaders: trip.request.headers })
+      return this.#storage.store(ctx, result, { site, requestHeaders: trip.request.headers })
     }
     const got: Promise<Found> = this.#o.cache.getWithInfo(site.key, this.#callOptions, loader).then(
       (info) => {
@@ -269,56 +267,5 @@ export class HttpCache {
     if (load.kind === 'failed') this.#failing.failed(key)
     else this.#failing.recovered(key)
     return load
-  }
-
-  /**
-   * What the TierCache keeps for a load: the value, with the load's freshness
-   * set on `ctx`, or `undefined` (remembered for `passTtl`) when it may not be
-   * stored. A failure throws, so the TierCache serves a stale value when it
-   * keeps one (stale-if-error).
-   */
-  #toCache(
-    ctx: LoaderContext<HttpCacheValue>,
-    load: OriginLoad,
-    at: { readonly site: Site; readonly requestHeaders: HeaderMap },
-  ): Promise<HttpCacheValue> | HttpCacheValue | undefined {
-    switch (load.kind) {
-      case 'failed':
-        throw load.error
-      case 'unstorable':
-        return this.#notStored(ctx)
-      case 'revalidated':
-        if (load.freshness.ttl <= 0) return this.#notStored(ctx)
-        this.#setFreshness(ctx, load)
-        return load.response
-      case 'fetched':
-        this.#setFreshness(ctx, load)
-        // Vary: the response goes under its variant key, the primary key holds the index
-        return this.#vary.place(ctx, load.response, at)
-    }
-  }
-
-  /** Not stored: remembered as `undefined` for `passTtl` (0 would mean "forever": 1 ms is "not remembered"). */
-  #notStored(ctx: LoaderContext<HttpCacheValue>): undefined {
-    Object.assign(ctx, { negTtl: this.#o.passTtl || 1, staleTtl: 0, resurrectTtl: 0 })
-    return undefined
-  }
-
-  /**
-   * The loader's freshness for an entry. The core keeps an entry for
-   * max(staleTtl, resurrectTtl) past expiry, so `resurrectTtl` carries the
-   * stale-if-error window, widened to `revalidateTtl` when the entry can be
-   * revalidated (the next load then sees it as `ctx.staleValue`).
-   */
-  #setFreshness(
-    ctx: LoaderContext<HttpCacheValue>,
-    load: { readonly response: CachedResponse; readonly freshness: Freshness },
-  ): void {
-    const o = this.#o
-    const fresh = load.freshness
-    const revalidatable = o.revalidate && revalidationHeaders(load.response) !== undefined
-    ctx.ttl = Math.max(1, fresh.ttl)
-    ctx.staleTtl = fresh.staleTtl
-    ctx.resurrectTtl = Math.max(fresh.staleIfError, revalidatable ? o.revalidateTtl : 0)
   }
 }
