@@ -72,8 +72,10 @@ export class OriginLoader {
     const o = this.#o
     const { request, stale } = trip
     const validators = stale !== undefined && o.revalidate ? revalidationHeaders(stale) : undefined
-    // The versions of the tags this URL had, as they are before the fetch: a purge that lands while
-    // the origin works must not be outlived by what the origin made before it (see step 5).
+    // The versions of the tags this URL had, as they are before the fetch, and a mark of this node's
+    // purges: a purge that lands while the origin works must not be outlived by what the origin made
+    // before it (see step 5).
+    const purges = this.#tags.mark()
     const tagsBefore = stale?.tags === undefined ? undefined : await this.#tags.current(Object.keys(stale.tags))
     const signal = AbortSignal.timeout(o.originTimeout)
     const failed = (cause: unknown): OriginLoad => ({
@@ -140,12 +142,12 @@ export class OriginLoader {
     }
     if (!read.complete) return { kind: 'unstorable', cacheStatus, response: { ...response, body: read.body } }
 
-    // 5. The entry, with its tags' versions as they were when the fetch started
+    // 5. The entry, with its tags' versions as they were when the fetch started: a tag purged since
+    // (on this node, or anywhere for the tags the expired entry had) leaves the entry stale at its first read
     const tagNames = responseTags(headers, o.tagHeaders)
-    const tags = tagNames.length > 0 ? await this.#tags.current(tagNames) : undefined
+    const tags = tagNames.length > 0 ? await this.#tags.current(tagNames, purges) : undefined
     for (const tag of tagNames) {
       const before = tagsBefore?.[tag]
-      // Purged during the fetch: record the old version, so the entry is stale at its first read.
       if (before !== undefined) tags![tag] = before
     }
     const entry: CachedResponse = {

@@ -14,17 +14,32 @@ import { type HeaderMap, headerValue } from './headers.js'
  */
 export class TagVersions {
   readonly #cache: TierCache<string>
+  /** Tags purged on this node → the purge count at their latest purge, oldest first (bounded by `PURGE_LOG_MAX`). */
+  readonly #purgedAt = new Map<string, number>()
+  #purges = 0
 
   constructor(cache: TierCache<string>) {
     this.#cache = cache
   }
 
-  /** The current version of each of `tags`, one store round trip for all that L1 does not hold. */
-  async current(tags: readonly string[]): Promise<Record<string, string>> {
+  /** A mark of the purges made on this node so far, for `current(tags, since)`. */
+  mark(): number {
+    return this.#purges
+  }
+
+  /**
+   * The current version of each of `tags`, one store round trip for all that L1
+   * does not hold. With `since` (a `mark()` taken when a fetch started), a tag
+   * purged on this node since then gets a version no purge ever makes, so a
+   * response rendered before the purge is stale at its first read rather than
+   * recorded under the purge's new version.
+   */
+  async current(tags: readonly string[], since?: number): Promise<Record<string, string>> {
     const versions = await this.#cache.getMany(tags, { ttl: 0 }, (missing) => missing.map(newVersion))
     const result: Record<string, string> = {}
     tags.forEach((tag, i) => {
-      result[tag] = versions[i] ?? ''
+      const purgedAt = since === undefined ? undefined : this.#purgedAt.get(tag)
+      result[tag] = purgedAt !== undefined && purgedAt > since! ? PURGED_DURING_FETCH : (versions[i] ?? '')
     })
     return result
   }
@@ -39,9 +54,21 @@ export class TagVersions {
 
   /** Make every response stored under `tag` stale, on every node. */
   async purge(tag: string): Promise<void> {
+    this.#purgedAt.delete(tag)
+    this.#purgedAt.set(tag, ++this.#purges)
+    if (this.#purgedAt.size > PURGE_LOG_MAX) this.#purgedAt.delete(this.#purgedAt.keys().next().value!)
     await this.#cache.set(tag, newVersion(), { ttl: 0 })
   }
 }
+
+/** Not a version `newVersion` can make (those are 12 base64url characters). */
+const PURGED_DURING_FETCH = 'purged-during-fetch'
+
+/**
+ * How many purged tags this node remembers for fetches in flight: a fetch
+ * spanning more purges than this of other tags may miss one of its own.
+ */
+const PURGE_LOG_MAX = 10_000
 
 /**
  * The tags a response carries in `names` (e.g. `Cache-Tag`, `Surrogate-Key`):

@@ -109,3 +109,34 @@ describe('purge during a fetch', () => {
     expect(after.body).toBe('v3')
   })
 })
+
+describe('purge during a miss (regression: the purged page stayed a HIT on the purging node)', () => {
+  it('a tag purge that lands while a first fetch is at the origin leaves that response stale at its first read', async () => {
+    const origin = new TestOrigin()
+    origin.headers = { 'cache-tag': 'news' }
+    // The first request renders what the origin holds when it arrives and is sent on `publish()`.
+    let publish = () => {}
+    let arrived = () => {}
+    origin.respond = (_req, res) => {
+      const body = origin.body
+      const send = () => res.writeHead(200, origin.headers).end(body)
+      if (origin.count !== 1) return send()
+      publish = send
+      arrived()
+    }
+    const { url, httpCache } = await start(origin)
+    const atOrigin = new Promise<void>((resolve) => {
+      arrived = resolve
+    })
+    const first = get(`${url}/n`)
+    await atOrigin
+    origin.body = 'v2'
+    await httpCache.purgeTag('news') // v2 is published while v1 is on its way
+    publish()
+    expect((await first).body).toBe('v1') // the client that asked gets what it asked for
+    const after = await get(`${url}/n`)
+    expect(after.body).toBe('v2')
+    expect(after.headers['x-cache']).toBe('MISS')
+    expect((await get(`${url}/n`)).headers['x-cache']).toBe('HIT')
+  })
+})
