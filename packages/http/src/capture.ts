@@ -71,6 +71,9 @@ export function captureNodeResponse(
       body.end()
       return this
     } as ServerResponse['end']
+    // `res.destroy(error)` (what `stream.pipeline` does when its source fails) destroys the socket with
+    // that error: it is this capture's failure, never an unhandled 'error' event.
+    socket.on('error', fail)
     res.once('close', () => {
       if (!body.ended) fail(new Error('the origin handler closed the response before ending it'))
     })

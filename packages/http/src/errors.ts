@@ -8,12 +8,18 @@ export interface FailedResponse {
   readonly body: Uint8Array
 }
 
-/** How the origin failed. */
-export type OriginFailure = 'threw' | 'timeout' | 'status'
+/**
+ * How the origin failed: it threw (or its connection failed) before answering,
+ * did not finish within `originTimeout`, answered with an `errorStatuses`
+ * status, or broke off its body (destroyed, or shorter or longer than its
+ * `Content-Length`).
+ */
+export type OriginFailure = 'threw' | 'timeout' | 'status' | 'broke'
 
 /**
- * The origin failed: it threw, did not answer within `originTimeout`, or
- * answered with one of the `errorStatuses` (5xx by default). The cache then
+ * The origin failed: it threw, did not answer within `originTimeout`,
+ * answered with one of the `errorStatuses` (5xx by default), or broke off its
+ * body. Nothing is cached from it. The cache then
  * serves a stale response when it has one (stale-if-error); otherwise the
  * client gets `response` (the origin's own error page) or a 502/504.
  */
@@ -28,7 +34,9 @@ export class OriginError extends TierCacheError {
         ? `answered ${options.response?.status}`
         : failure === 'timeout'
           ? 'did not answer in time'
-          : `threw: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`
+          : `${failure === 'broke' ? 'broke off its response' : 'threw'}: ${
+              options.cause instanceof Error ? options.cause.message : String(options.cause)
+            }`
     super(`the origin ${what}`, failure === 'timeout' ? 'TIERCACHE_HTTP_ORIGIN_TIMEOUT' : 'TIERCACHE_HTTP_ORIGIN', {
       cause: options.cause,
     })

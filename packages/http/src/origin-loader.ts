@@ -8,7 +8,8 @@ import { OriginError } from './errors.js'
 import { type Freshness, originFreshness } from './freshness.js'
 import { endToEnd, type HeaderMap, headerValue } from './headers.js'
 import type { ResolvedOptions } from './options.js'
-import { drain, type Origin, type OriginResponse, readBounded, untilAborted } from './origin.js'
+import { drain, heldToLength, type Origin, type OriginResponse, readBounded, untilAborted } from './origin.js'
+import { noContent } from './reply.js'
 import { responseTags, type TagVersions } from './tag-versions.js'
 
 /** Client headers that must not reach the origin on a cacheable request: the cache wants the whole, unconditional response. */
@@ -78,9 +79,9 @@ export class OriginLoader {
     const purges = this.#tags.mark()
     const tagsBefore = stale?.tags === undefined ? undefined : await this.#tags.current(Object.keys(stale.tags))
     const signal = AbortSignal.timeout(o.originTimeout)
-    const failed = (cause: unknown): OriginLoad => ({
+    const failed = (cause: unknown, before: 'threw' | 'broke'): OriginLoad => ({
       kind: 'failed',
-      error: new OriginError(signal.aborted ? 'timeout' : 'threw', { cause }),
+      error: new OriginError(signal.aborted ? 'timeout' : before, { cause }),
     })
 
     // 1. The origin
@@ -98,10 +99,12 @@ export class OriginLoader {
         signal,
       )
     } catch (cause) {
-      return failed(cause)
+      return failed(cause, 'threw')
     }
     const now = this.#clock.now()
     const headers = endToEnd(response.headers, new Set())
+    const declared = declaredLength(headers, response.status, trip.method)
+    if (declared !== undefined) response = { ...response, body: heldToLength(response.body, declared) }
 
     // 2. Not modified: the expired entry is good again, with the 304's headers (RFC 9111 §4.3.4)
     if (validators !== undefined && stale !== undefined && response.status === 304) {
@@ -129,16 +132,17 @@ export class OriginLoader {
 
     // 4. May it be stored? For how long? Does it fit?
     const freshness = this.#freshness(headers, now)
-    const declared = Number(headerValue(headers, 'content-length'))
     const unstorable =
-      unstorableReason(response.status, headers, o) !== undefined || freshness.ttl <= 0 || declared > o.maxBodySize
+      unstorableReason(response.status, headers, o) !== undefined ||
+      freshness.ttl <= 0 ||
+      (declared ?? 0) > o.maxBodySize
     if (unstorable) return { kind: 'unstorable', cacheStatus, response }
     let read: Awaited<ReturnType<typeof readBounded>>
     try {
       read = await untilAborted(readBounded(response.body, o.maxBodySize), signal)
     } catch (cause) {
       response.body.cancel()
-      return failed(cause)
+      return failed(cause, 'broke')
     }
     if (!read.complete) return { kind: 'unstorable', cacheStatus, response: { ...response, body: read.body } }
 
@@ -165,6 +169,16 @@ export class OriginLoader {
   #freshness(headers: HeaderMap, now: number): Freshness {
     return this.#o.respectCacheControl ? originFreshness(headers, this.#defaults, now) : this.#defaults
   }
+}
+
+/**
+ * The body length a response declares (RFC 9110 §8.6), when it must have a
+ * body of that length: not for HEAD, nor for statuses without content.
+ */
+function declaredLength(headers: HeaderMap, status: number, method: string): number | undefined {
+  const field = headerValue(headers, 'content-length')
+  if (field === undefined || !/^\d+$/.test(field) || method === 'HEAD' || noContent(status)) return undefined
+  return Number(field)
 }
 
 /** The client's headers minus its validators, plus the cache's own (when revalidating). */

@@ -107,6 +107,31 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
   })
 }
 
+/**
+ * `body` held to the length its `Content-Length` declares: iterating it fails
+ * as soon as it runs past `declared` bytes, or when it ends short of them. An
+ * origin that broke off is neither cached nor passed on as complete.
+ */
+export function heldToLength(body: OriginBody, declared: number): OriginBody {
+  return {
+    async *[Symbol.asyncIterator]() {
+      let received = 0
+      for await (const chunk of body) {
+        received += chunk.byteLength
+        if (received > declared) {
+          body.cancel()
+          throw new RangeError(`the body runs past the ${declared} bytes its Content-Length declares`)
+        }
+        yield chunk
+      }
+      if (received < declared) {
+        throw new RangeError(`the body ended after ${received} of the ${declared} bytes its Content-Length declares`)
+      }
+    },
+    cancel: () => body.cancel(),
+  }
+}
+
 /** An `OriginBody` over any async iterable of bytes (a Node stream, a web `ReadableStream`); `cancel` lets go of it. */
 export function originBody(source: AsyncIterable<Uint8Array> | null | undefined, cancel: () => void): OriginBody {
   return {

@@ -46,7 +46,8 @@ export interface ReplyContext {
 }
 
 /** Statuses that never carry content, so no `Content-Length` either (RFC 9110 §8.6, §15.3.5, §15.4.5). */
-const noContent = (status: number) => status === 204 || status === 304 || (status >= 100 && status < 200)
+export const noContent = (status: number): boolean =>
+  status === 204 || status === 304 || (status >= 100 && status < 200)
 
 /**
  * The reply for a cached response: a 304 when the client's validators match
