@@ -1,13 +1,29 @@
 import { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { Writable } from 'node:stream'
-import type { OriginBody, OriginRequest, OriginResponse } from './origin.js'
+import type { Origin, OriginBody, OriginRequest, OriginResponse } from './origin.js'
 
 /** A `node:http` request listener, sync or async. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown
 
 /** Bytes buffered from a handler before its `write` starts returning `false`, as a socket would. */
 const HIGH_WATER_MARK = 64 * 1024
+
+/**
+ * A `node:http` handler as the cache's origin: each miss or refresh runs it on
+ * a request and response of the cache's own (see `captureNodeResponse`). For
+ * integrations built on `HttpCache.handle`; `decorate` marks those requests.
+ *
+ * @example
+ * const outcome = await httpCache.handle(request, nodeOrigin((req, res) => res.end('hi')))
+ */
+export function nodeOrigin(
+  handler: NodeHandler,
+  decorate?: (req: IncomingMessage, res: ServerResponse) => void,
+): Origin {
+  if (typeof handler !== 'function') throw new TypeError('handler must be a function (req, res) => void')
+  return (request) => captureNodeResponse(handler, request, decorate)
+}
 
 /**
  * Run a `node:http` handler on a request of our own and capture its response:
@@ -32,9 +48,19 @@ export function captureNodeResponse(
     res.setHeader('x-tiercache-capture', '1')
     res.removeHeader('x-tiercache-capture')
 
+    const abort = () => {
+      // Fail first, so the consumer sees an error rather than a body that merely ended early.
+      fail(request.signal.reason)
+      res.destroy()
+      req.destroy()
+    }
+    // Let go of the signal once the response is over: the signal (the origin timeout) may outlive it by
+    // up to `originTimeout`, and its listener would hold this request and response until then.
+    const release = () => request.signal.removeEventListener('abort', abort)
     const body = new BodyQueue(
       () => res.emit('drain'),
       () => {
+        release()
         res.destroy()
         req.destroy()
       },
@@ -46,6 +72,7 @@ export function captureNodeResponse(
       resolve({ status: res.statusCode, headers: res.getHeaders(), body })
     }
     const fail = (error: unknown) => {
+      release()
       if (!headed) reject(error)
       else body.fail(error)
     }
@@ -69,6 +96,7 @@ export function captureNodeResponse(
       head()
       if (chunk !== undefined && chunk !== null) body.push(toBytes(chunk, encoding))
       body.end()
+      release()
       return this
     } as ServerResponse['end']
     // `res.destroy(error)` (what `stream.pipeline` does when its source fails) destroys the socket with
@@ -77,12 +105,7 @@ export function captureNodeResponse(
     res.once('close', () => {
       if (!body.ended) fail(new Error('the origin handler closed the response before ending it'))
     })
-    request.signal.addEventListener('abort', () => {
-      // Fail first, so the consumer sees an error rather than a body that merely ended early.
-      fail(request.signal.reason)
-      res.destroy()
-      req.destroy()
-    })
+    request.signal.addEventListener('abort', abort, { once: true })
 
     decorate?.(req, res)
     try {

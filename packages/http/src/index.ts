@@ -10,7 +10,7 @@ export {
   unstorableReason,
 } from './cacheable.js'
 export { type CachedResponse, type HttpCacheValue, httpValueSize, type VaryIndex } from './cached-response.js'
-export type { NodeHandler } from './capture.js'
+export { type NodeHandler, nodeOrigin } from './capture.js'
 export { type FailedResponse, OriginError, type OriginFailure } from './errors.js'
 export { type CacheMiddleware, cacheExpress } from './express.js'
 export { type CachePlugin, cacheFastify } from './fastify.js'

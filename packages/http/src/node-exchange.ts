@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { captureNodeResponse, type NodeHandler } from './capture.js'
+import { type NodeHandler, nodeOrigin } from './capture.js'
 import { writeNodeReply } from './node-reply.js'
 import { fromNodeRequest, readNodeBody } from './node-request.js'
 import type { Exchange } from './serve.js'
@@ -23,7 +23,7 @@ export function nodeExchange(init: NodeExchangeInit, statusHeader: string | unde
   const { req, res, handler, decorate } = init
   return {
     request: fromNodeRequest(req, init.url),
-    origin: (request) => captureNodeResponse(handler, request, decorate),
+    origin: nodeOrigin(handler, decorate),
     readBody: (limit) => readNodeBody(req, limit),
     replaySignal: () => {
       const controller = new AbortController()

@@ -1,7 +1,8 @@
+import { getEventListeners } from 'node:events'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { describe, expect, it } from 'vitest'
-import { captureNodeResponse, type NodeHandler } from '../src/capture.js'
+import { captureNodeResponse, type NodeHandler, nodeOrigin } from '../src/capture.js'
 
 const request = (signal = new AbortController().signal) => ({
   method: 'GET',
@@ -73,5 +74,20 @@ describe('captureNodeResponse', () => {
         setTimeout(() => res.destroy(), 10)
       }),
     ).rejects.toThrow(/closed the response/)
+  })
+
+  it('regression: lets go of the abort signal once the response is over (it held each response for originTimeout)', async () => {
+    const signal = new AbortController().signal
+    const origin = nodeOrigin((_req, res) => res.end('done'))
+    for (let i = 0; i < 20; i++) {
+      const response = await origin(request(signal))
+      for await (const _ of response.body);
+    }
+    await expect(origin(request(signal))).resolves.toMatchObject({ status: 200 })
+    const failing = nodeOrigin(() => {
+      throw new Error('no')
+    })
+    await expect(failing(request(signal))).rejects.toThrow('no')
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0)
   })
 })
