@@ -39,15 +39,17 @@ describe('cacheHttp', () => {
     await get(`${url}/s`)
     clock.advance(700)
     origin.body = 'v2'
-    origin.delay = 1_000
+    const refresh = origin.hold(2) // the origin answers the refresh only when told to
     const refreshed = nextLoad(cache)
     const first = await get(`${url}/s`)
     expect(first.headers['x-cache']).toBe('UPDATING')
     expect(first.body).toBe('v1')
-    expect(first.ms).toBeLessThan(500) // the origin takes 1 000 ms
+    expect(first.ms).toBeLessThan(500)
     const more = await Promise.all(Array.from({ length: 50 }, () => get(`${url}/s`)))
     expect(more.every((a) => a.body === 'v1' && a.headers['x-cache'] === 'UPDATING')).toBe(true)
-    await refreshed // the refresh lands at ~1 000 ms and is fresh for 600 ms
+    await refresh.arrived
+    refresh.publish()
+    await refreshed // the refresh lands, fresh for 600 ms
     expect(origin.count).toBe(2) // the first fill, then exactly one refresh
     const after = await get(`${url}/s`)
     expect(after).toMatchObject({ body: 'v2' })

@@ -81,29 +81,17 @@ describe('purge during a fetch', () => {
   it('a tag purge that lands while a refresh is at the origin is not outlived by that refresh', async () => {
     const origin = new TestOrigin()
     origin.headers = { 'cache-tag': 'news' }
-    // What the origin renders is decided when a request arrives; the refresh (request 2) is sent on `publish()`.
-    let publish = () => {}
-    let arrived = () => {}
-    origin.respond = (_req, res) => {
-      const body = origin.body
-      const send = () => res.writeHead(200, origin.headers).end(body)
-      if (origin.count !== 2) return send()
-      publish = send
-      arrived()
-    }
+    const refresh = origin.hold(2) // the refresh renders what the origin holds when it arrives
     const { url, httpCache, clock, cache } = await start(origin, { ttl: 200, staleTtl: 10_000 })
     await get(`${url}/n`)
     clock.advance(300)
     origin.body = 'v2'
-    const atOrigin = new Promise<void>((resolve) => {
-      arrived = resolve
-    })
     expect((await get(`${url}/n`)).headers['x-cache']).toBe('UPDATING') // the refresh renders v2
-    await atOrigin
+    await refresh.arrived
     origin.body = 'v3'
     await httpCache.purgeTag('news') // v3 is published while v2 is on its way
     const landed = nextLoad(cache)
-    publish()
+    refresh.publish()
     await landed
     const after = await get(`${url}/n`)
     expect(after.body).toBe('v3')
@@ -114,25 +102,13 @@ describe('purge during a miss (regression: the purged page stayed a HIT on the p
   it('a tag purge that lands while a first fetch is at the origin leaves that response stale at its first read', async () => {
     const origin = new TestOrigin()
     origin.headers = { 'cache-tag': 'news' }
-    // The first request renders what the origin holds when it arrives and is sent on `publish()`.
-    let publish = () => {}
-    let arrived = () => {}
-    origin.respond = (_req, res) => {
-      const body = origin.body
-      const send = () => res.writeHead(200, origin.headers).end(body)
-      if (origin.count !== 1) return send()
-      publish = send
-      arrived()
-    }
+    const fill = origin.hold(1)
     const { url, httpCache } = await start(origin)
-    const atOrigin = new Promise<void>((resolve) => {
-      arrived = resolve
-    })
     const first = get(`${url}/n`)
-    await atOrigin
+    await fill.arrived
     origin.body = 'v2'
     await httpCache.purgeTag('news') // v2 is published while v1 is on its way
-    publish()
+    fill.publish()
     expect((await first).body).toBe('v1') // the client that asked gets what it asked for
     const after = await get(`${url}/n`)
     expect(after.body).toBe('v2')

@@ -80,6 +80,27 @@ export class TestOrigin {
     return this.seen.length
   }
 
+  /**
+   * Hold the `call`-th request (from 1): it renders `body` as it is when the
+   * request arrives, and is sent when `publish()` is called. `arrived`
+   * resolves once it has reached the origin. Other requests are answered at once.
+   */
+  hold(call: number): { arrived: Promise<void>; publish: () => void } {
+    let publish = () => {}
+    let arrive = () => {}
+    const arrived = new Promise<void>((resolve) => {
+      arrive = resolve
+    })
+    this.respond = (_req, res) => {
+      const body = this.body
+      const send = () => res.writeHead(this.status, this.headers).end(body)
+      if (this.count !== call) return send()
+      publish = send
+      arrive()
+    }
+    return { arrived, publish: () => publish() }
+  }
+
   readonly handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
     if (this.delay > 0) await new Promise((resolve) => setTimeout(resolve, this.delay))
