@@ -14,7 +14,7 @@ const fixture = fileURLToPath(new URL('./fixtures/failing-origins.ts', import.me
 let child: ChildProcess | undefined
 /** Why the child ended, once it has: the head of its stderr (an uncaught exception's stack). */
 let exited: string | undefined
-const urls = { node: '', express: '', fetch: '' }
+const urls = { node: '', express: '', fastify: '', fetch: '' }
 
 /** Start the child; again after a case killed it, so one crash fails one test, not every later one. */
 async function startChild(): Promise<void> {
@@ -174,6 +174,24 @@ describe('origin failure regressions (cacheExpress)', () => {
 
   it('with a stale entry, a failed pipeline serves the stale page (STALE)', async () => {
     await servesStale(urls.express, '/express/stale/pipeline-error')
+  })
+})
+
+describe('origin failure regressions (cacheFastify)', () => {
+  it('a route sending a stream that fails mid-body: 502', async () => {
+    await failsUncached(urls.fastify, '/fastify/stream-error', 502)
+  })
+
+  it('a route destroying its raw response with an error mid-body: 502', async () => {
+    await failsUncached(urls.fastify, '/fastify/raw-destroy-error', 502)
+  })
+
+  it('a route declaring Content-Length 100 and sending 33 bytes: 502', async () => {
+    await failsUncached(urls.fastify, '/fastify/truncated', 502)
+  })
+
+  it('with a stale entry, a stream failing mid-body serves the stale page (STALE)', async () => {
+    await servesStale(urls.fastify, '/fastify/stale/stream-error')
   })
 })
 
