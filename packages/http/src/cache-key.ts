@@ -13,11 +13,27 @@ import { type HeaderMap, headerList, headerValue } from './headers.js'
 export type CacheKeyFunction = (request: CacheRequest) => string
 
 /**
- * The default key: method, host and URL with a normalised query, e.g.
- * `GET example.com/search?a=1&b=2`. The host is part of it so that two virtual
- * hosts behind one cache can never be served each other's responses.
+ * The default key: method, host and the URL exactly as received, e.g.
+ * `GET example.com/search?b=2&a=1`. The host is part of it so that two virtual
+ * hosts behind one cache can never be served each other's responses. Distinct
+ * URIs stay distinct, as RFC 9111 §2 keys by the target URI and nginx and
+ * Varnish do: `?a=1&b=2` and `?b=2&a=1`, `+` and `%20`, `?a` and `?a=` may be
+ * different resources to the origin. For a shared key across such spellings,
+ * opt in with `key: normalisedCacheKey`.
  */
 export function defaultCacheKey(request: CacheRequest): string {
+  return `${request.method} ${request.host}${request.url}`
+}
+
+/**
+ * A key that treats spellings of one query as one resource: method, host and
+ * URL with the query sorted and re-encoded (`normaliseUrl`), so `?b=2&a=1`,
+ * `?a=1&b=%32` share a response. Use it only when the origin reads its query
+ * that way: it also merges `+` with `%20`, `?a` with `?a=` and `%zz` with `%25zz`.
+ *
+ * @example new HttpCache({ cache, key: normalisedCacheKey })
+ */
+export function normalisedCacheKey(request: CacheRequest): string {
   return `${request.method} ${request.host}${normaliseUrl(request.url)}`
 }
 

@@ -1,6 +1,6 @@
 export { parseCacheControl } from './cache-control.js'
 export { type CachedListener, cacheHttp } from './cache-http.js'
-export { type CacheKeyFunction, defaultCacheKey, normaliseUrl } from './cache-key.js'
+export { type CacheKeyFunction, defaultCacheKey, normalisedCacheKey, normaliseUrl } from './cache-key.js'
 export type { CacheRequest } from './cache-request.js'
 export {
   type BypassReason,

@@ -1,3 +1,4 @@
+import { normalisedCacheKey } from '@tiercache/http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { get, nextLoad, start, stopAll, TestOrigin } from './servers.js'
 
@@ -68,13 +69,28 @@ describe('cacheHttp', () => {
     expect(origin.count).toBe(2)
   })
 
-  it('normalises the query: the order of parameters does not split the cache', async () => {
+  it('with key: normalisedCacheKey, the order of parameters does not split the cache', async () => {
     const origin = new TestOrigin()
-    const { url } = await start(origin)
+    const { url } = await start(origin, { key: normalisedCacheKey })
     await get(`${url}/q?b=2&a=1`)
     const again = await get(`${url}/q?a=1&b=2`)
     expect(again.headers['x-cache']).toBe('HIT')
     const other = await get(`${url}/q?a=1&b=3`)
     expect(other.headers['x-cache']).toBe('MISS')
+  })
+
+  it('by default, distinct URIs are distinct keys: reordered or re-encoded queries are not served each other', async () => {
+    const origin = new TestOrigin()
+    const { url } = await start(origin)
+    for (const [one, other] of [
+      ['/q?a=1&b=2', '/q?b=2&a=1'],
+      ['/q?x=a+b', '/q?x=a%20b'],
+      ['/q?a', '/q?a='],
+      ['/q?p=%zz', '/q?p=%25zz'],
+    ]) {
+      expect((await get(`${url}${one}`)).headers['x-cache']).toBe('MISS')
+      expect((await get(`${url}${other}`)).headers['x-cache']).toBe('MISS')
+    }
+    expect(origin.count).toBe(8)
   })
 })

@@ -4,6 +4,7 @@ import {
   defaultCacheKey,
   HttpCache,
   type HttpCacheValue,
+  normalisedCacheKey,
   normaliseUrl,
   originFreshness,
   parseCacheControl,
@@ -69,8 +70,21 @@ describe('originFreshness (RFC 9111 §4.2.1, RFC 5861)', () => {
 })
 
 describe('cache key', () => {
-  it('includes method, host and the URL with a sorted, re-encoded query', () => {
-    const key = defaultCacheKey({ method: 'GET', host: 'example.com', url: '/s?b=2&a=%31&a=0', headers: {} })
+  it('the default keeps distinct URIs distinct: method, host and the URL as received', () => {
+    const key = (url: string) => defaultCacheKey({ method: 'GET', host: 'example.com', url, headers: {} })
+    expect(key('/s?b=2&a=%31&a=0')).toBe('GET example.com/s?b=2&a=%31&a=0')
+    // Regression: the default once sorted and re-encoded the query, so each pair shared one response.
+    for (const [one, other] of [
+      ['/q?a=1&b=2', '/q?b=2&a=1'],
+      ['/q?x=a+b', '/q?x=a%20b'],
+      ['/q?a', '/q?a='],
+      ['/q?p=%zz', '/q?p=%25zz'],
+    ] as const) {
+      expect(key(one)).not.toBe(key(other))
+    }
+  })
+  it('normalisedCacheKey (opt-in) sorts and re-encodes the query', () => {
+    const key = normalisedCacheKey({ method: 'GET', host: 'example.com', url: '/s?b=2&a=%31&a=0', headers: {} })
     expect(key).toBe('GET example.com/s?a=1&a=0&b=2')
     expect(normaliseUrl('/p?')).toBe('/p')
     expect(normaliseUrl('/p')).toBe('/p')
