@@ -102,6 +102,11 @@ export function captureNodeResponse(
     // `res.destroy(error)` (what `stream.pipeline` does when its source fails) destroys the socket with
     // that error: it is this capture's failure, never an unhandled 'error' event.
     socket.on('error', fail)
+    // Interim responses go to whoever asked for them (the client), never into the captured response.
+    res.writeEarlyHints = function writeEarlyHints(hints: Record<string, string | string[]>, callback?: () => void) {
+      request.onInformation?.(103, hints)
+      callback?.()
+    } as ServerResponse['writeEarlyHints']
     res.once('close', () => {
       if (!body.ended) fail(new Error('the origin handler closed the response before ending it'))
     })

@@ -21,9 +21,18 @@ export interface NodeExchangeInit {
 /** A `node:http` request and response as the request flow sees them. */
 export function nodeExchange(init: NodeExchangeInit, statusHeader: string | undefined): Exchange<unknown> {
   const { req, res, handler, decorate } = init
+  const origin = nodeOrigin(handler, decorate)
   return {
     request: fromNodeRequest(req, init.url),
-    origin: nodeOrigin(handler, decorate),
+    // Interim responses (103 Early Hints) reach this client while it still waits for its answer; a
+    // refresh it triggered after being answered stale relays nothing.
+    origin: (request) =>
+      origin({
+        ...request,
+        onInformation: (status, headers) => {
+          if (status === 103 && !res.headersSent && !res.writableEnded) res.writeEarlyHints(headers)
+        },
+      }),
     readBody: (limit) => readNodeBody(req, limit),
     replaySignal: () => {
       const controller = new AbortController()

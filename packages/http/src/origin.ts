@@ -14,6 +14,11 @@ export interface OriginRequest {
   readonly body?: Uint8Array | undefined
   /** Aborted when the cache gives up on the origin (the `originTimeout`); let go of the work then. */
   readonly signal: AbortSignal
+  /**
+   * Called with each interim (1xx) response the origin sends before its final one, e.g. `103 Early
+   * Hints`, so the integration can relay it to the client whose request this is (RFC 9110 §15.2).
+   */
+  readonly onInformation?: ((status: number, headers: Record<string, string | string[]>) => void) | undefined
 }
 
 /** A response body as it arrives; `cancel` lets go of the origin (the client left, or the cache gave up). */
