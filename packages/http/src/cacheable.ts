@@ -34,7 +34,7 @@ export function bypassReason(request: CacheRequest, policy: CacheablePolicy): By
 }
 
 /** Why a response is not stored (it is still served to the client that asked). */
-export type UnstorableReason = 'status' | 'no-store' | 'private' | 'set-cookie' | 'vary'
+export type UnstorableReason = 'status' | 'no-store' | 'private' | 'set-cookie' | 'vary' | 'authorization'
 
 /**
  * Why a response must not be stored, `undefined` when it may be (RFC 9111 §3):

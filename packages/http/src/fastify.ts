@@ -4,11 +4,15 @@ import type { HeaderMap } from './headers.js'
 import { HttpCache } from './http-cache.js'
 import type { HttpCacheOptions } from './options.js'
 import { type Origin, type OriginBody, originBody } from './origin.js'
-import { serve } from './serve.js'
+import { type PassedResponse, serve } from './serve.js'
 
 /** The parts of a Fastify instance the plugin uses (typed here so fastify stays an optional peer). */
 interface FastifyLike {
   addHook(name: 'onRequest', hook: (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<unknown>): unknown
+  addHook(
+    name: 'onSend',
+    hook: (request: FastifyRequestLike, reply: FastifyReplyLike, payload: unknown) => Promise<unknown>,
+  ): unknown
   inject(options: {
     method: string
     url: string
@@ -29,6 +33,8 @@ interface FastifyReplyLike {
   code(status: number): FastifyReplyLike
   header(name: string, value: unknown): FastifyReplyLike
   send(payload?: unknown): FastifyReplyLike
+  readonly statusCode: number
+  getHeaders(): Record<string, unknown>
 }
 
 /** A Fastify plugin (encapsulation skipped, so it covers the whole app) with its cache engine attached. */
@@ -53,6 +59,8 @@ export function cacheFastify(options: HttpCacheOptions | HttpCache): CachePlugin
   const engine = options instanceof HttpCache ? options : new HttpCache(options)
   const secret = randomBytes(16).toString('base64url')
   const statusHeader = engine.options.statusHeader
+  /** Passed requests whose response the cache wants to hear of. */
+  const passedRequests = new WeakMap<FastifyRequestLike, PassedResponse>()
 
   const plugin = (fastify: FastifyLike, _options: unknown, done: (error?: Error) => void) => {
     const origin: Origin = async (request) => {
@@ -92,8 +100,9 @@ export function cacheFastify(options: HttpCacheOptions | HttpCache): CachePlugin
         origin,
         // Fastify parses bodies after `onRequest`: a method with one goes through uncached.
         readBody: async () => undefined,
-        pass: (status) => {
+        pass: (status, passed) => {
           if (statusHeader !== undefined) reply.header(statusHeader, status)
+          if (passed !== undefined) passedRequests.set(request, passed)
           return undefined
         },
         reply: (answer) => {
@@ -102,6 +111,11 @@ export function cacheFastify(options: HttpCacheOptions | HttpCache): CachePlugin
           return reply.send(payloadOf(answer.body))
         },
       })
+    })
+    // Before the client hears of a passed response, the cache does (RFC 9111 §4.4 invalidation).
+    fastify.addHook('onSend', async (request, reply, payload) => {
+      await passedRequests.get(request)?.(reply.statusCode, reply.getHeaders())
+      return payload
     })
     done()
   }

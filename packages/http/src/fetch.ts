@@ -3,7 +3,7 @@ import { HttpCache } from './http-cache.js'
 import type { HttpCacheOptions } from './options.js'
 import { type Origin, type OriginBody, originBody } from './origin.js'
 import type { CacheStatus } from './reply.js'
-import { serve } from './serve.js'
+import { type PassedResponse, serve } from './serve.js'
 
 /** A fetch-style handler: Hono's `app.fetch`, a Web-standard server handler, or `fetch` itself towards an upstream. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>
@@ -28,8 +28,9 @@ export function cacheFetch(handler: FetchHandler, options: HttpCacheOptions | Ht
   const engine = options instanceof HttpCache ? options : new HttpCache(options)
   const statusHeader = engine.options.statusHeader
 
-  const pass = async (request: Request, status: CacheStatus) => {
+  const pass = async (request: Request, status: CacheStatus, passed: PassedResponse | undefined) => {
     const response = await handler(request)
+    await passed?.(response.status, responseHeaders(response.headers))
     if (statusHeader === undefined) return response
     // A fetched Response's headers are immutable: copy them.
     const headers = new Headers(response.headers)
@@ -53,7 +54,7 @@ export function cacheFetch(handler: FetchHandler, options: HttpCacheOptions | Ht
         const body = new Uint8Array(await request.clone().arrayBuffer())
         return body.byteLength > limit ? undefined : body
       },
-      pass: (status) => pass(request, status),
+      pass: (status, passed) => pass(request, status, passed),
       reply: (reply) => {
         const headers = new Headers()
         for (const [name, value] of Object.entries(reply.headers)) {

@@ -32,6 +32,20 @@ export function originFreshness(headers: HeaderMap, defaults: Freshness, now: nu
   const age = deltaSeconds(headerValue(headers, 'age')) ?? 0
   const ttl = lifetime === undefined ? defaults.ttl : (lifetime - age) * 1000
 
+  return withStaleWindows(cc, ttl, defaults)
+}
+
+/**
+ * A lifetime `ttl` with the stale windows the directives `cc` allow:
+ * `must-revalidate` / `proxy-revalidate` (RFC 9111 §5.2.2.2, §5.2.2.8) none;
+ * `s-maxage` (§5.2.2.10, implies `proxy-revalidate`) only the RFC 5861
+ * directives beside it; otherwise those directives, else `defaults`.
+ */
+export function withStaleWindows(
+  cc: ReadonlyMap<string, string>,
+  ttl: number,
+  defaults: Pick<Freshness, 'staleTtl' | 'staleIfError'>,
+): Freshness {
   const swr = deltaSeconds(cc.get('stale-while-revalidate'))
   const sie = deltaSeconds(cc.get('stale-if-error'))
   if (cc.has('must-revalidate') || cc.has('proxy-revalidate')) return { ttl, staleTtl: 0, staleIfError: 0 }

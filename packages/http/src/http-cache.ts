@@ -2,16 +2,17 @@ import type { Clock, GetInfo, GetOptions, LoaderContext } from '@tiercache/core'
 import { TierCache } from '@tiercache/core'
 import { variantKey } from './cache-key.js'
 import type { CacheRequest } from './cache-request.js'
-import { type BypassReason, bypassReason } from './cacheable.js'
+import type { BypassReason } from './cacheable.js'
 import type { HttpCacheValue } from './cached-response.js'
 import { OriginError } from './errors.js'
 import { FailingOrigins } from './failing-origins.js'
-import type { HeaderMap } from './headers.js'
+import { endToEnd, type HeaderMap, headerValue } from './headers.js'
 import { LoadStorage, type Site } from './load-storage.js'
 import type { HttpCacheOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
 import type { Origin } from './origin.js'
 import { discardLoad, type OriginLoad, OriginLoader, type OriginTrip } from './origin-loader.js'
+import { invalidatedUrls } from './policy/invalidation.js'
 import { PurgedEntries } from './purged-entries.js'
 import { type Outcome, type ReplyContext, replyFromCache, replyFromFailure, replyFromOrigin } from './reply.js'
 import { TagVersions } from './tag-versions.js'
@@ -71,7 +72,8 @@ export class HttpCache {
           })
         : undefined
     this.#tags = new TagVersions(o.tagCache ?? this.#ownTagCache!)
-    this.#callOptions = { ttl: o.ttl, staleTtl: o.staleTtl, resurrectTtl: o.resurrectTtl }
+    // Every load sets its entry's own freshness; this ttl only stands in until it does (0 would be "forever").
+    this.#callOptions = { ttl: Math.max(1, o.ttl), staleTtl: o.staleTtl, resurrectTtl: o.resurrectTtl }
     this.#origin = new OriginLoader(o, this.#tags, this.#clock)
     this.#storage = new LoadStorage(o)
     this.#purged = new PurgedEntries(o.cache)
@@ -84,7 +86,7 @@ export class HttpCache {
 
   /** Why `request` skips the cache (`X-Cache: BYPASS`), `undefined` when it is cacheable. */
   bypassReason(request: CacheRequest): BypassReason | undefined {
-    return bypassReason(request, this.#o)
+    return this.#o.policy.bypassReason(request, this.#o)
   }
 
   /** Whether an integration must read the request body (bounded by `maxBodySize`) before `handle`. */
@@ -152,6 +154,33 @@ export class HttpCache {
       headers: { host: parsed.host, ...init.headers },
     }
     await this.purge(this.keyOf(request))
+  }
+
+  /**
+   * After a non-error response to an unsafe method (POST, PUT, DELETE, any
+   * unknown method), remove the responses to its target URI and to the
+   * same-origin URIs in its `Location` and `Content-Location` (RFC 9111 §4.4),
+   * when the policy says so (`policy: 'rfc9111'`). The request flow calls it
+   * for the requests it passes to the origin.
+   */
+  async invalidateAfter(
+    request: CacheRequest,
+    status: number,
+    responseHeaders: Record<string, unknown>,
+  ): Promise<void> {
+    if (!this.#o.policy.invalidatesAfterUnsafeMethods) return
+    const headers = endToEnd(responseHeaders, new Set())
+    const urls = invalidatedUrls(request, status, {
+      location: headerValue(headers, 'location'),
+      contentLocation: headerValue(headers, 'content-location'),
+    })
+    // GET and HEAD share a key under convertHead; otherwise HEAD has its own.
+    const keys = new Set(
+      urls.flatMap((url) =>
+        ['GET', 'HEAD'].map((method) => this.keyOf({ method, host: request.host, url, headers: request.headers })),
+      ),
+    )
+    await Promise.all([...keys].map((key) => this.purge(key)))
   }
 
   /**
@@ -223,6 +252,7 @@ export class HttpCache {
       requestHeaders: request.headers,
       statusHeader: this.#o.statusHeader,
       now: this.#clock.now(),
+      ranges: this.#o.policy.servesRanges,
     }
     const load = found.kind === 'lock-timeout' ? undefined : found.load
     if (load?.kind === 'unstorable') {
@@ -252,10 +282,16 @@ export class HttpCache {
       await this.#purged.drop(site.key)
       return this.#answer(site, await this.#lookUp(site, trip), trip)
     }
+    // Stored for others, not for this request (RFC 9111 §3.5: Authorization): the origin answers it.
+    if (!this.#o.policy.mayReuse(value.headers, request, this.#o)) return { kind: 'pass', cacheStatus: 'MISS' }
     // Stale because the origin is failing (this load, an earlier one, or a resurrected entry) is STALE;
     // stale while a refresh runs is UPDATING.
     const failing =
       reason === 'loader-failed' || reason === 'resurrected' || load?.kind === 'failed' || this.#failing.has(site.key)
+    if (hitLevel === 4 && failing && !this.#o.policy.mayServeStaleOnError(value, at.now, this.#o)) {
+      const failure = load?.kind === 'failed' ? load.error : undefined
+      return replyFromFailure(failure?.response, failure?.failure === 'timeout', at)
+    }
     return replyFromCache(value, hitLevel !== 4 ? 'HIT' : failing ? 'STALE' : 'UPDATING', at)
   }
 

@@ -46,7 +46,7 @@ export class LoadStorage {
       case 'unstorable':
         return this.#notStored(ctx)
       case 'revalidated':
-        if (load.freshness.ttl <= 0) return this.#notStored(ctx)
+        if (load.freshness.ttl <= 0 && !load.freshness.keepToRevalidate) return this.#notStored(ctx)
         this.#setFreshness(ctx, load)
         return load.response
       case 'fetched':

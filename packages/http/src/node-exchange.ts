@@ -39,8 +39,10 @@ export function nodeExchange(init: NodeExchangeInit, statusHeader: string | unde
       res.once('close', () => controller.abort())
       return controller.signal
     },
-    pass: (status) => {
+    pass: (status, passed) => {
       if (statusHeader !== undefined) res.setHeader(statusHeader, status)
+      // The origin writes to the live response itself: the cache hears of it once it is sent.
+      if (passed !== undefined) res.once('finish', () => void passed(res.statusCode, res.getHeaders()))
       return init.pass()
     },
     reply: (reply) => writeNodeReply(res, reply),

@@ -2,6 +2,12 @@ import type { TierCache } from '@tiercache/core'
 import { type CacheKeyFunction, defaultCacheKey } from './cache-key.js'
 import type { CacheablePolicy, SetCookiePolicy } from './cacheable.js'
 import type { HttpCacheValue } from './cached-response.js'
+import {
+  HTTP_CACHE_POLICIES,
+  type HttpCachePolicy,
+  type HttpCachePolicyName,
+  type PolicySettings,
+} from './policy/http-cache-policy.js'
 
 /**
  * Options of an HTTP cache (`cacheHttp`, `cacheExpress`, `cacheFastify`, `cacheFetch`, `HttpCache`).
@@ -15,9 +21,26 @@ export interface HttpCacheOptions {
   /** Where responses live: L1, the shared store, single flight, stale windows and IPC all come from it. */
   cache: TierCache<HttpCacheValue>
   /**
+   * The rules the cache follows (see docs/http.md for the full table):
+   * - `'nginx'`: like nginx's `proxy_cache`: the options decide what is cached and for how long
+   *   (`ttl` whatever the origin says unless `respectCacheControl`); `private`, `no-store`,
+   *   `Set-Cookie` and `Authorization` keep a response out.
+   * - `'rfc9111'`: a shared cache by RFC 9111 (with RFC 5861 and RFC 9213): the origin's headers
+   *   decide; responses without explicit or heuristic freshness are not reused; any final status
+   *   with explicit freshness is stored, 5xx included; `no-cache` responses are stored and
+   *   revalidated; `Authorization` per §3.5; `Set-Cookie` stored (`setCookie: 'store'`); a single
+   *   byte `Range` is answered from a stored response; unsafe methods invalidate (§4.4);
+   *   `CDN-Cache-Control` wins over `Cache-Control`.
+   * @default 'nginx'
+   * @example new HttpCache({ cache, policy: 'rfc9111' })
+   */
+  policy?: HttpCachePolicyName
+  /**
    * How long a response is fresh (nginx `proxy_cache_valid`). With `respectCacheControl`,
-   * only for responses whose headers give no expiry.
-   * @default 60_000
+   * only for responses whose headers give no expiry; `0` there means such responses are not
+   * reused. Under `policy: 'rfc9111'`, the heuristic lifetime of a heuristically cacheable
+   * response (RFC 9111 §4.2.2) that has no `Last-Modified` to estimate one from.
+   * @default 60_000 (`0` under `policy: 'rfc9111'`)
    */
   ttl?: number
   /**
@@ -29,7 +52,9 @@ export interface HttpCacheOptions {
   /**
    * After expiry, how long a response is kept to be served when the origin fails (throws, times
    * out, answers an `errorStatuses` status): RFC 5861 `stale-if-error`. The stale window counts too.
-   * @default 0
+   * Under `policy: 'rfc9111'` this is how long a cache disconnected from its origin may serve
+   * stale (RFC 9111 §4.2.4), never for `must-revalidate`, `proxy-revalidate`, `s-maxage` or `no-cache`.
+   * @default 0 (`60_000` under `policy: 'rfc9111'`)
    */
   staleIfError?: number
   /**
@@ -42,6 +67,7 @@ export interface HttpCacheOptions {
    * Let the origin's `Cache-Control` (`s-maxage`, `max-age`, `no-cache`, `must-revalidate`,
    * `stale-while-revalidate`, `stale-if-error`) and `Expires` set freshness (RFC 9111, RFC 5861),
    * falling back to the options. Off, the options alone decide (`private`/`no-store` are always honoured).
+   * Always on under `policy: 'rfc9111'`.
    * @default false
    */
   respectCacheControl?: boolean
@@ -53,12 +79,12 @@ export interface HttpCacheOptions {
   methods?: readonly string[] | string
   /**
    * Statuses that are cached, as a list or a space-separated string (`"200 405"`).
-   * @default [200, 203, 204, 300, 301, 404, 410]
+   * @default [200, 203, 204, 300, 301, 404, 410] (under `policy: 'rfc9111'`: every final status but 206 and 304)
    */
   statuses?: readonly number[] | string
   /**
    * The cache key of a request. `Vary` is applied on top of it, whatever it is.
-   * @default defaultCacheKey — method, host, path and sorted query
+   * @default defaultCacheKey — method, host and URL as received (`normalisedCacheKey` sorts the query)
    * @example (req) => `${req.method}:${req.headers['user-agent'] ?? ''}:${req.url}` // per user agent
    */
   key?: CacheKeyFunction
@@ -92,19 +118,35 @@ export interface HttpCacheOptions {
    * @default 600_000
    */
   revalidateTtl?: number
-  /** Origin statuses that count as a failure, for stale-if-error. @default [500, 502, 503, 504] */
+  /**
+   * Origin statuses that count as a failure, for stale-if-error. Under `policy: 'rfc9111'`,
+   * only when the response has no explicit freshness: with one, it is a response like any other.
+   * @default [500, 502, 503, 504]
+   */
   errorStatuses?: readonly number[]
+  /**
+   * Targeted cache-control fields (RFC 9213) this cache obeys, most specific first: the first
+   * one a response carries with a valid value replaces its `Cache-Control` and `Expires`.
+   * @default [] (`['cdn-cache-control']` under `policy: 'rfc9111'`)
+   * @example ['myedge-cache-control', 'cdn-cache-control']
+   */
+  targetedFields?: readonly string[] | string
   /**
    * A response with `Set-Cookie`: `bypass` does not cache it, `strip` caches it without the
    * cookie (and serves it without, to every client), `store` caches the cookie too.
-   * @default 'bypass'
+   * @default 'bypass' (`'store'` under `policy: 'rfc9111'`, as RFC 9111 §3 lets a cache store it: the origin marks per-user responses `private`)
    */
   setCookie?: SetCookiePolicy
   /** Cache responses marked `Cache-Control: private`. @default false */
   allowPrivate?: boolean
   /** Cache responses marked `Cache-Control: no-store`. @default false */
   allowNoStore?: boolean
-  /** Cache requests carrying `Authorization` (make `key` tell users apart). @default false */
+  /**
+   * Cache requests carrying `Authorization` (make `key` tell users apart). Under
+   * `policy: 'rfc9111'` they are looked up, and their responses stored and reused only
+   * when marked `public`, `s-maxage` or `must-revalidate` (RFC 9111 §3.5).
+   * @default false
+   */
   allowAuthorization?: boolean
   /** Response headers listing a response's tags, for `purgeTag`. @default ['cache-tag', 'surrogate-key'] */
   tagHeaders?: readonly string[] | string
@@ -149,8 +191,22 @@ export const HTTP_DEFAULTS = {
   convertHead: true,
 } as const
 
+/** Every final status but 206 (partial) and 304 (a validator's answer), which are never stored as such. */
+const ALL_FINAL_STATUSES = Array.from({ length: 400 }, (_, i) => 200 + i).filter((s) => s !== 206 && s !== 304)
+
+/** The defaults that differ under `policy: 'rfc9111'`. */
+const RFC9111_DEFAULTS = {
+  ttl: 0,
+  staleIfError: 60_000,
+  statuses: ALL_FINAL_STATUSES,
+  setCookie: 'store',
+  targetedFields: ['cdn-cache-control'],
+} as const
+
 /** The options checked and with every default applied. */
-export interface ResolvedOptions extends CacheablePolicy {
+export interface ResolvedOptions extends CacheablePolicy, PolicySettings {
+  /** The rules in force. */
+  readonly policy: HttpCachePolicy
   readonly cache: TierCache<HttpCacheValue>
   readonly ttl: number
   readonly staleTtl: number
@@ -178,8 +234,18 @@ export function resolveOptions(options: HttpCacheOptions): ResolvedOptions {
   const { cache, tagCache } = options
   if (!isTierCache(cache)) throw new TypeError('options.cache must be a TierCache')
   if (tagCache !== undefined && !isTierCache(tagCache)) throw new TypeError('options.tagCache must be a TierCache')
-  const staleIfError = duration(options, 'staleIfError', HTTP_DEFAULTS.staleIfError)
-  const setCookie = options.setCookie ?? HTTP_DEFAULTS.setCookie
+  const policyName = options.policy ?? 'nginx'
+  if (!Object.hasOwn(HTTP_CACHE_POLICIES, policyName)) {
+    throw new TypeError(`options.policy must be 'nginx' or 'rfc9111', got ${String(policyName)}`)
+  }
+  const policy = HTTP_CACHE_POLICIES[policyName]
+  const rfc = policyName === 'rfc9111'
+  const staleIfError = duration(
+    options,
+    'staleIfError',
+    rfc ? RFC9111_DEFAULTS.staleIfError : HTTP_DEFAULTS.staleIfError,
+  )
+  const setCookie = options.setCookie ?? (rfc ? RFC9111_DEFAULTS.setCookie : HTTP_DEFAULTS.setCookie)
   if (!['bypass', 'strip', 'store'].includes(setCookie)) {
     throw new TypeError(`options.setCookie must be 'bypass', 'strip' or 'store', got ${String(setCookie)}`)
   }
@@ -190,19 +256,29 @@ export function resolveOptions(options: HttpCacheOptions): ResolvedOptions {
   if (options.key !== undefined && typeof options.key !== 'function') {
     throw new TypeError('options.key must be a function (request) => string')
   }
-  const ttl = duration(options, 'ttl', HTTP_DEFAULTS.ttl)
-  if (ttl === 0)
-    throw new TypeError('options.ttl must be > 0 (a response that never goes stale is not an HTTP cache entry)')
+  const ttl = duration(options, 'ttl', rfc ? RFC9111_DEFAULTS.ttl : HTTP_DEFAULTS.ttl)
+  const respectCacheControl = rfc || flag(options, 'respectCacheControl', false)
+  if (ttl === 0 && !respectCacheControl) {
+    throw new TypeError(
+      'options.ttl must be > 0 unless respectCacheControl is on (then 0 means: no explicit freshness, not reused)',
+    )
+  }
   return {
+    policy,
     cache,
     tagCache,
     ttl,
     staleTtl: duration(options, 'staleTtl', HTTP_DEFAULTS.staleTtl),
     staleIfError,
     resurrectTtl: duration(options, 'resurrectTtl', Math.min(staleIfError, 5_000)),
-    respectCacheControl: flag(options, 'respectCacheControl', false),
+    respectCacheControl,
     methods: new Set(list(options.methods, HTTP_DEFAULTS.methods, 'methods').map((m) => m.toUpperCase())),
-    statuses: new Set(statusList(options.statuses, HTTP_DEFAULTS.statuses, 'statuses')),
+    statuses: new Set(
+      statusList(options.statuses, rfc ? RFC9111_DEFAULTS.statuses : HTTP_DEFAULTS.statuses, 'statuses'),
+    ),
+    targetedFields: list(options.targetedFields, rfc ? RFC9111_DEFAULTS.targetedFields : [], 'targetedFields').map(
+      (f) => f.toLowerCase(),
+    ),
     key: options.key ?? defaultCacheKey,
     statusHeader: statusHeader === false ? undefined : statusHeader.toLowerCase(),
     lockTimeout: duration(options, 'lockTimeout', HTTP_DEFAULTS.lockTimeout),

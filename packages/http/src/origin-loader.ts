@@ -1,14 +1,13 @@
 import type { Clock } from '@tiercache/core'
-import { deltaSeconds } from './cache-control.js'
 import type { CacheRequest } from './cache-request.js'
-import { unstorableReason } from './cacheable.js'
 import type { CachedResponse } from './cached-response.js'
 import { freshenedHeaders, revalidationHeaders } from './conditional.js'
 import { OriginError } from './errors.js'
-import { type Freshness, originFreshness } from './freshness.js'
 import { endToEnd, type HeaderMap, headerValue } from './headers.js'
 import type { ResolvedOptions } from './options.js'
 import { drain, heldToLength, type Origin, type OriginResponse, readBounded, untilAborted } from './origin.js'
+import { ageFieldSeconds } from './policy/age.js'
+import type { PolicyFreshness } from './policy/http-cache-policy.js'
 import { noContent } from './reply.js'
 import { responseTags, type TagVersions } from './tag-versions.js'
 
@@ -22,13 +21,13 @@ export type OriginLoad =
       readonly kind: 'fetched'
       readonly cacheStatus: 'MISS' | 'EXPIRED'
       readonly response: CachedResponse
-      readonly freshness: Freshness
+      readonly freshness: PolicyFreshness
     }
   /** The origin confirmed the expired entry (304): the entry with the 304's headers. */
-  | { readonly kind: 'revalidated'; readonly response: CachedResponse; readonly freshness: Freshness }
+  | { readonly kind: 'revalidated'; readonly response: CachedResponse; readonly freshness: PolicyFreshness }
   /** A response that may not be stored, still streaming, for the client that caused the fetch. */
   | { readonly kind: 'unstorable'; readonly cacheStatus: 'MISS' | 'EXPIRED'; readonly response: OriginResponse }
-  /** The origin threw, timed out, broke off, or answered an `errorStatuses` status. */
+  /** The origin threw, timed out, broke off, or answered a status the policy counts as a failure. */
   | { readonly kind: 'failed'; readonly error: OriginError }
 
 /** One trip to the origin: the request that caused it, and the expired entry it may revalidate. */
@@ -57,7 +56,6 @@ export class OriginLoader {
   readonly #clock: Clock
   /** Headers never stored: recomputed on the way out, or per-request. */
   readonly #drop: ReadonlySet<string>
-  readonly #defaults: Freshness
 
   constructor(options: ResolvedOptions, tags: TagVersions, clock: Clock) {
     this.#o = options
@@ -66,7 +64,6 @@ export class OriginLoader {
     const drop = ['age', 'content-length', ...(options.statusHeader === undefined ? [] : [options.statusHeader])]
     if (options.setCookie === 'strip') drop.push('set-cookie')
     this.#drop = new Set(drop)
-    this.#defaults = { ttl: options.ttl, staleTtl: options.staleTtl, staleIfError: options.staleIfError }
   }
 
   async load(trip: OriginTrip): Promise<OriginLoad> {
@@ -113,13 +110,14 @@ export class OriginLoader {
         ...stale,
         headers: freshenedHeaders(stale.headers, headers, this.#drop),
         storedAt: now,
-        initialAge: deltaSeconds(headerValue(headers, 'age')) ?? 0,
+        initialAge: ageFieldSeconds(headers),
       }
-      return { kind: 'revalidated', response: revalidated, freshness: this.#freshness(revalidated.headers, now) }
+      const freshness = this.#freshness(revalidated.status, revalidated.headers, now)
+      return { kind: 'revalidated', response: revalidated, freshness }
     }
 
     // 3. The origin failed: keep its error page for every waiter
-    if (o.errorStatuses.has(response.status)) {
+    if (o.policy.isOriginFailure({ status: response.status, headers }, o)) {
       const body = await untilAborted(drain(response.body, o.maxBodySize), signal).catch(() => undefined)
       const page = {
         status: response.status,
@@ -131,10 +129,12 @@ export class OriginLoader {
     const cacheStatus = stale === undefined ? 'MISS' : 'EXPIRED'
 
     // 4. May it be stored? For how long? Does it fit?
-    const freshness = this.#freshness(headers, now)
+    const freshness = this.#freshness(response.status, headers, now)
+    // Never fresh: worth keeping only when the policy keeps such responses to revalidate them, and they can be.
+    const neverFresh = freshness.ttl <= 0 && !(freshness.keepToRevalidate && o.revalidate && hasValidators(headers))
     const unstorable =
-      unstorableReason(response.status, headers, o) !== undefined ||
-      freshness.ttl <= 0 ||
+      o.policy.unstorableReason({ status: response.status, headers }, request, o) !== undefined ||
+      neverFresh ||
       (declared ?? 0) > o.maxBodySize
     if (unstorable) return { kind: 'unstorable', cacheStatus, response }
     let read: Awaited<ReturnType<typeof readBounded>>
@@ -160,14 +160,14 @@ export class OriginLoader {
       headers: endToEnd(response.headers, this.#drop),
       body: read.bytes,
       storedAt: now,
-      initialAge: deltaSeconds(headerValue(headers, 'age')) ?? 0,
+      initialAge: ageFieldSeconds(headers),
       tags,
     }
     return { kind: 'fetched', cacheStatus, response: entry, freshness }
   }
 
-  #freshness(headers: HeaderMap, now: number): Freshness {
-    return this.#o.respectCacheControl ? originFreshness(headers, this.#defaults, now) : this.#defaults
+  #freshness(status: number, headers: HeaderMap, now: number): PolicyFreshness {
+    return this.#o.policy.freshness({ status, headers }, now, this.#o)
   }
 }
 
@@ -179,6 +179,11 @@ function declaredLength(headers: HeaderMap, status: number, method: string): num
   const field = headerValue(headers, 'content-length')
   if (field === undefined || !/^\d+$/.test(field) || method === 'HEAD' || noContent(status)) return undefined
   return Number(field)
+}
+
+/** Whether a response carries a validator to revalidate it with (RFC 9111 §4.3.1). */
+function hasValidators(headers: HeaderMap): boolean {
+  return headers.etag !== undefined || headers['last-modified'] !== undefined
 }
 
 /** The client's headers minus its validators, plus the cache's own (when revalidating). */

@@ -3,6 +3,7 @@ import { isNotModified, notModifiedHeaders } from './conditional.js'
 import type { FailedResponse } from './errors.js'
 import { endToEnd, type HeaderMap, type StoredHeaders } from './headers.js'
 import type { OriginBody } from './origin.js'
+import { requestedRange } from './policy/byte-range.js'
 
 /**
  * How the cache answered, in nginx's `$upstream_cache_status` words:
@@ -43,6 +44,8 @@ export interface ReplyContext {
   readonly statusHeader: string | undefined
   /** The cache's clock, for `Age`. */
   readonly now: number
+  /** Answer a single byte `Range` on a stored 200 with a 206 (RFC 9110 §14.2); off, `Range` is ignored. */
+  readonly ranges?: boolean | undefined
 }
 
 /** Statuses that never carry content, so no `Content-Length` either (RFC 9110 §8.6, §15.3.5, §15.4.5). */
@@ -63,8 +66,21 @@ export function replyFromCache(cached: CachedResponse, cacheStatus: CacheStatus,
     return reply(304, headers, undefined, cacheStatus, at)
   }
   const headers: StoredHeaders = { ...cached.headers }
-  if (!noContent(cached.status)) headers['content-length'] = String(cached.body.byteLength)
   if (age > 0) headers.age = String(age)
+  const size = cached.body.byteLength
+  const range = at.ranges && cached.status === 200 ? requestedRange(at.requestHeaders, cached.headers, size) : undefined
+  if (range === 'unsatisfiable') {
+    headers['content-range'] = `bytes */${size}`
+    headers['content-length'] = '0'
+    return reply(416, headers, undefined, cacheStatus, at)
+  }
+  if (range !== undefined) {
+    headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`
+    headers['content-length'] = String(range.end - range.start + 1)
+    const part = at.method === 'HEAD' ? undefined : cached.body.subarray(range.start, range.end + 1)
+    return reply(206, headers, part, cacheStatus, at)
+  }
+  if (!noContent(cached.status)) headers['content-length'] = String(size)
   const body = at.method === 'HEAD' || noContent(cached.status) ? undefined : cached.body
   return reply(cached.status, headers, body, cacheStatus, at)
 }

@@ -4,6 +4,13 @@ import type { Origin } from './origin.js'
 import { type CacheStatus, type Reply, replyFromOrigin } from './reply.js'
 
 /**
+ * Told the status and headers of a passed request's response, once the
+ * integration has them, so the cache can act on it (RFC 9111 §4.4
+ * invalidation after unsafe methods). It never rejects.
+ */
+export type PassedResponse = (status: number, headers: Record<string, unknown>) => Promise<void>
+
+/**
  * One request as an integration hands it to the cache: the request in the
  * cache's terms, the way to its origin, and how to answer or pass it on. An
  * integration only converts; `serve` decides.
@@ -20,8 +27,12 @@ export interface Exchange<R> {
    * through `origin`. Without it, `pass` still sends the body.
    */
   readonly replaySignal?: () => AbortSignal
-  /** Let the live request through to the origin, uncached, with `status` as the status header. */
-  pass(status: CacheStatus): R | Promise<R>
+  /**
+   * Let the live request through to the origin, uncached, with `status` as the status header;
+   * when `passed` is given, call it with the origin's response before the client gets it
+   * (or, when the integration cannot wait, as soon as it is sent).
+   */
+  pass(status: CacheStatus, passed?: PassedResponse): R | Promise<R>
   /** Write `reply` to the client. */
   reply(reply: Reply): R | Promise<R>
 }
@@ -29,21 +40,26 @@ export interface Exchange<R> {
 /** The request flow every integration shares: bypass, read a cacheable body, look up, answer or pass. */
 export async function serve<R>(engine: HttpCache, exchange: Exchange<R>): Promise<R> {
   let request = exchange.request
+  // What a passed unsafe method changed must not be served from the cache afterwards (RFC 9111 §4.4).
+  const passed: PassedResponse | undefined = engine.options.policy.invalidatesAfterUnsafeMethods
+    ? (status, headers) => engine.invalidateAfter(exchange.request, status, headers).catch(() => {})
+    : undefined
   // 1. Not cacheable (method, Authorization, Upgrade): straight to the origin
-  if (engine.bypassReason(request) !== undefined) return exchange.pass('BYPASS')
+  if (engine.bypassReason(request) !== undefined) return exchange.pass('BYPASS', passed)
 
   // 2. A cacheable method with a body: read it, bounded, so it can be keyed and replayed
   if (engine.wantsBody(request.method)) {
     const body = await exchange.readBody(engine.options.maxBodySize)
     // Too large to key or replay (or unreadable here): the request goes through whole.
-    if (body === undefined) return exchange.pass('BYPASS')
+    if (body === undefined) return exchange.pass('BYPASS', passed)
     request = { ...request, body }
   }
 
   // 3. The cache: a reply, or a pass to the origin
   const outcome = await engine.handle(request, exchange.origin)
   if (outcome.kind === 'reply') return exchange.reply(outcome)
-  if (request.body === undefined || exchange.replaySignal === undefined) return exchange.pass(outcome.cacheStatus)
+  if (request.body === undefined || exchange.replaySignal === undefined)
+    return exchange.pass(outcome.cacheStatus, passed)
 
   // 4. Passed, but the body was read off the live request: replay it on a request of the cache's own
   const replayed = await exchange.origin({ ...request, signal: exchange.replaySignal() })

@@ -25,6 +25,13 @@ describe('public types of @tiercache/http', () => {
     expectTypeOf(listener.httpCache.purgeTag).returns.toEqualTypeOf<Promise<void>>()
   })
 
+  it("policy is 'nginx' or 'rfc9111', for every integration", () => {
+    expectTypeOf<HttpCacheOptions['policy']>().toEqualTypeOf<'nginx' | 'rfc9111' | undefined>()
+    cacheFetch((request) => fetch(request), { cache, policy: 'rfc9111' })
+    // @ts-expect-error an unknown policy
+    new HttpCache({ cache, policy: 'rfc2616' })
+  })
+
   it('the options require a cache of HttpCacheValue', () => {
     // @ts-expect-error a cache of anything else cannot hold responses
     const wrong: HttpCacheOptions = { cache: new TierCache<string>() }
