@@ -63,6 +63,7 @@ export async function serve<R>(engine: HttpCache, exchange: Exchange<R>): Promis
 
   // 4. Passed, but the body was read off the live request: replay it on a request of the cache's own
   const replayed = await exchange.origin({ ...request, signal: exchange.replaySignal() })
+  await passed?.(replayed.status, replayed.headers)
   const at = { method: request.method, requestHeaders: request.headers, statusHeader: engine.options.statusHeader }
   return exchange.reply(replyFromOrigin(replayed.status, replayed.headers, replayed.body, outcome.cacheStatus, at))
 }
