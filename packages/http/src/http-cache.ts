@@ -12,7 +12,7 @@ import type { HttpCacheOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
 import type { Origin } from './origin.js'
 import { discardLoad, type OriginLoad, OriginLoader, type OriginTrip } from './origin-loader.js'
-import { invalidatedUrls } from './policy/invalidation.js'
+import { invalidatedUrls, isUnsafeMethod } from './policy/invalidation.js'
 import { PurgedEntries } from './purged-entries.js'
 import { type Outcome, type ReplyContext, replyFromCache, replyFromFailure, replyFromOrigin } from './reply.js'
 import { TagVersions } from './tag-versions.js'
@@ -168,7 +168,7 @@ export class HttpCache {
     status: number,
     responseHeaders: Record<string, unknown>,
   ): Promise<void> {
-    if (!this.#o.policy.invalidatesAfterUnsafeMethods) return
+    if (!this.#o.policy.invalidatesAfterUnsafeMethods || !isUnsafeMethod(request.method)) return
     const headers = endToEnd(responseHeaders, new Set())
     const urls = invalidatedUrls(request, status, {
       location: headerValue(headers, 'location'),

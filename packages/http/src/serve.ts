@@ -57,7 +57,12 @@ export async function serve<R>(engine: HttpCache, exchange: Exchange<R>): Promis
 
   // 3. The cache: a reply, or a pass to the origin
   const outcome = await engine.handle(request, exchange.origin)
-  if (outcome.kind === 'reply') return exchange.reply(outcome)
+  if (outcome.kind === 'reply') {
+    // A cacheable unsafe method (POST in `methods`) that went to the origin changed what it targets too.
+    if (outcome.cacheStatus === 'MISS' || outcome.cacheStatus === 'EXPIRED')
+      await passed?.(outcome.status, outcome.headers)
+    return exchange.reply(outcome)
+  }
   if (request.body === undefined || exchange.replaySignal === undefined)
     return exchange.pass(outcome.cacheStatus, passed)
 

@@ -1,6 +1,11 @@
 /** Methods RFC 9110 §9.2.1 defines as safe; every other method, unknown ones too, may change the resource. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
+/** Whether a request method may change the target resource (RFC 9110 §9.2.1): any but GET, HEAD, OPTIONS, TRACE. */
+export function isUnsafeMethod(method: string): boolean {
+  return !SAFE_METHODS.has(method)
+}
+
 /**
  * The URLs (path and query) a cache must invalidate after a request (RFC 9111
  * §4.4): after a non-error response (2xx, 3xx) to an unsafe method, the target
@@ -19,7 +24,7 @@ export function invalidatedUrls(
   status: number,
   locations: { readonly location?: string | undefined; readonly contentLocation?: string | undefined },
 ): string[] {
-  if (SAFE_METHODS.has(request.method) || status < 200 || status >= 400) return []
+  if (!isUnsafeMethod(request.method) || status < 200 || status >= 400) return []
   const urls = new Set([request.url])
   let target: URL
   try {

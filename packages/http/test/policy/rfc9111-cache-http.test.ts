@@ -112,3 +112,18 @@ describe("policy: 'rfc9111' when the origin fails", () => {
     expect((await get(`${url}/strict`)).status).toBe(502)
   })
 })
+
+describe("policy: 'rfc9111' with POST among the cached methods", () => {
+  it('a POST that reached the origin still invalidates the GET of its target', async () => {
+    const origin = new TestOrigin()
+    origin.respond = (req, res) =>
+      res
+        .writeHead(200, { 'cache-control': req.method === 'POST' ? 'no-store' : 'max-age=3600' })
+        .end(`#${origin.count}`)
+    const { url } = await start(origin, { ...rfc9111, methods: ['GET', 'HEAD', 'POST'] })
+    await get(`${url}/form`)
+    expect((await get(`${url}/form`)).headers['x-cache']).toBe('HIT')
+    expect((await get(`${url}/form`, { method: 'POST', body: 'a=1' })).headers['x-cache']).toBe('MISS')
+    expect((await get(`${url}/form`)).headers['x-cache']).toBe('MISS')
+  })
+})
