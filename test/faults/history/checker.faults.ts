@@ -187,6 +187,16 @@ describe('guarantee (4): one loader call per key per expiry', () => {
     expect(guarantees(h)).toEqual([])
   })
 
+  it('accepts a second load when a purge was still running as the first one started', () => {
+    const h = history([purge('A', 0, 10)], [load('B', 'k', 'L|B|1', 5, 50), load('B', 'k', 'L|B|2', 60, 110)])
+    expect(guarantees(h)).toEqual([])
+  })
+
+  it('catches a second load when the delete had completed before the first load started', () => {
+    const h = history([del('A', 'k', 0, 10)], [load('B', 'k', 'L|B|1', 15, 50), load('C', 'k', 'L|C|1', 60, 110)])
+    expect(guarantees(h)).toEqual(['extra-load'])
+  })
+
   it('catches a load while a set value is fresh', () => {
     const h = history([set('A', 'k', 'S|A|1', 0, 5)], [load('B', 'k', 'L|B|1', 100, 150)])
     expect(guarantees(h)).toEqual(['extra-load'])

@@ -247,7 +247,8 @@ function olderThan(p: Producer, w: Operation): boolean {
 
 /**
  * Why `load` should not have run: a value of its key that was still fresh or
- * still being loaded when it started, with no delete or purge since. `undefined` if none.
+ * still being loaded when it started, with no delete or purge since (or running
+ * when that load started). `undefined` if none.
  */
 function freshCover(
   load: LoadCall,
@@ -255,7 +256,8 @@ function freshCover(
   writes: readonly Operation[],
   history: History,
 ): string | undefined {
-  const erasedSince = (t: number) => writes.some((w) => w.kind !== 'set' && w.invoke >= t && w.invoke <= load.start)
+  // A delete or purge not yet complete when the earlier load started may rightly have discarded it.
+  const erasedSince = (t: number) => writes.some((w) => w.kind !== 'set' && w.complete >= t && w.invoke <= load.start)
   const fresh = history.ttlMs === 0 ? Number.POSITIVE_INFINITY : history.ttlMs - EXPIRY_SLACK_MS
   for (let i = earlier.length - 1; i >= 0; i--) {
     const before = earlier[i]!

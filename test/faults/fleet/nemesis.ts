@@ -1,0 +1,124 @@
+/**
+ * The nemesis: faults done to the suite's own redis-server and node processes.
+ * Each fault is bounded in time and heals itself before it resolves.
+ */
+import { redisCli, type RedisServer } from '../../helpers/redis-servers.js'
+import type { FleetNode } from './fleet.js'
+
+/** What a fault may act on. */
+export interface Target {
+  readonly server: RedisServer
+  readonly nodes: readonly FleetNode[]
+}
+
+/** One fault: runs, heals, resolves. */
+export type Fault = (target: Target) => Promise<void>
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const cli = (target: Target, ...args: string[]) => redisCli(target.server.port, ...args)
+
+/** Redis frozen (SIGSTOP) for `ms`, then continued: connections stay open, replies wait. */
+export const freezeRedis =
+  (ms: number): Fault =>
+  async ({ server }) => {
+    process.kill(server.pid, 'SIGSTOP')
+    try {
+      await sleep(ms)
+    } finally {
+      process.kill(server.pid, 'SIGCONT')
+    }
+  }
+
+/** Redis crashes (SIGKILL), stays down `ms`, restarts empty (no persistence). */
+export const crashRedis =
+  (ms: number): Fault =>
+  async ({ server }) => {
+    await server.kill('SIGKILL')
+    await sleep(ms)
+    await server.restart()
+  }
+
+/** Every client connection of `type` killed, `times` times, `everyMs` apart. */
+export const killClients =
+  (type: 'normal' | 'pubsub', times: number, everyMs: number): Fault =>
+  async (target) => {
+    for (let i = 0; i < times; i++) {
+      await cli(target, 'CLIENT', 'KILL', 'TYPE', type)
+      await sleep(everyMs)
+    }
+  }
+
+/** Redis busy in one command (`DEBUG SLEEP`) for `ms`. */
+export const debugSleep =
+  (ms: number): Fault =>
+  async (target) => {
+    await cli(target, 'DEBUG', 'SLEEP', String(ms / 1000))
+  }
+
+/** Every client paused (`CLIENT PAUSE ms ALL`). */
+export const pauseClients =
+  (ms: number): Fault =>
+  async (target) => {
+    await cli(target, 'CLIENT', 'PAUSE', String(ms), 'ALL')
+    await sleep(ms)
+  }
+
+/**
+ * Memory pressure under `allkeys-lru`: maxmemory just above what is used, and
+ * a filler writing junk so Redis evicts (the cache's values, locks and
+ * namespace generations among them) for `ms`.
+ */
+export const evictUnderPressure =
+  (ms: number): Fault =>
+  async (target) => {
+    const info = await cli(target, 'INFO', 'memory')
+    const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0)
+    await cli(target, 'CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru')
+    await cli(target, 'CONFIG', 'SET', 'maxmemory', String(used + 512 * 1024))
+    const until = Date.now() + ms
+    let i = 0
+    try {
+      while (Date.now() < until) {
+        const args = ['MSET']
+        for (let j = 0; j < 50; j++) args.push(`junk:${i++}`, 'x'.repeat(1024))
+        await cli(target, ...args).catch(() => {})
+        await sleep(20)
+      }
+    } finally {
+      await cli(target, 'CONFIG', 'SET', 'maxmemory', '0')
+      await cli(target, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+    }
+  }
+
+/** Node `index` stopped (SIGSTOP) for `ms`: its timers, sockets and bus all wait. */
+export const pauseNode =
+  (index: number, ms: number): Fault =>
+  async ({ nodes }) => {
+    const node = nodes[index]!
+    process.kill(node.pid, 'SIGSTOP')
+    try {
+      await sleep(ms)
+    } finally {
+      process.kill(node.pid, 'SIGCONT')
+    }
+  }
+
+/** Node `index` blocks its own event loop for `ms` (a long synchronous task). */
+export const blockNode =
+  (index: number, ms: number): Fault =>
+  async ({ nodes }) => {
+    const node = nodes[index]!
+    const blocked = node.next('blocked')
+    node.send({ type: 'block', ms })
+    await blocked
+  }
+
+/** Node `index` blocks its event loop for `ms` right after its next `set` resolves (before it publishes). */
+export const blockWriterAfterSet =
+  (index: number, ms: number): Fault =>
+  async ({ nodes }) => {
+    const node = nodes[index]!
+    const blocked = node.next('blocked')
+    node.send({ type: 'block-after-set', ms })
+    await Promise.race([blocked, sleep(ms + 5_000)])
+  }
