@@ -119,7 +119,7 @@ describe('TierCache against the reference model', () => {
           await replay(commands, options, cache, time)
           cache.close()
         }),
-        { numRuns: SMOKE ? 3 : 15 },
+        { numRuns: SMOKE ? 3 : 40 },
       )
     })
   })
