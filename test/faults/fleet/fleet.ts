@@ -79,7 +79,10 @@ export class Recorder {
 
 /** Build the packages the nodes import from dist/. */
 export function buildPackages(): void {
-  execFileSync(`${root}node_modules/.bin/tsc`, ['-b', 'packages/redis', 'packages/ipc'], { cwd: root, stdio: 'inherit' })
+  execFileSync(`${root}node_modules/.bin/tsc`, ['-b', 'packages/redis', 'packages/ipc'], {
+    cwd: root,
+    stdio: 'inherit',
+  })
 }
 
 /** Start one node per name; every message goes to `recorder`. */

@@ -2,7 +2,7 @@
  * The nemesis: faults done to the suite's own redis-server and node processes.
  * Each fault is bounded in time and heals itself before it resolves.
  */
-import { redisCli, type RedisServer } from '../../helpers/redis-servers.js'
+import { type RedisServer, redisCli } from '../../helpers/redis-servers.js'
 import type { FleetNode } from './fleet.js'
 
 /** What a fault may act on. */

@@ -106,7 +106,11 @@ describe('guarantee (2): bounded staleness', () => {
   })
 
   it('catches another node returning it from L1 after maxStaleness, and reports how stale', () => {
-    const h = history([set('A', 'k', 'S|A|1', 0, 5), set('A', 'k', 'S|A|2', 10, 15), get('B', 'k', 'S|A|1', 2_015, 2_016)])
+    const h = history([
+      set('A', 'k', 'S|A|1', 0, 5),
+      set('A', 'k', 'S|A|2', 10, 15),
+      get('B', 'k', 'S|A|1', 2_015, 2_016),
+    ])
     const verdict = check(h)
     expect(verdict.violations.map((v) => v.guarantee)).toEqual(['stale-read'])
     expect(verdict.figures).toMatchObject({ wrongValues: 1, worstStalenessMs: 2_000, boundMs: 500 })

@@ -200,7 +200,9 @@ export function check(history: History): Verdict {
       extraLoads: violations.filter((v) => v.guarantee === 'extra-load').length,
       slowestCallMs: round(completed.reduce((max, op) => Math.max(max, op.complete - op.invoke), 0)),
       timeToRecoverMs:
-        history.healedAt === undefined ? 0 : round(Math.max(0, Number.isFinite(lastBad) ? lastBad - history.healedAt : 0)),
+        history.healedAt === undefined
+          ? 0
+          : round(Math.max(0, Number.isFinite(lastBad) ? lastBad - history.healedAt : 0)),
     },
   }
 }
@@ -263,7 +265,8 @@ function freshCover(
     const before = earlier[i]!
     if (within(before.start, history.unhealthy) || overlaps(before, history.unhealthy)) continue
     if (load.start < before.end + fresh && !erasedSince(before.start)) {
-      const state = before.end >= load.start ? 'still being loaded' : `fresh for ${round(before.end + fresh - load.start)} ms more`
+      const state =
+        before.end >= load.start ? 'still being loaded' : `fresh for ${round(before.end + fresh - load.start)} ms more`
       return `${before.value} (loaded on ${before.node}) was ${state}`
     }
   }

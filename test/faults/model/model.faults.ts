@@ -19,7 +19,14 @@ const keys = fc.constantFrom('a', 'b')
 const commandsOf = (unit: number, maxLength: number) =>
   fc.array(
     fc.oneof(
-      { weight: 5, arbitrary: fc.record({ kind: fc.constant('get' as const), key: keys, outcome: fc.constantFrom('value' as const, 'value' as const, 'null' as const, 'throw' as const) }) },
+      {
+        weight: 5,
+        arbitrary: fc.record({
+          kind: fc.constant('get' as const),
+          key: keys,
+          outcome: fc.constantFrom('value' as const, 'value' as const, 'null' as const, 'throw' as const),
+        }),
+      },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('peek-get' as const), key: keys }) },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), key: keys, miss: fc.boolean() }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), key: keys }) },
@@ -36,22 +43,24 @@ const commandsOf = (unit: number, maxLength: number) =>
   )
 
 const optionsOf = (unit: number): fc.Arbitrary<ModelOptions> =>
-  fc.record({
-    ttl: fc.constantFrom(0, 100, 200),
-    negTtl: fc.constantFrom(0, 50, 100),
-    staleTtl: fc.constantFrom(0, 100, 300),
-    resurrectTtl: fc.constantFrom(0, 100, 250),
-    refreshRetryDelay: fc.constantFrom(50, 200),
-  }).map((o) => ({
-    ttl: (o.ttl * unit) / 100,
-    negTtl: (o.negTtl * unit) / 100,
-    staleTtl: (o.staleTtl * unit) / 100,
-    resurrectTtl: (o.resurrectTtl * unit) / 100,
-    refreshRetryDelay: (o.refreshRetryDelay * unit) / 100,
-  }))
+  fc
+    .record({
+      ttl: fc.constantFrom(0, 100, 200),
+      negTtl: fc.constantFrom(0, 50, 100),
+      staleTtl: fc.constantFrom(0, 100, 300),
+      resurrectTtl: fc.constantFrom(0, 100, 250),
+      refreshRetryDelay: fc.constantFrom(50, 200),
+    })
+    .map((o) => ({
+      ttl: (o.ttl * unit) / 100,
+      negTtl: (o.negTtl * unit) / 100,
+      staleTtl: (o.staleTtl * unit) / 100,
+      resurrectTtl: (o.resurrectTtl * unit) / 100,
+      refreshRetryDelay: (o.refreshRetryDelay * unit) / 100,
+    }))
 
 const tick = () => new Promise((resolve) => setImmediate(resolve))
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 describe('TierCache against the reference model', () => {
   it('MemoryStore, injected clock', async () => {

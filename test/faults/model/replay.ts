@@ -14,6 +14,9 @@ export interface TimeDriver {
   settle(): Promise<void>
 }
 
+/** What the cache did in one step (its real hitLevel). */
+type Seen = Omit<Observation, 'hitLevel'> & { readonly hitLevel?: number }
+
 /** A step where the cache did not do what the model says. */
 export class ModelMismatch extends Error {
   override readonly name = 'ModelMismatch'
@@ -47,14 +50,14 @@ export async function replay(
     start ??= now
     const expected = model.step(command, now)
     const loadsBefore = calls
-    let observed: Omit<Observation, 'loads'>
+    let observed: Omit<Seen, 'loads'>
     if (command.kind === 'get' || command.kind === 'peek-get') {
       if (command.kind === 'get') outcome = command.outcome
       try {
         const got = await (command.kind === 'get'
           ? cache.getWithInfo(command.key, loader)
           : cache.getWithInfo(command.key))
-        observed = { value: got.value, stale: got.stale, hitLevel: got.hitLevel as 1 | 3 | 4 }
+        observed = { value: got.value, stale: got.stale, hitLevel: got.hitLevel }
       } catch (error) {
         observed = { value: undefined, rejected: (error as Error).name, stale: false }
       }
@@ -65,7 +68,7 @@ export async function replay(
       observed = { value: undefined, stale: false }
     }
     await time.settle()
-    const seen: Observation = { ...observed, loads: calls - loadsBefore }
+    const seen: Seen = { ...observed, loads: calls - loadsBefore }
     trace.push(`t=${now - start} ${describe(command)} → ${show(seen)}`)
     if (!same(expected, seen)) {
       throw new ModelMismatch(
@@ -76,12 +79,20 @@ export async function replay(
   }
 }
 
-function same(model: Observation, cache: Observation & { hitLevel?: number }): boolean {
+function same(model: Observation, cache: Seen): boolean {
   const level =
     model.hitLevel === undefined ||
-    (model.hitLevel === 'not-3' ? cache.hitLevel !== 3 : model.hitLevel === 1 ? cache.hitLevel === 1 || cache.hitLevel === 2 : model.hitLevel === cache.hitLevel)
+    (model.hitLevel === 'not-3'
+      ? cache.hitLevel !== 3
+      : model.hitLevel === 1
+        ? cache.hitLevel === 1 || cache.hitLevel === 2
+        : model.hitLevel === cache.hitLevel)
   return (
-    level && model.value === cache.value && model.rejected === cache.rejected && model.stale === cache.stale && model.loads === cache.loads
+    level &&
+    model.value === cache.value &&
+    model.rejected === cache.rejected &&
+    model.stale === cache.stale &&
+    model.loads === cache.loads
   )
 }
 
@@ -94,7 +105,7 @@ function describe(c: Command): string {
   return `advance ${c.ms}`
 }
 
-function show(o: Observation): string {
+function show(o: Observation | Seen): string {
   const what = o.rejected ?? (o.value === undefined ? 'miss' : o.value)
   const level = o.hitLevel === undefined ? '' : `, hitLevel ${o.hitLevel}`
   return `${what}${o.stale ? ' (stale)' : ''}${level}, ${o.loads} loader call${o.loads === 1 ? '' : 's'}`
