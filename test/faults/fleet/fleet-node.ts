@@ -34,6 +34,7 @@ let running = false
 let seq = 0
 const inFlight = new Set<Promise<void>>()
 let blockAfterSet = 0
+let killAfterSet = false
 
 function busyLoop(ms: number): void {
   const from = now()
@@ -67,7 +68,13 @@ async function call(workload: Workload, kind: OperationKind, key: string): Promi
       if (kind === 'set') await c.set(key, value)
       else if (kind === 'delete') await c.delete(key)
       else await c.purge()
-      send({ type: 'complete', id, at: now(), ok: true })
+      const completed: NodeMessage = { type: 'complete', id, at: now(), ok: true }
+      if (kind === 'set' && killAfterSet) {
+        // The report must reach the parent before the process dies: kill from the send callback.
+        process.send!(completed, () => process.kill(process.pid, 'SIGKILL'))
+        return
+      }
+      send(completed)
       if (kind === 'set' && blockAfterSet > 0) {
         const ms = blockAfterSet
         blockAfterSet = 0
@@ -132,6 +139,8 @@ process.on('message', async (message: ParentMessage) => {
     busyLoop(message.ms)
   } else if (message.type === 'block-after-set') {
     blockAfterSet = message.ms
+  } else if (message.type === 'kill-after-set') {
+    killAfterSet = true
   } else if (message.type === 'exit') {
     cache?.close()
     await ipc.close?.()

@@ -13,6 +13,7 @@ import {
   evictUnderPressure,
   freezeRedis,
   killClients,
+  killWriterAfterSet,
   pauseClients,
   pauseNode,
 } from './nemesis.js'
@@ -61,6 +62,13 @@ const scenarios: Scenario[] = [
     fault: 'node A busy-loops 2 s right after a set resolves',
     run: blockWriterAfterSet(0, 2_000),
     smoke: true,
+  },
+  // Last: the killed node is not restarted.
+  {
+    name: 'writer killed after set',
+    fault: 'node C SIGKILLed right after a set resolves',
+    run: killWriterAfterSet(2),
+    smoke: false,
   },
 ]
 

@@ -135,7 +135,9 @@ export function runWorkload(nodes: readonly FleetNode[], workload: Workload): vo
 }
 
 /** Stop the workload on every node, wait `quietMs`, read every key on every node, close the caches. */
-export async function finishWorkload(nodes: readonly FleetNode[], quietMs: number): Promise<void> {
+export async function finishWorkload(fleet: readonly FleetNode[], quietMs: number): Promise<void> {
+  // A node the nemesis killed has nothing left to finish.
+  const nodes = fleet.filter((node) => node.child.exitCode === null && node.child.signalCode === null)
   await Promise.all(
     nodes.map((node) => {
       const stopped = node.next('stopped')

@@ -87,6 +87,8 @@ export const evictUnderPressure =
     } finally {
       await cli(target, 'CONFIG', 'SET', 'maxmemory', '0')
       await cli(target, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+      const stats = await cli(target, 'INFO', 'stats')
+      console.log(`allkeys-lru fault: evicted_keys ${/evicted_keys:(\d+)/.exec(stats)?.[1]} so far on this server`)
     }
   }
 
@@ -121,4 +123,14 @@ export const blockWriterAfterSet =
     const blocked = node.next('blocked')
     node.send({ type: 'block-after-set', ms })
     await Promise.race([blocked, sleep(ms + 5_000)])
+  }
+
+/** Node `index` dies (SIGKILL) right after its next `set` resolves, before the bus can publish it. Not restarted. */
+export const killWriterAfterSet =
+  (index: number): Fault =>
+  async ({ nodes }) => {
+    const node = nodes[index]!
+    const gone = new Promise<void>((resolve) => node.child.once('exit', () => resolve()))
+    node.send({ type: 'kill-after-set' })
+    await Promise.race([gone, sleep(5_000)])
   }

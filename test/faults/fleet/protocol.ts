@@ -43,6 +43,8 @@ export type ParentMessage =
   | { readonly type: 'block'; readonly ms: number }
   /** Busy-loop for `ms` right after the next `set` resolves (before anything else runs). */
   | { readonly type: 'block-after-set'; readonly ms: number }
+  /** Die (SIGKILL) right after the next `set` resolves and is reported, before the bus publishes it. */
+  | { readonly type: 'kill-after-set' }
   | { readonly type: 'exit' }
 
 /** Node → parent. Times are `performance.timeOrigin + performance.now()`. */
