@@ -69,12 +69,10 @@ async function call(workload: Workload, kind: OperationKind, key: string): Promi
       else if (kind === 'delete') await c.delete(key)
       else await c.purge()
       const completed: NodeMessage = { type: 'complete', id, at: now(), ok: true }
-      if (kind === 'set' && killAfterSet) {
-        // The report must reach the parent before the process dies: kill from the send callback.
-        process.send!(completed, () => process.kill(process.pid, 'SIGKILL'))
-        return
-      }
       send(completed)
+      // Synchronously after the report (a small IPC message is written at once), before any timer
+      // (the bus's coalescing window) can publish the set.
+      if (kind === 'set' && killAfterSet) process.kill(process.pid, 'SIGKILL')
       if (kind === 'set' && blockAfterSet > 0) {
         const ms = blockAfterSet
         blockAfterSet = 0

@@ -28,6 +28,7 @@ export async function replay(
   options: ModelOptions,
   cache: TierCache<string>,
   time: TimeDriver,
+  compare: { hitLevel: boolean },
 ): Promise<void> {
   const model = new CacheModel(options)
   let calls = 0
@@ -70,7 +71,7 @@ export async function replay(
     await time.settle()
     const seen: Seen = { ...observed, loads: calls - loadsBefore }
     trace.push(`t=${now - start} ${describe(command)} → ${show(seen)}`)
-    if (!same(expected, seen)) {
+    if (!same(expected, seen, compare.hitLevel)) {
       throw new ModelMismatch(
         `step ${i}: ${describe(command)} at t=${now - start}\n  model: ${show(expected)}\n  cache: ${show(seen)}\n` +
           `options: ${JSON.stringify(options)}\nsteps:\n  ${trace.join('\n  ')}`,
@@ -79,8 +80,9 @@ export async function replay(
   }
 }
 
-function same(model: Observation, cache: Seen): boolean {
+function same(model: Observation, cache: Seen, hitLevel: boolean): boolean {
   const level =
+    !hitLevel ||
     model.hitLevel === undefined ||
     (model.hitLevel === 'not-3'
       ? cache.hitLevel !== 3
