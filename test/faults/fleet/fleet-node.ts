@@ -34,7 +34,6 @@ let running = false
 let seq = 0
 const inFlight = new Set<Promise<void>>()
 let blockAfterSet = 0
-let killAfterSet = false
 
 function busyLoop(ms: number): void {
   const from = now()
@@ -70,9 +69,6 @@ async function call(workload: Workload, kind: OperationKind, key: string): Promi
       else await c.purge()
       const completed: NodeMessage = { type: 'complete', id, at: now(), ok: true }
       send(completed)
-      // Synchronously after the report (a small IPC message is written at once), before any timer
-      // (the bus's coalescing window) can publish the set.
-      if (kind === 'set' && killAfterSet) process.kill(process.pid, 'SIGKILL')
       if (kind === 'set' && blockAfterSet > 0) {
         const ms = blockAfterSet
         blockAfterSet = 0
@@ -137,8 +133,14 @@ process.on('message', async (message: ParentMessage) => {
     busyLoop(message.ms)
   } else if (message.type === 'block-after-set') {
     blockAfterSet = message.ms
-  } else if (message.type === 'kill-after-set') {
-    killAfterSet = true
+  } else if (message.type === 'read') {
+    await call(current!, 'get', message.key)
+    send({ type: 'read-done' })
+  } else if (message.type === 'set-and-die') {
+    await call(current!, 'set', message.key)
+    // Synchronously after the report (a small IPC message is written at once), before any timer
+    // (the bus's coalescing window) can publish the set.
+    process.kill(process.pid, 'SIGKILL')
   } else if (message.type === 'exit') {
     cache?.close()
     await ipc.close?.()

@@ -66,8 +66,8 @@ const scenarios: Scenario[] = [
   // Last: the killed node is not restarted.
   {
     name: 'writer killed after set',
-    fault: 'node C SIGKILLed right after a set resolves',
-    run: killWriterAfterSet(2),
+    fault: 'A and B read k1; C sets k1 and is SIGKILLed as soon as the set resolves',
+    run: killWriterAfterSet(2, 'k1'),
     smoke: false,
   },
 ]

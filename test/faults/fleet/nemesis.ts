@@ -125,12 +125,24 @@ export const blockWriterAfterSet =
     await Promise.race([blocked, sleep(ms + 5_000)])
   }
 
-/** Node `index` dies (SIGKILL) right after its next `set` resolves, before the bus can publish it. Not restarted. */
+/**
+ * Every other node reads `key` (so their L1 holds it), then node `index` sets
+ * it and dies (SIGKILL) right after the set resolves, before its bus can
+ * publish the set. Not restarted.
+ */
 export const killWriterAfterSet =
-  (index: number): Fault =>
+  (index: number, key: string): Fault =>
   async ({ nodes }) => {
+    const others = nodes.filter((_, i) => i !== index)
+    await Promise.all(
+      others.map((node) => {
+        const done = node.next('read-done')
+        node.send({ type: 'read', key })
+        return done
+      }),
+    )
     const node = nodes[index]!
     const gone = new Promise<void>((resolve) => node.child.once('exit', () => resolve()))
-    node.send({ type: 'kill-after-set' })
+    node.send({ type: 'set-and-die', key })
     await Promise.race([gone, sleep(5_000)])
   }

@@ -43,8 +43,10 @@ export type ParentMessage =
   | { readonly type: 'block'; readonly ms: number }
   /** Busy-loop for `ms` right after the next `set` resolves (before anything else runs). */
   | { readonly type: 'block-after-set'; readonly ms: number }
-  /** Die (SIGKILL) right after the next `set` resolves and is reported, before the bus publishes it. */
-  | { readonly type: 'kill-after-set' }
+  /** Read `key` once now (as the workload would), then report `read-done`. */
+  | { readonly type: 'read'; readonly key: string }
+  /** Set `key`, report it, and die (SIGKILL) at once, before the bus publishes the set. */
+  | { readonly type: 'set-and-die'; readonly key: string }
   | { readonly type: 'exit' }
 
 /** Node → parent. Times are `performance.timeOrigin + performance.now()`. */
@@ -72,4 +74,5 @@ export type NodeMessage =
   | { readonly type: 'blocked'; readonly from: number; readonly to: number }
   | { readonly type: 'stopped' }
   | { readonly type: 'final-done' }
+  | { readonly type: 'read-done' }
   | { readonly type: 'closed' }
