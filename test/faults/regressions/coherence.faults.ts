@@ -5,6 +5,7 @@
 // Several caches on one MemoryStore stand for several nodes on one Redis.
 import { MemoryStore, StoreError, TierCache } from '@tiercache/core'
 import { ChaosStore } from '@tiercache/core/testing'
+import { BroadcastChannelIpc } from '@tiercache/ipc'
 import { describe, expect, it } from 'vitest'
 
 /** A loader whose calls wait until released; each call resolves `${label}${n}`. */
@@ -84,6 +85,55 @@ describe('coherence regressions (fail today)', () => {
     await load
     const reader = new TierCache<string>({ name: 'r3', store })
     expect(await reader.get('k')).toBe('newer')
+  })
+
+  it('a get that starts after purge() resolved does not return the load the purge superseded', async () => {
+    // Shrunk fast-check counterexample (races.faults.ts, seed 5):
+    //   [get(A, k), purge(A), get(A, k), purge(A)] → get4@A returned L|A|2, older than purge3@A
+    const cache = new TierCache<string>({ name: 'r6' })
+    const slow = gatedLoader('before-purge-')
+    const first = cache.get('k', slow.loader)
+    await until(() => slow.calls === 1)
+    await cache.purge()
+    const after = cache.get('k', async () => 'after-purge')
+    slow.releaseAll()
+    await first
+    expect(await after).toBe('after-purge')
+  })
+
+  it('a load that starts after a purge is kept: the next get on another node does not load again', async () => {
+    // Shrunk fast-check counterexample (races.faults.ts, seed 1):
+    //   [get(A, j), get(B, j), purge(A), release] → A loaded again while B's load (started after the purge) was fresh
+    const store = new MemoryStore()
+    const channel = `r7-${Date.now()}`
+    const busA = new BroadcastChannelIpc({ channel, coalesceMs: 0 })
+    const busB = new BroadcastChannelIpc({ channel, coalesceMs: 0 })
+    const a = new TierCache<string>({ name: 'r7', store, ipc: busA })
+    const b = new TierCache<string>({ name: 'r7', store, ipc: busB })
+    try {
+      const loads = gatedLoader('load-')
+      const first = a.get('j', loads.loader) // A loads, holding the key's lock
+      await until(() => loads.calls === 1)
+      const second = b.get('j', loads.loader) // B waits for A's lock
+      await a.purge() // supersedes A's load (it started before the purge)
+      await new Promise((resolve) => setTimeout(resolve, 20)) // the purge reaches B
+      loads.releaseAll()
+      await first
+      await until(() => loads.calls === 2) // B loads after the purge: a value worth keeping
+      loads.releaseAll()
+      const kept = await second
+      let again = 0
+      const value = await a.get('j', async () => {
+        again++
+        return 'loaded-again'
+      })
+      expect({ value, again }).toEqual({ value: kept, again: 0 })
+    } finally {
+      a.close()
+      b.close()
+      await busA.close()
+      await busB.close()
+    }
   })
 
   it('set() rejects with a StoreError when the store write fails, and serves nothing the store lacks', async () => {
