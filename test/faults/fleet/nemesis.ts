@@ -17,17 +17,21 @@ export type Fault = (target: Target) => Promise<void>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const cli = (target: Target, ...args: string[]) => redisCli(target.server.port, ...args)
 
+/** Stop process `pid` (SIGSTOP) for `ms`, then continue it, whatever happens meanwhile. */
+async function stopFor(pid: number, ms: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP')
+  try {
+    await sleep(ms)
+  } finally {
+    process.kill(pid, 'SIGCONT')
+  }
+}
+
 /** Redis frozen (SIGSTOP) for `ms`, then continued: connections stay open, replies wait. */
 export const freezeRedis =
   (ms: number): Fault =>
-  async ({ server }) => {
-    process.kill(server.pid, 'SIGSTOP')
-    try {
-      await sleep(ms)
-    } finally {
-      process.kill(server.pid, 'SIGCONT')
-    }
-  }
+  ({ server }) =>
+    stopFor(server.pid, ms)
 
 /** Redis crashes (SIGKILL), stays down `ms`, restarts empty (no persistence). */
 export const crashRedis =
@@ -95,15 +99,8 @@ export const evictUnderPressure =
 /** Node `index` stopped (SIGSTOP) for `ms`: its timers, sockets and bus all wait. */
 export const pauseNode =
   (index: number, ms: number): Fault =>
-  async ({ nodes }) => {
-    const node = nodes[index]!
-    process.kill(node.pid, 'SIGSTOP')
-    try {
-      await sleep(ms)
-    } finally {
-      process.kill(node.pid, 'SIGCONT')
-    }
-  }
+  ({ nodes }) =>
+    stopFor(nodes[index]!.pid, ms)
 
 /** Node `index` blocks its own event loop for `ms` (a long synchronous task). */
 export const blockNode =

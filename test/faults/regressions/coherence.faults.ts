@@ -7,6 +7,7 @@ import { MemoryStore, StoreError, TierCache } from '@tiercache/core'
 import { ChaosStore } from '@tiercache/core/testing'
 import { BroadcastChannelIpc } from '@tiercache/ipc'
 import { describe, expect, it } from 'vitest'
+import { ManualClock } from '../../../packages/core/test/fixtures.js'
 
 /** A loader whose calls wait until released; each call resolves `${label}${n}`. */
 function gatedLoader(label: string) {
@@ -34,11 +35,6 @@ async function until(check: () => boolean): Promise<void> {
   if (!check()) throw new Error('condition not reached')
 }
 
-class Clock {
-  t = 1_000_000
-  now = () => this.t
-}
-
 describe('coherence regressions (fail today)', () => {
   it('a get that starts after delete() resolved does not return the load the delete superseded', async () => {
     // Fleet history "no fault": C28 on C (hitLevel 3) returned L|C|26, older than C27 (delete on C).
@@ -54,7 +50,7 @@ describe('coherence regressions (fail today)', () => {
   })
 
   it('a set during a background refresh is not overwritten by the refresh (value found stale in the store)', async () => {
-    const clock = new Clock()
+    const clock = new ManualClock()
     const store = new MemoryStore({ clock })
     const writer = new TierCache<string>({ name: 'r2', store, clock, ttl: 100, staleTtl: 1_000 })
     const node = new TierCache<string>({ name: 'r2', store, clock, ttl: 100, staleTtl: 1_000 })

@@ -7,6 +7,7 @@ import { MemoryStore, TierCache } from '@tiercache/core'
 import { RedisPubSubIpc } from '@tiercache/ipc'
 import { RedisStore } from '@tiercache/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ManualClock } from '../../../packages/core/test/fixtures.js'
 import { type RedisServer, startRedisServer } from '../../helpers/redis-servers.js'
 import { type HeapTrend, measureHeapTrend } from './heap.js'
 
@@ -16,14 +17,9 @@ const PORT = 7062
 const BYTES_PER_OPERATION_LIMIT = 8
 const trends: Record<string, HeapTrend> = {}
 
-class Clock {
-  t = 1_000_000
-  now = () => this.t
-}
-
 /** A cache on a MemoryStore with a hand-moved clock: time passes without waiting. */
 function memoryCache() {
-  const clock = new Clock()
+  const clock = new ManualClock()
   const store = new MemoryStore({ clock, maxEntries: 10_000 })
   const cache = new TierCache<string>({
     name: 'soak',
