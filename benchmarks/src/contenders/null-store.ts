@@ -1,4 +1,7 @@
-import type { SharedStore } from '@tiercache/core'
+import type { SharedStore, StoreRead, StoreWriteResult } from '@tiercache/core'
+
+const NOTHING: StoreRead = { record: undefined, version: '' }
+const WRITTEN: StoreWriteResult = { applied: true, version: '' }
 
 /**
  * A shared store that keeps nothing: lets the memory scenario weigh tiercache's
@@ -13,8 +16,20 @@ export class NullStore implements SharedStore {
   async getMany(_namespace: string, keys: readonly string[]): Promise<undefined[]> {
     return keys.map(() => undefined)
   }
-  async set(): Promise<void> {}
-  async setMany(): Promise<void> {}
-  async delete(): Promise<void> {}
+  async read(): Promise<StoreRead> {
+    return NOTHING
+  }
+  async readMany(_namespace: string, keys: readonly string[]): Promise<StoreRead[]> {
+    return keys.map(() => NOTHING)
+  }
+  async set(): Promise<StoreWriteResult> {
+    return WRITTEN
+  }
+  async setMany(_namespace: string, entries: readonly unknown[]): Promise<StoreWriteResult[]> {
+    return entries.map(() => WRITTEN)
+  }
+  async delete(): Promise<StoreWriteResult> {
+    return WRITTEN
+  }
   async purge(): Promise<void> {}
 }

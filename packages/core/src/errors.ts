@@ -76,3 +76,51 @@ export class DecodeError extends TierCacheError {
 function messageOf(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause)
 }
+
+/**
+ * Why a store call failed, one word each (a store counts its failures by kind):
+ * - `timeout`: no answer in time (a write may still land).
+ * - `circuit-open`: refused without trying, after repeated connectivity failures.
+ * - `connection`: not connected (refused before sending), or the connection was lost with the call in flight.
+ * - `server`: the store answered with an error.
+ * - `decode`: bytes under a key are not a record.
+ * - `too-large`: a value over the store's size limit (refused, or read as a miss).
+ * - `contention`: the namespace was purged again on every attempt.
+ */
+export type StoreErrorKind =
+  | 'timeout'
+  | 'circuit-open'
+  | 'connection'
+  | 'server'
+  | 'decode'
+  | 'too-large'
+  | 'contention'
+
+/**
+ * What is known of a failed call's effect: `unknown` (it may have been applied,
+ * now or later: a time-out, a connection lost in flight) or `not-applied` (it
+ * was never sent, or the store refused it as a whole).
+ */
+export type StoreOutcome = 'unknown' | 'not-applied'
+
+/**
+ * A store call failed, with its kind and what is known of its effect. A cache
+ * whose `set`/`delete`/`purge` meets one must reject: with `unknown` the value
+ * in the store cannot be known; with `not-applied` it is the old one.
+ */
+export class StoreCallError extends StoreError {
+  /** Why it failed. */
+  readonly kind: StoreErrorKind
+  /** Whether the call may have had its effect. */
+  readonly outcome: StoreOutcome
+  constructor(operation: string, kind: StoreErrorKind, outcome: StoreOutcome, cause: unknown, message?: string) {
+    super(
+      operation,
+      cause,
+      message ?? `shared store ${operation} failed (${kind}, outcome ${outcome}): ${describe(cause)}`,
+    )
+    this.name = 'StoreCallError'
+    this.kind = kind
+    this.outcome = outcome
+  }
+}

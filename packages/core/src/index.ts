@@ -1,6 +1,15 @@
 export { type Clock, preciseClock, systemClock } from './clock.js'
 export { type Codec, jsonCodec, msgpackCodec } from './codec.js'
-export { DecodeError, LoaderError, StoreError, TierCacheError, TimeoutError } from './errors.js'
+export {
+  DecodeError,
+  LoaderError,
+  StoreCallError,
+  StoreError,
+  type StoreErrorKind,
+  type StoreOutcome,
+  TierCacheError,
+  TimeoutError,
+} from './errors.js'
 export {
   INVALIDATION_KINDS,
   type InvalidationBus,
@@ -13,5 +22,13 @@ export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export { CACHE_DEFAULTS, type GetOptions, type SetOptions, type TierCacheOptions } from './options.js'
 export type { GetInfo, HitLevel, PeekResult, StaleReason } from './result.js'
 export type { TierCacheEvents, TierCacheStats } from './stats.js'
-export type { SharedStore, StoreLock, StoreRecord, StoreWrite } from './store.js'
+export type {
+  SharedStore,
+  StoreLock,
+  StoreRead,
+  StoreRecord,
+  StoreVersion,
+  StoreWrite,
+  StoreWriteResult,
+} from './store.js'
 export { TierCache } from './tier-cache.js'

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from './clock.js'
-import type { SharedStore, StoreLock, StoreRecord, StoreWrite } from './store.js'
+import type { SharedStore, StoreLock, StoreRead, StoreRecord, StoreWrite, StoreWriteResult } from './store.js'
 import { checkKey } from './validate.js'
 
 /** Options of {@link MemoryStore}. */
@@ -13,6 +13,13 @@ export interface MemoryStoreOptions {
   maxEntries?: number
   /** Time source, injectable for tests. @default the system clock */
   clock?: Clock
+  /**
+   * How long a delete's tombstone is kept, and so how long a version stays
+   * usable for a conditional write, in ms: a load that read more than this ago
+   * can no longer write back. Longer than any load you run.
+   * @default 60_000
+   */
+  fenceMs?: number
 }
 
 interface Held {
@@ -20,6 +27,10 @@ interface Held {
   readonly staleAt: number
   readonly expiresAt: number
   readonly staleMs: number | undefined
+  /** Write id, unique in this store; part of the version. */
+  readonly id: string
+  /** A delete's tombstone: no record, only the version. */
+  readonly deleted: boolean
 }
 
 interface Holder {
@@ -42,6 +53,8 @@ export class MemoryStore implements SharedStore {
   readonly #generations = new Map<string, number>()
   readonly #locks = new Map<string, Holder>()
   readonly #clock: Clock
+  readonly #fenceMs: number
+  #writes = 0
 
   /** The lock: in-process, with waiters woken on release. */
   readonly lock: StoreLock
@@ -51,8 +64,13 @@ export class MemoryStore implements SharedStore {
     if (!Number.isInteger(max) || max < 1) {
       throw new TypeError(`options.maxEntries must be a positive integer, got ${String(max)}`)
     }
+    const fenceMs = options.fenceMs ?? 60_000
+    if (typeof fenceMs !== 'number' || !Number.isFinite(fenceMs) || fenceMs <= 0) {
+      throw new TypeError(`options.fenceMs must be a finite number > 0, got ${String(fenceMs)}`)
+    }
     this.#records = new LRUCache({ max })
     this.#clock = options.clock ?? systemClock
+    this.#fenceMs = fenceMs
     this.lock = {
       acquire: async (ns, key, leaseMs) => this.#acquire(this.#lockKey(ns, key), leaseMs),
       release: async (ns, key, token) => this.#release(this.#lockKey(ns, key), token),
@@ -62,27 +80,48 @@ export class MemoryStore implements SharedStore {
   }
 
   async get(namespace: string, key: string): Promise<StoreRecord | undefined> {
-    return this.#read(this.#recordKey(namespace, key))
+    return this.#read(namespace, key).record
   }
 
   async getMany(namespace: string, keys: readonly string[]): Promise<(StoreRecord | undefined)[]> {
-    return keys.map((key) => this.#read(this.#recordKey(namespace, key)))
+    return keys.map((key) => this.#read(namespace, key).record)
   }
 
-  async set(namespace: string, key: string, write: StoreWrite): Promise<void> {
-    this.#write(this.#recordKey(namespace, key), write)
+  async read(namespace: string, key: string): Promise<StoreRead> {
+    return this.#read(namespace, key)
   }
 
-  async setMany(namespace: string, entries: readonly (readonly [string, StoreWrite])[]): Promise<void> {
-    for (const [key, write] of entries) this.#write(this.#recordKey(namespace, key), write)
+  async readMany(namespace: string, keys: readonly string[]): Promise<StoreRead[]> {
+    return keys.map((key) => this.#read(namespace, key))
   }
 
-  async delete(namespace: string, key: string): Promise<void> {
-    this.#records.delete(this.#recordKey(namespace, key))
+  async set(namespace: string, key: string, write: StoreWrite): Promise<StoreWriteResult> {
+    return this.#write(namespace, key, write, 'write')
+  }
+
+  async setMany(namespace: string, entries: readonly (readonly [string, StoreWrite])[]): Promise<StoreWriteResult[]> {
+    return entries.map(([key, write], i) => this.#write(namespace, key, write, `entries[${i}][1]`))
+  }
+
+  /** Leaves a tombstone for `fenceMs` so a load that read before cannot write back. */
+  async delete(namespace: string, key: string): Promise<StoreWriteResult> {
+    const recordKey = this.#recordKey(namespace, key)
+    const now = this.#clock.now()
+    const id = this.#nextId()
+    this.#records.set(recordKey, {
+      data: undefined,
+      staleAt: now,
+      expiresAt: now + this.#fenceMs,
+      staleMs: undefined,
+      id,
+      deleted: true,
+    })
+    return { applied: true, version: this.#version(namespace, now, id) }
   }
 
   /** O(1): the namespace moves to a new generation; old records age out of the LRU. */
   async purge(namespace: string): Promise<void> {
+    checkKey(namespace, 'namespace')
     this.#generations.set(namespace, (this.#generations.get(namespace) ?? 0) + 1)
   }
 
@@ -104,26 +143,54 @@ export class MemoryStore implements SharedStore {
     return `${namespace.length}:${namespace}:${key}`
   }
 
-  #read(recordKey: string): StoreRecord | undefined {
-    const held = this.#records.get(recordKey)
-    if (held === undefined) return undefined
+  #read(namespace: string, key: string): StoreRead {
+    const recordKey = this.#recordKey(namespace, key)
     const now = this.#clock.now()
-    if (now >= held.expiresAt) {
-      this.#records.delete(recordKey)
-      return undefined
-    }
-    const record = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now }
-    return held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }
+    const held = this.#held(recordKey, now)
+    const version = this.#version(namespace, now, held?.id ?? '')
+    if (held === undefined || held.deleted) return { record: undefined, version }
+    const record = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
+    return { record: held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }, version }
   }
 
-  #write(recordKey: string, write: StoreWrite): void {
+  /** The record or tombstone under `recordKey`, unless it expired. */
+  #held(recordKey: string, now: number): Held | undefined {
+    const held = this.#records.get(recordKey)
+    if (held === undefined || now < held.expiresAt) return held
+    this.#records.delete(recordKey)
+    return undefined
+  }
+
+  #write(namespace: string, key: string, write: StoreWrite, name: string): StoreWriteResult {
+    const recordKey = this.#recordKey(namespace, key)
     const now = this.#clock.now()
+    if (write.ifVersion !== undefined) {
+      const current = this.#held(recordKey, now)?.id ?? ''
+      const expected = parseVersion(write.ifVersion, `${name}.ifVersion`)
+      const generation = this.#generations.get(namespace) ?? 0
+      if (expected.generation !== generation || now - expected.readAt >= this.#fenceMs || expected.id !== current) {
+        return { applied: false, version: this.#version(namespace, now, current) }
+      }
+    }
+    const id = this.#nextId()
     this.#records.set(recordKey, {
       data: write.data,
       staleAt: now + write.freshMs,
       expiresAt: now + Math.max(write.keepMs, write.freshMs),
       staleMs: write.staleMs,
+      id,
+      deleted: false,
     })
+    return { applied: true, version: this.#version(namespace, now, id) }
+  }
+
+  #nextId(): string {
+    return (++this.#writes).toString(36)
+  }
+
+  /** `<generation>.<read at>.<write id>`: the id is empty for a key never written (or expired). */
+  #version(namespace: string, now: number, id: string): string {
+    return `${this.#generations.get(namespace) ?? 0}.${now}.${id}`
   }
 
   #acquire(lockKey: string, leaseMs: number): string | undefined {
@@ -168,4 +235,15 @@ export class MemoryStore implements SharedStore {
       holder.waiters.add(wake)
     })
   }
+}
+
+/** A version this store issued, taken apart; a `TypeError` naming `name` for anything else. */
+function parseVersion(version: unknown, name: string): { generation: number; readAt: number; id: string } {
+  const parts = typeof version === 'string' ? version.split('.') : []
+  const generation = Number(parts[0])
+  const readAt = Number(parts[1])
+  if (parts.length !== 3 || !Number.isInteger(generation) || !Number.isFinite(readAt)) {
+    throw new TypeError(`${name} must be a version read from this store, got ${String(version)}`)
+  }
+  return { generation, readAt, id: parts[2]! }
 }

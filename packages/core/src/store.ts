@@ -5,7 +5,23 @@
  * Times cross this boundary as *remaining* milliseconds, never as wall-clock
  * timestamps: the store measures them with its own clock (Redis: PTTL), so
  * hosts whose clocks disagree still agree on what is fresh.
+ *
+ * Writes are fenced (docs/consistency.md, "The shared store"): every record
+ * carries a write version. A load reads with {@link SharedStore.read}, which
+ * returns the version even for a missing key, and writes back with
+ * `ifVersion`; the store applies that write only if nothing was written,
+ * deleted or purged since the read, checked atomically with the write. So once
+ * an unconditional `set`, `delete` or `purge` resolves, no load that read
+ * before it can overwrite it in the store.
  */
+
+/**
+ * A write version as the store hands it out: opaque, compared only by the
+ * store that issued it. It names the record (or the absence of one, or the
+ * delete that left a tombstone), the namespace generation it was read at, and
+ * when it was read, by the store's clock.
+ */
+export type StoreVersion = string
 
 /** What the core asks a store to keep. */
 export interface StoreWrite {
@@ -25,6 +41,35 @@ export interface StoreWrite {
    * applies the writer's per-entry window, e.g. an HTTP `stale-while-revalidate`.
    */
   readonly staleMs?: number
+  /**
+   * Write only if the key still has this version (from {@link SharedStore.read}
+   * or a {@link StoreWriteResult}): nothing was written, deleted or purged
+   * since. A load or refresh passes it; `set` by a user does not. Refused
+   * (`applied: false`, not an error) otherwise, and also when the version was
+   * read more than the store's fence window ago (`fenceMs`), since the
+   * tombstone of a delete is kept only that long.
+   */
+  readonly ifVersion?: StoreVersion
+}
+
+/** What a write did. */
+export interface StoreWriteResult {
+  /** `false`: a conditional write found another version and wrote nothing. */
+  readonly applied: boolean
+  /**
+   * The key's version after the call: the one written when applied, the one
+   * found when refused. Usable as the next `ifVersion`; a refused writer
+   * should rather re-read, since it does not hold the data of that version.
+   */
+  readonly version: StoreVersion
+}
+
+/** A fenced read: the record, if any, and the version a load must write back with. */
+export interface StoreRead {
+  /** The record, or `undefined` when absent, deleted, purged, or unreadable. */
+  readonly record: StoreRecord | undefined
+  /** The key's version now, also when it holds no record (absent or deleted). */
+  readonly version: StoreVersion
 }
 
 /** What a store returns for a key it holds. */
@@ -37,6 +82,8 @@ export interface StoreRecord {
   readonly keepMs: number
   /** The writer's stale window ({@link StoreWrite.staleMs}), when it was given. */
   readonly staleMs?: number
+  /** The record's write version (see {@link StoreRead.version}). */
+  readonly version: StoreVersion
 }
 
 /**
@@ -77,15 +124,35 @@ export interface SharedStore {
   get(namespace: string, key: string): Promise<StoreRecord | undefined>
   /** Read many records in ONE round trip; the result is in the order of `keys`. */
   getMany(namespace: string, keys: readonly string[]): Promise<(StoreRecord | undefined)[]>
-  /** Write one record. */
-  set(namespace: string, key: string, write: StoreWrite): Promise<void>
-  /** Write many records, in one round trip where the store can. */
-  setMany(namespace: string, entries: readonly (readonly [key: string, write: StoreWrite])[]): Promise<void>
-  /** Delete one record. */
-  delete(namespace: string, key: string): Promise<void>
+  /**
+   * Read one key with its version, also when absent: what a load or refresh
+   * reads before calling the loader, to write back with `ifVersion`.
+   */
+  read(namespace: string, key: string): Promise<StoreRead>
+  /** {@link read} for many keys in ONE round trip, in the order of `keys`. */
+  readMany(namespace: string, keys: readonly string[]): Promise<StoreRead[]>
+  /**
+   * Write one record: unconditionally, or with `write.ifVersion` only if the
+   * key is still at that version (atomic with the write). Rejects with a
+   * `StoreError` when the write failed; a `StoreCallError` says whether it
+   * may still have landed (`outcome: 'unknown'`) or certainly did not.
+   */
+  set(namespace: string, key: string, write: StoreWrite): Promise<StoreWriteResult>
+  /** Write many records, in one round trip where the store can; one result per entry, in order. */
+  setMany(
+    namespace: string,
+    entries: readonly (readonly [key: string, write: StoreWrite])[],
+  ): Promise<StoreWriteResult[]>
+  /**
+   * Delete one record, leaving a tombstone that carries a new version for the
+   * store's fence window, so a load that read before the delete cannot
+   * write its older value back.
+   */
+  delete(namespace: string, key: string): Promise<StoreWriteResult>
   /**
    * Make every record of `namespace` unreachable in O(1) (a generation bump,
-   * not a scan). Other namespaces are untouched.
+   * not a scan). Other namespaces are untouched. Versions read before the
+   * purge no longer match anything: conditional writes with them are refused.
    */
   purge(namespace: string): Promise<void>
   /** The distributed lock, when the store offers one. */

@@ -3,10 +3,16 @@ import { describe, expect, it } from 'vitest'
 import { MemoryStore } from '../src/index.js'
 
 storeConformanceSuite('MemoryStore', { create: () => new MemoryStore(), toleranceMs: 5 })
+storeConformanceSuite('MemoryStore with a 300 ms fence window', {
+  create: () => new MemoryStore({ fenceMs: 300 }),
+  toleranceMs: 5,
+  fenceMs: 300,
+})
 
 describe('MemoryStore', () => {
   it('rejects a bad maxEntries with a TypeError naming it', () => {
     expect(() => new MemoryStore({ maxEntries: 0 })).toThrow(/maxEntries/)
+    expect(() => new MemoryStore({ fenceMs: -1 })).toThrow(/options\.fenceMs/)
   })
 
   it('purge is O(1): it moves to a new generation instead of scanning', async () => {

@@ -1,4 +1,4 @@
-import type { SharedStore, StoreLock, StoreRecord, StoreWrite } from '../store.js'
+import type { SharedStore, StoreLock, StoreRead, StoreRecord, StoreWrite, StoreWriteResult } from '../store.js'
 
 /** How a {@link ChaosStore} misbehaves right now. */
 export type ChaosMode = 'ok' | 'throw' | 'stall'
@@ -47,13 +47,19 @@ export class ChaosStore implements SharedStore {
   getMany(ns: string, keys: readonly string[]): Promise<(StoreRecord | undefined)[]> {
     return this.#call('getMany', () => this.#inner.getMany(ns, keys))
   }
-  set(ns: string, key: string, write: StoreWrite): Promise<void> {
+  read(ns: string, key: string): Promise<StoreRead> {
+    return this.#call('read', () => this.#inner.read(ns, key))
+  }
+  readMany(ns: string, keys: readonly string[]): Promise<StoreRead[]> {
+    return this.#call('readMany', () => this.#inner.readMany(ns, keys))
+  }
+  set(ns: string, key: string, write: StoreWrite): Promise<StoreWriteResult> {
     return this.#call('set', () => this.#inner.set(ns, key, write))
   }
-  setMany(ns: string, entries: readonly (readonly [string, StoreWrite])[]): Promise<void> {
+  setMany(ns: string, entries: readonly (readonly [string, StoreWrite])[]): Promise<StoreWriteResult[]> {
     return this.#call('setMany', () => this.#inner.setMany(ns, entries))
   }
-  delete(ns: string, key: string): Promise<void> {
+  delete(ns: string, key: string): Promise<StoreWriteResult> {
     return this.#call('delete', () => this.#inner.delete(ns, key))
   }
   purge(ns: string): Promise<void> {

@@ -14,6 +14,17 @@ export interface ConformanceOptions {
    * @default 50
    */
   toleranceMs?: number
+  /**
+   * The store's fence window (`fenceMs`) when the test made it short enough
+   * to wait out (≤ 2 s); the tests that wait for a tombstone to expire run only then.
+   */
+  fenceMs?: number
+  /**
+   * Builds another store on the same backend (another connection, as another
+   * process would have), for the tests of concurrent writers. Closed with
+   * `destroy`. @default the store under test itself
+   */
+  createPeer?: () => SharedStore | Promise<SharedStore>
 }
 
 const bytes = (...values: number[]) => Uint8Array.from(values)
@@ -198,6 +209,155 @@ export function storeConformanceSuite(name: string, options: ConformanceOptions)
       expect(Array.from((await store.get(b, 'k'))!.data!)).toEqual([2])
       await store.set(a, 'k', write(bytes(3), 10_000))
       expect(Array.from((await store.get(a, 'k'))!.data!)).toEqual([3])
+    })
+
+    describe('fenced writes', () => {
+      const value = async (n: string, key: string) => {
+        const record = await store.get(n, key)
+        return record === undefined ? undefined : Array.from(record.data ?? [])
+      }
+      const loadWrite = (data: number, ifVersion: string): StoreWrite => ({ ...write(bytes(data), 10_000), ifVersion })
+
+      it('read returns the record and a version, also for a missing key', async () => {
+        const n = ns()
+        const missing = await store.read(n, 'k')
+        expect(missing.record).toBeUndefined()
+        expect(typeof missing.version).toBe('string')
+        await store.set(n, 'k', write(bytes(1), 10_000))
+        const present = await store.read(n, 'k')
+        expect(Array.from(present.record!.data!)).toEqual([1])
+        expect(present.record!.version).toBe(present.version)
+        const [a, b] = await store.readMany(n, ['k', 'missing'])
+        expect(Array.from(a!.record!.data!)).toEqual([1])
+        expect(b!.record).toBeUndefined()
+        expect(typeof b!.version).toBe('string')
+        expect(await store.readMany(n, [])).toEqual([])
+      })
+
+      it('a conditional write applies when nothing was written since the read, and only once', async () => {
+        const n = ns()
+        const { version } = await store.read(n, 'k')
+        const first = await store.set(n, 'k', loadWrite(1, version))
+        expect(first.applied).toBe(true)
+        const second = await store.set(n, 'k', loadWrite(2, version))
+        expect(second.applied).toBe(false)
+        expect(await value(n, 'k')).toEqual([1])
+        // The version a write returns is the key's version now: a write with it applies.
+        expect((await store.set(n, 'k', loadWrite(3, first.version))).applied).toBe(true)
+        const refused = await store.set(n, 'k', loadWrite(4, first.version))
+        expect(refused.applied).toBe(false)
+        expect((await store.set(n, 'k', loadWrite(5, refused.version))).applied).toBe(true)
+        expect(await value(n, 'k')).toEqual([5])
+      })
+
+      it('refuses a conditional write after an unconditional set (a load that read before it)', async () => {
+        const n = ns()
+        await store.set(n, 'k', write(bytes(1), 10_000))
+        const [before, missing] = await store.readMany(n, ['k', 'fresh'])
+        expect((await store.set(n, 'k', write(bytes(2), 10_000))).applied).toBe(true)
+        await store.set(n, 'fresh', write(bytes(2), 10_000))
+        expect((await store.set(n, 'k', loadWrite(9, before!.version))).applied).toBe(false)
+        expect((await store.set(n, 'fresh', loadWrite(9, missing!.version))).applied).toBe(false)
+        expect(await value(n, 'k')).toEqual([2])
+        expect(await value(n, 'fresh')).toEqual([2])
+      })
+
+      it('refuses a conditional write after a delete: the tombstone keeps the key from resurrecting', async () => {
+        const n = ns()
+        await store.set(n, 'k', write(bytes(1), 10_000))
+        const present = await store.read(n, 'k')
+        const absent = await store.read(n, 'never')
+        await store.set(n, 'never', write(bytes(1), 10_000))
+        const deleted = await store.delete(n, 'k')
+        await store.delete(n, 'never')
+        expect(deleted.applied).toBe(true)
+        expect((await store.set(n, 'k', loadWrite(9, present.version))).applied).toBe(false)
+        expect((await store.set(n, 'never', loadWrite(9, absent.version))).applied).toBe(false)
+        expect(await value(n, 'k')).toBeUndefined()
+        expect(await value(n, 'never')).toBeUndefined()
+        // A load that read after the delete writes.
+        const after = await store.read(n, 'k')
+        expect(after.record).toBeUndefined()
+        expect((await store.set(n, 'k', loadWrite(3, after.version))).applied).toBe(true)
+        expect(await value(n, 'k')).toEqual([3])
+      })
+
+      it('refuses a conditional write after a purge, and the purged value stays unreachable', async () => {
+        const n = ns()
+        await store.set(n, 'k', write(bytes(1), 10_000))
+        const present = await store.read(n, 'k')
+        const absent = await store.read(n, 'other')
+        await store.purge(n)
+        expect((await store.set(n, 'k', loadWrite(9, present.version))).applied).toBe(false)
+        expect((await store.set(n, 'other', loadWrite(9, absent.version))).applied).toBe(false)
+        expect(await value(n, 'k')).toBeUndefined()
+        expect(await value(n, 'other')).toBeUndefined()
+        const after = await store.read(n, 'k')
+        expect((await store.set(n, 'k', loadWrite(3, after.version))).applied).toBe(true)
+        expect(await value(n, 'k')).toEqual([3])
+      })
+
+      it('setMany fences each entry on its own and answers per entry', async () => {
+        const n = ns()
+        const [a, b] = await store.readMany(n, ['a', 'b'])
+        await store.set(n, 'b', write(bytes(2), 10_000))
+        const results = await store.setMany(n, [
+          ['a', loadWrite(7, a!.version)],
+          ['b', loadWrite(7, b!.version)],
+          ['c', write(bytes(7), 10_000)],
+        ])
+        expect(results.map((result) => result.applied)).toEqual([true, false, true])
+        expect(await store.getMany(n, ['a', 'b', 'c']).then((rs) => rs.map((r) => r?.data?.[0]))).toEqual([7, 2, 7])
+      })
+
+      it('concurrent loads from several connections: exactly one writes, a set in between beats them all', async () => {
+        const peers = [store, ...(await Promise.all([1, 2, 3].map(() => options.createPeer?.() ?? store)))]
+        try {
+          for (let round = 0; round < 10; round++) {
+            const n = ns()
+            const reads = await Promise.all(peers.map((peer) => peer.read(n, 'k')))
+            const results = await Promise.all(peers.map((peer, i) => peer.set(n, 'k', loadWrite(i, reads[i]!.version))))
+            expect(results.filter((result) => result.applied)).toHaveLength(1)
+            const winner = results.findIndex((result) => result.applied)
+            expect(await value(n, 'k')).toEqual([winner])
+
+            // Loads that read, then a set by another connection, then the loads write: all refused.
+            const again = await Promise.all(peers.map((peer) => peer.read(n, 'k')))
+            await peers[round % peers.length]!.set(n, 'k', write(bytes(100), 10_000))
+            const late = await Promise.all(peers.map((peer, i) => peer.set(n, 'k', loadWrite(i, again[i]!.version))))
+            expect(late.some((result) => result.applied)).toBe(false)
+            expect(await value(n, 'k')).toEqual([100])
+          }
+        } finally {
+          for (const peer of new Set(peers)) {
+            if (peer === store) continue
+            if (options.destroy) await options.destroy(peer)
+            else await peer.close?.()
+          }
+        }
+      })
+
+      it('refuses a version read longer ago than the fence window, when the tombstone may be gone', async () => {
+        const fenceMs = options.fenceMs
+        if (fenceMs === undefined || fenceMs > 2_000) return
+        const n = ns()
+        await store.set(n, 'k', write(bytes(1), 60_000))
+        const old = await store.read(n, 'k')
+        await store.delete(n, 'k')
+        await sleep(fenceMs + 100)
+        // The tombstone is gone, yet the version read before the delete cannot write.
+        expect((await store.set(n, 'k', loadWrite(9, old.version))).applied).toBe(false)
+        const unchanged = await store.read(n, 'other')
+        await sleep(fenceMs + 100)
+        expect((await store.set(n, 'other', loadWrite(9, unchanged.version))).applied).toBe(false)
+        expect(await value(n, 'k')).toBeUndefined()
+      })
+
+      it('rejects a version it did not issue with a TypeError', async () => {
+        await expect(store.set(ns(), 'k', { ...write(bytes(1), 1_000), ifVersion: 'not a version' })).rejects.toThrow(
+          TypeError,
+        )
+      })
     })
 
     describe('lock', () => {
