@@ -113,14 +113,29 @@ export class StoreCallError extends StoreError {
   readonly kind: StoreErrorKind
   /** Whether the call may have had its effect. */
   readonly outcome: StoreOutcome
-  constructor(operation: string, kind: StoreErrorKind, outcome: StoreOutcome, cause: unknown, message?: string) {
+  /** The namespace, when the failure concerns one (an oversized or unreadable record). */
+  readonly namespace?: string
+  /** The key, when the failure concerns one. */
+  readonly key?: string
+  constructor(details: {
+    operation: string
+    kind: StoreErrorKind
+    outcome: StoreOutcome
+    cause?: unknown
+    message?: string
+    namespace?: string
+    key?: string
+  }) {
+    const { operation, kind, outcome, cause } = details
     super(
       operation,
       cause,
-      message ?? `shared store ${operation} failed (${kind}, outcome ${outcome}): ${describe(cause)}`,
+      details.message ?? `shared store ${operation} failed (${kind}, outcome ${outcome}): ${describe(cause)}`,
     )
     this.name = 'StoreCallError'
     this.kind = kind
     this.outcome = outcome
+    if (details.namespace !== undefined) this.namespace = details.namespace
+    if (details.key !== undefined) this.key = details.key
   }
 }

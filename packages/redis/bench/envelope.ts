@@ -5,7 +5,9 @@
  *   node --import tsx packages/redis/bench/envelope.ts
  */
 import { Packr } from 'msgpackr'
-import { open, seal } from '../src/envelope.js'
+import { DELETED, open, seal } from '../src/envelope.js'
+
+const ID = Buffer.alloc(16, 1)
 
 const packr = new Packr({ useRecords: false })
 const ROUNDS = 5
@@ -28,9 +30,9 @@ function bench(name: string, size: number, run: (data: Uint8Array) => number): v
 
 for (const size of [32, 1_024, 65_536]) {
   bench('header: seal + open', size, (data) => {
-    const { bytes } = seal(data, 10_000, 70_000)
+    const { bytes } = seal({ data, freshMs: 10_000, keepMs: 70_000 }, ID)
     const opened = open(bytes, 69_000)
-    return typeof opened === 'string' ? 0 : opened.freshMs + bytes.length
+    return typeof opened === 'string' || opened === DELETED ? 0 : opened.freshMs + bytes.length
   })
   bench('msgpackr: pack + unpack', size, (data) => {
     const bytes = packr.pack([0, 60_000, data])
@@ -38,6 +40,6 @@ for (const size of [32, 1_024, 65_536]) {
     return flags + 69_000 - afterFresh + inner.length
   })
 }
-const header = seal(new Uint8Array(32), 10_000, 70_000).bytes.length - 32
+const header = seal({ data: new Uint8Array(32), freshMs: 10_000, keepMs: 70_000 }, ID).bytes.length - 32
 const packed = packr.pack([0, 60_000, new Uint8Array(32)]).length - 32
 console.log(`overhead per record: header ${header} B, msgpackr ${packed} B`)

@@ -1,14 +1,19 @@
 /**
- * The bytes RedisStore keeps under a value key: an 8-byte header (14 when the
+ * The bytes RedisStore keeps under a value key: a 24-byte header (30 when the
  * writer gave a serving window), then the value exactly as the core encoded it.
  *
- *   byte 0      0xCA, a magic byte: text written by hand (or by another program)
- *               almost never starts with it, so such bytes read as malformed
+ *   byte 0      0xCB, a magic byte: text written by hand (or by another program,
+ *               or by the unversioned 0xCA format of earlier releases) almost
+ *               never starts with it, so such bytes read as malformed
  *   byte 1      flags: bit 0 negative entry, bit 1 never stale, bit 2 kept
- *               until deleted, bit 3 staleMs follows; any other bit = malformed
+ *               until deleted, bit 3 staleMs follows, bit 4 tombstone (a
+ *               delete: no record, only its version); any other bit = malformed
  *   bytes 2-7   afterFresh: how long the record is kept once no longer fresh
  *               (keepMs - freshMs), big-endian uint48
- *   bytes 8-13  (bit 3 only) the writer's staleMs, uint48, all ones = Infinity
+ *   bytes 8-23  the write's version id (see `versions.ts`): the Lua scripts
+ *               read it with GETRANGE, so a conditional write compares it
+ *               without loading the value
+ *   bytes 24-29 (bit 3 only) the writer's staleMs, uint48, all ones = Infinity
  *
  * Only durations are stored, never a timestamp: Redis's own PTTL says how long
  * the key has left, and `PTTL - afterFresh` is how long it stays fresh.
@@ -19,13 +24,17 @@
  * (`bench/envelope.ts` in this package).
  */
 
-const MAGIC = 0xca
-const HEADER_BYTES = 8
-const NEGATIVE = 0b001
-const NEVER_STALE = 0b010
-const KEEP_FOREVER = 0b100
-const HAS_STALE_MS = 0b1000
-const KNOWN_FLAGS = NEGATIVE | NEVER_STALE | KEEP_FOREVER | HAS_STALE_MS
+const MAGIC = 0xcb
+const VERSION_AT = 8
+/** Bytes of a version id. */
+export const VERSION_BYTES = 16
+const HEADER_BYTES = VERSION_AT + VERSION_BYTES
+const NEGATIVE = 0b00001
+const NEVER_STALE = 0b00010
+const KEEP_FOREVER = 0b00100
+const HAS_STALE_MS = 0b01000
+const TOMBSTONE = 0b10000
+const KNOWN_FLAGS = NEGATIVE | NEVER_STALE | KEEP_FOREVER | HAS_STALE_MS | TOMBSTONE
 
 /**
  * What Redis gets as the PX of a record the core wants kept until deleted
@@ -51,11 +60,20 @@ export interface OpenedRecord {
   readonly staleMs?: number
 }
 
-/**
- * Wrap a core write into the stored bytes and the PX to give Redis.
- * `keepMs` and `freshMs` are already validated (numbers, keep >= fresh).
- */
-export function seal(data: Uint8Array | undefined, freshMs: number, keepMs: number, staleMs?: number): SealedRecord {
+/** What `open` returns for a delete's tombstone: no record. */
+export const DELETED: unique symbol = Symbol('deleted')
+
+/** The durations and data of a write, already validated (numbers, keep >= fresh). */
+export interface Sealable {
+  readonly data: Uint8Array | undefined
+  readonly freshMs: number
+  readonly keepMs: number
+  readonly staleMs?: number | undefined
+}
+
+/** Wrap a core write, under version id `version`, into the stored bytes and the PX to give Redis. */
+export function seal(write: Sealable, version: Uint8Array): SealedRecord {
+  const { data, freshMs, keepMs, staleMs } = write
   let flags = 0
   if (data === undefined) flags |= NEGATIVE
   if (freshMs === Number.POSITIVE_INFINITY) flags |= NEVER_STALE
@@ -63,28 +81,41 @@ export function seal(data: Uint8Array | undefined, freshMs: number, keepMs: numb
   if (staleMs !== undefined) flags |= HAS_STALE_MS
   const px = Math.max(1, Math.ceil(Math.min(keepMs, FOREVER_MS)))
   const fresh = Math.max(0, Math.min(freshMs, px))
-  const afterFresh = px - Math.floor(fresh)
   const header = staleMs === undefined ? HEADER_BYTES : HEADER_BYTES + 6
   const length = data === undefined ? 0 : data.byteLength
   const bytes = Buffer.allocUnsafe(header + length)
-  bytes[0] = MAGIC
-  bytes[1] = flags
-  bytes.writeUIntBE(afterFresh, 2, 6)
-  if (staleMs !== undefined) bytes.writeUIntBE(Math.min(Math.ceil(Math.max(0, staleMs)), MAX_UINT48), 8, 6)
+  writeHeader(bytes, flags, px - Math.floor(fresh), version)
+  if (staleMs !== undefined) bytes.writeUIntBE(Math.min(Math.ceil(Math.max(0, staleMs)), MAX_UINT48), HEADER_BYTES, 6)
   if (data !== undefined) bytes.set(data, header)
   return { bytes, px }
 }
 
+/** The tombstone a delete leaves for `fenceMs`: only the version id. */
+export function sealTombstone(version: Uint8Array, fenceMs: number): SealedRecord {
+  const bytes = Buffer.allocUnsafe(HEADER_BYTES)
+  writeHeader(bytes, TOMBSTONE | NEGATIVE, 0, version)
+  return { bytes, px: Math.max(1, Math.ceil(fenceMs)) }
+}
+
+function writeHeader(bytes: Buffer, flags: number, afterFresh: number, version: Uint8Array): void {
+  bytes[0] = MAGIC
+  bytes[1] = flags
+  bytes.writeUIntBE(afterFresh, 2, 6)
+  bytes.set(version.subarray(0, VERSION_BYTES), VERSION_AT)
+}
+
 /**
- * Read stored bytes back, given the key's PTTL from the same round trip.
- * Returns a string describing the problem when the bytes are not an envelope,
- * so the caller reports it and reads a miss.
+ * Read stored bytes back, given the key's PTTL from the same round trip:
+ * the record, `DELETED` for a tombstone, or a string describing the problem
+ * when the bytes are not an envelope (the caller reports it and reads a miss).
  */
-export function open(bytes: Buffer, pttl: number): OpenedRecord | string {
+export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED | string {
+  if (bytes.length < 1) return 'empty bytes'
+  if (bytes[0] !== MAGIC) return `first byte 0x${bytes[0]!.toString(16)} is not the envelope's 0xcb`
   if (bytes.length < HEADER_BYTES) return `${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`
-  if (bytes[0] !== MAGIC) return `first byte 0x${bytes[0]!.toString(16)} is not the envelope's 0xca`
   const flags = bytes[1]!
   if ((flags & ~KNOWN_FLAGS) !== 0) return `unknown flags 0x${flags.toString(16)}`
+  if ((flags & TOMBSTONE) !== 0) return bytes.length === HEADER_BYTES ? DELETED : 'a tombstone carries data'
   const header = (flags & HAS_STALE_MS) !== 0 ? HEADER_BYTES + 6 : HEADER_BYTES
   if (bytes.length < header) return `${bytes.length} bytes, shorter than the ${header}-byte header`
   const negative = (flags & NEGATIVE) !== 0
@@ -99,6 +130,6 @@ export function open(bytes: Buffer, pttl: number): OpenedRecord | string {
     keepMs: keepForever ? Number.POSITIVE_INFINITY : remaining,
   }
   if (header === HEADER_BYTES) return record
-  const staleMs = bytes.readUIntBE(8, 6)
+  const staleMs = bytes.readUIntBE(HEADER_BYTES, 6)
   return { ...record, staleMs: staleMs === MAX_UINT48 ? Number.POSITIVE_INFINITY : staleMs }
 }

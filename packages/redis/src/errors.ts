@@ -36,6 +36,49 @@ export class CommandTimeoutError extends TierCacheError {
 }
 
 /**
+ * Redis received the call after its deadline (it sat in ioredis's offline
+ * queue, or in the socket of a server that was frozen) and refused to run it:
+ * nothing was written.
+ */
+export class LateCommandError extends TierCacheError {
+  constructor() {
+    super('Redis received the call after its deadline and did not run it', 'TIERCACHE_REDIS_LATE')
+    this.name = 'LateCommandError'
+  }
+}
+
+/** A value over `maxValueBytes`: refused on write, read as a miss. */
+export class ValueTooLargeError extends TierCacheError {
+  /** Size of the value in bytes. */
+  readonly bytes: number
+  /** The limit, `maxValueBytes`. */
+  readonly maxBytes: number
+  constructor(bytes: number, maxBytes: number) {
+    super(`a value of ${bytes} bytes is over the store's maxValueBytes (${maxBytes})`, 'TIERCACHE_REDIS_TOO_LARGE')
+    this.name = 'ValueTooLargeError'
+    this.bytes = bytes
+    this.maxBytes = maxBytes
+  }
+}
+
+/** The store found Redis configured to evict keys: fenced writes and tombstones may then be evicted too. */
+export class EvictionPolicyWarning extends TierCacheError {
+  /** The `maxmemory-policy` found, e.g. `allkeys-lru`. */
+  readonly policy: string
+  /** The node it was found on (`host:port`). */
+  readonly node: string
+  constructor(policy: string, node: string) {
+    super(
+      `Redis ${node} has maxmemory-policy ${policy}: it may evict tiercache's versions and delete tombstones, so a load that read before a set or delete may write its older value back (docs/redis.md). Use noeviction for a Redis shared by caches that must stay coherent.`,
+      'TIERCACHE_REDIS_EVICTING',
+    )
+    this.name = 'EvictionPolicyWarning'
+    this.policy = policy
+    this.node = node
+  }
+}
+
+/**
  * Bytes under a cache key are not a RedisStore record (written by hand or by
  * another program, or a key of another type): read as a miss. A `DecodeError`
  * that also names the namespace, since one store serves many caches.

@@ -64,11 +64,21 @@ export class KeySpace {
   }
 }
 
-/** Namespaces and keys may be any non-empty string; anything else is a caller's bug. */
+/**
+ * Namespaces and keys may be any non-empty well-formed string; anything else is
+ * a caller's bug. A lone UTF-16 surrogate (half an emoji) has no UTF-8 form:
+ * it would be sent as U+FFFD, and two different keys would name one record.
+ */
 function checkName(value: unknown, argument: string): void {
   if (typeof value !== 'string' || value.length === 0) {
     throw new TypeError(
       `${argument} must be a non-empty string, got ${typeof value === 'string' ? '""' : typeof value}`,
     )
   }
+  if (!(value as WellFormed).isWellFormed()) {
+    throw new TypeError(`${argument} must be well-formed UTF-16 (it holds a lone surrogate): ${JSON.stringify(value)}`)
+  }
 }
+
+/** `String.prototype.isWellFormed` (Node 20; ES2024, past this project's `lib`). */
+type WellFormed = string & { isWellFormed(): boolean }

@@ -47,6 +47,24 @@ export interface RedisStoreOptions {
    */
   breakerOpenMs?: number
   /**
+   * How long a version stays usable for a conditional write (a load's or a
+   * refresh's), and how long a delete's tombstone is kept, in ms. A load that
+   * read more than this ago cannot write its value to Redis (the caller still
+   * gets it); a delete costs a ~60-byte key for this long. Keep it longer than
+   * your slowest loader.
+   * @default 60_000
+   */
+  fenceMs?: number
+  /**
+   * Largest value (encoded, in bytes) the store writes or reads. A larger
+   * write rejects with a `StoreCallError` of kind `too-large`; a larger value
+   * already in Redis reads as a miss, reported on the `error` event, and never
+   * crosses the wire. One huge value must not time out and open the circuit
+   * for every key.
+   * @default 8 MiB
+   */
+  maxValueBytes?: number
+  /**
    * Cluster only. The namespace generation lives in another slot than the
    * values, so reads check it with a parallel GET. With `generationTrustMs > 0`
    * a checked generation is reused without checking for that long: fewer
@@ -77,6 +95,8 @@ export const DEFAULTS = {
   failureThreshold: 3,
   breakerOpenMs: 1000,
   generationTrustMs: 0,
+  fenceMs: 60_000,
+  maxValueBytes: 8 * 1024 * 1024,
   minRecheckMs: 25,
   maxRecheckMs: 500,
 } as const
@@ -98,6 +118,8 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   positive(resolved.commandTimeoutMs, 'commandTimeoutMs')
   positive(resolved.failureThreshold, 'failureThreshold')
   positive(resolved.breakerOpenMs, 'breakerOpenMs')
+  positive(resolved.fenceMs, 'fenceMs')
+  positive(resolved.maxValueBytes, 'maxValueBytes')
   positive(resolved.minRecheckMs, 'minRecheckMs')
   positive(resolved.maxRecheckMs, 'maxRecheckMs')
   if (resolved.maxRecheckMs < resolved.minRecheckMs) throw new TypeError('options.maxRecheckMs must be >= minRecheckMs')
@@ -110,6 +132,8 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     failureThreshold: resolved.failureThreshold,
     breakerOpenMs: resolved.breakerOpenMs,
     generationTrustMs: resolved.generationTrustMs,
+    fenceMs: resolved.fenceMs,
+    maxValueBytes: resolved.maxValueBytes,
     minRecheckMs: resolved.minRecheckMs,
     maxRecheckMs: resolved.maxRecheckMs,
   }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { StoreLock } from '@tiercache/core'
 import type { Cluster, Redis } from 'ioredis'
 import type { CommandGuard } from './command-guard.js'
+import { LateCommandError } from './errors.js'
 import type { KeySpace } from './keys.js'
 import type { ReleaseListener } from './release-listener.js'
 import type { ScriptedClient } from './scripts.js'
@@ -19,7 +20,10 @@ export interface LockTiming {
 /**
  * The distributed lock of RedisStore.
  *
- * - acquire: `SET lock token NX PX lease`; the lease frees the key of a crashed holder.
+ * - acquire: `SET lock token NX PX lease`, in a script that refuses it past
+ *   the call's deadline, so an acquire the caller gave up on (Redis frozen,
+ *   or the command stuck in ioredis's offline queue) cannot take the lock
+ *   later and leave it to nobody; the lease frees the key of a crashed holder.
  * - release / extend: compare-and-delete / compare-and-pexpire scripts, so a
  *   holder whose lease ran out cannot free or extend somebody else's lock.
  *   Release PUBLISHes the lock key on the release channel.
@@ -57,7 +61,11 @@ export class RedisLock implements StoreLock {
     const lease = checkLease(leaseMs)
     const lockKey = this.#keys.lock(namespace, key)
     const token = randomBytes(16).toString('base64url')
-    const reply = await this.#guard.run('lock', () => this.#client.set(lockKey, token, 'PX', lease, 'NX'))
+    const reply = await this.#guard.run('lock', async ({ deadline }) => {
+      const reply = await this.#scripts.tiercacheAcquire(1, lockKey, token, deadline, lease)
+      if (reply === 'late') throw new LateCommandError()
+      return reply
+    })
     return reply === 'OK' ? token : undefined
   }
 

@@ -1,41 +1,75 @@
-import { type DecodeError, type SharedStore, StoreError, type StoreRecord, type StoreWrite } from '@tiercache/core'
+import {
+  type DecodeError,
+  type SharedStore,
+  StoreCallError,
+  StoreError,
+  type StoreRead,
+  type StoreRecord,
+  type StoreWrite,
+  type StoreWriteResult,
+} from '@tiercache/core'
 import { EventEmitter } from 'eventemitter3'
 import { type Cluster, Redis } from 'ioredis'
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js'
 import { splitBySlot } from './cluster-batch.js'
-import { CommandGuard } from './command-guard.js'
-import { open, seal } from './envelope.js'
-import { MalformedRecordError } from './errors.js'
+import { CommandGuard, type ErrorCounts } from './command-guard.js'
+import { DELETED, open, type SealedRecord, seal, sealTombstone } from './envelope.js'
+import { EvictionPolicyWarning, LateCommandError, MalformedRecordError, ValueTooLargeError } from './errors.js'
+import { evictingNodes } from './eviction-policy.js'
 import { Generations } from './generations.js'
 import { KeySpace } from './keys.js'
 import { type RedisStoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { RedisLock } from './redis-lock.js'
 import { ReleaseListener } from './release-listener.js'
 import { registerScripts, type ScriptedClient, type ScriptedPipeline } from './scripts.js'
+import { ServerClock } from './server-clock.js'
+import { formatVersion, type ParsedVersion, parseVersion, VersionIds } from './versions.js'
 
 /** Events of `RedisStore`. Failures of a call reject that call; these are the ones nobody awaits. */
 export interface RedisStoreEvents {
   /**
    * Bytes under a cache key were not a record (read as a miss: `DecodeError`),
-   * or a connection the store owns failed (`StoreError`).
+   * a value over `maxValueBytes` was read as a miss (`StoreCallError` of kind
+   * `too-large`), or a connection the store owns failed (`StoreError`).
    */
   error: (error: StoreError | DecodeError) => void
   /** The circuit breaker changed state. */
   circuit: (state: CircuitState) => void
+  /**
+   * Something that works but weakens what the store guarantees: a node that
+   * evicts keys (`maxmemory-policy` other than `noeviction`), checked each
+   * time the connection becomes ready.
+   */
+  warning: (warning: EvictionPolicyWarning) => void
 }
 
 /** ioredis settings for a client the store makes from a url: no command waits through 20 reconnects. */
 const OWN_CLIENT = { maxRetriesPerRequest: 1, connectTimeout: 2000 } as const
 
-/** A record script found the namespace at another generation than the keys were built with. */
-class GenerationChanged {
-  constructor(readonly generation: string) {}
-}
-
 /** How many times an operation follows a changing generation before giving up. */
 const GENERATION_ATTEMPTS = 5
 
-type Reply = (Buffer | number | null)[]
+/** Items per key in a read script's reply: bytes (or size, or false), PTTL, version id. */
+const READ_WIDTH = 3
+/** Items per key in a write script's reply: 1 or the version id found. */
+const WRITE_WIDTH = 1
+
+/** A write ready to send. */
+interface Prepared {
+  readonly sealed: SealedRecord
+  readonly id: Buffer
+  /** The version a conditional write read. */
+  readonly condition: ParsedVersion | undefined
+}
+
+/** One key's part of a script reply, with the Redis time of the reply. */
+interface Slice {
+  readonly items: unknown[]
+  readonly now: number
+}
+
+/** What a script call over a batch of keys found. */
+type Batch = { readonly changed: string } | { readonly slices: Slice[] }
 
 /**
  * The shared store on Redis or Redis Cluster: values stay in Redis through
@@ -67,6 +101,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   readonly #breaker: CircuitBreaker
   readonly #generations: Generations
   readonly #listener: ReleaseListener
+  readonly #clock = new ServerClock(() => performance.now())
+  readonly #ids = new VersionIds()
 
   constructor(options: RedisStoreOptions) {
     super()
@@ -83,7 +119,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       onChange: (state) => this.emit('circuit', state),
       now: () => performance.now(),
     })
-    this.#guard = new CommandGuard(this.client, this.#breaker, this.#options.commandTimeoutMs)
+    this.#guard = new CommandGuard(this.client, this.#breaker, this.#options.commandTimeoutMs, this.#clock)
     this.#generations = new Generations(this.#cluster ? this.#options.generationTrustMs : 0, () => performance.now())
     this.#listener = new ReleaseListener(this.client, this.#keys.releaseChannel, (error) =>
       this.emit('error', error instanceof StoreError ? error : new StoreError('subscribe', error)),
@@ -100,6 +136,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
         subscribeTimeoutMs: this.#options.commandTimeoutMs,
       },
     })
+    this.client.on('ready', this.#onReady)
+    if (this.client.status === 'ready') this.#onReady()
   }
 
   /** The circuit breaker's state: `open` while calls are refused without trying Redis. */
@@ -116,211 +154,114 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#guard.run('get', () => this.#read(namespace, stems, [key])).then((records) => records[0])
+    return this.#guard.run('get', () => this.#read(namespace, stems, [key])).then((reads) => reads[0]!.record)
   }
 
   /** Read many records in one round trip (one per node on a Cluster), in the order of `keys`. */
   async getMany(namespace: string, keys: readonly string[]): Promise<(StoreRecord | undefined)[]> {
+    return (await this.readMany(namespace, keys)).map((read) => read.record)
+  }
+
+  /** Read one key with its version (also when absent), for a load to write back with `ifVersion`. */
+  read(namespace: string, key: string): Promise<StoreRead> {
+    let stems: string[]
+    try {
+      stems = [this.#keys.stem(namespace, key)]
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#guard.run('get', () => this.#read(namespace, stems, [key])).then((reads) => reads[0]!)
+  }
+
+  /** {@link read} for many keys in one round trip (one per node on a Cluster), in the order of `keys`. */
+  async readMany(namespace: string, keys: readonly string[]): Promise<StoreRead[]> {
     if (!Array.isArray(keys)) throw new TypeError('keys must be an array of strings')
     const stems = keys.map((key) => this.#keys.stem(namespace, key))
     if (stems.length === 0) return []
     return this.#guard.run('getMany', () => this.#read(namespace, stems, keys))
   }
 
-  /** Write one record; Redis keeps it `write.keepMs` (PX), its stale window recorded in the envelope. */
-  async set(namespace: string, key: string, write: StoreWrite): Promise<void> {
+  /**
+   * Write one record; Redis keeps it `write.keepMs` (PX), its stale window
+   * recorded in the envelope. With `write.ifVersion`, only if the key is
+   * still at that version (checked in the same script).
+   */
+  async set(namespace: string, key: string, write: StoreWrite): Promise<StoreWriteResult> {
     const stems = [this.#keys.stem(namespace, key)]
-    const args = sealArgs([write])
-    await this.#guard.run('set', () => this.#write(namespace, stems, args))
+    const prepared = [this.#prepare(write, 'write')]
+    return (await this.#guard.run('set', ({ deadline }) => this.#write(namespace, stems, prepared, deadline)))[0]!
   }
 
-  /** Write many records in one round trip (one per node on a Cluster). */
-  async setMany(namespace: string, entries: readonly (readonly [key: string, write: StoreWrite])[]): Promise<void> {
+  /** Write many records in one round trip (one per node on a Cluster); one result per entry. */
+  async setMany(
+    namespace: string,
+    entries: readonly (readonly [key: string, write: StoreWrite])[],
+  ): Promise<StoreWriteResult[]> {
     if (!Array.isArray(entries)) throw new TypeError('entries must be an array of [key, write] pairs')
     const stems = entries.map(([key]) => this.#keys.stem(namespace, key))
-    const args = sealArgs(entries.map(([, write]) => write))
-    if (stems.length === 0) return
-    await this.#guard.run('setMany', () => this.#write(namespace, stems, args))
+    const prepared = entries.map(([, write], i) => this.#prepare(write, `entries[${i}][1]`))
+    if (stems.length === 0) return []
+    return this.#guard.run('setMany', ({ deadline }) => this.#write(namespace, stems, prepared, deadline))
   }
 
-  /** Delete one record (of the namespace's current generation; older ones are unreachable already). */
-  async delete(namespace: string, key: string): Promise<void> {
+  /**
+   * Delete one record: it is replaced by a tombstone kept `fenceMs`, whose new
+   * version refuses the write of any load that read before (of the
+   * namespace's current generation; older ones are unreachable already).
+   */
+  async delete(namespace: string, key: string): Promise<StoreWriteResult> {
     const stems = [this.#keys.stem(namespace, key)]
-    await this.#guard.run('delete', () =>
-      this.#atGeneration(namespace, (generation, generationKey) =>
-        this.#batch(stems, generation, generationKey, [], (target, keys, argv) =>
-          target.tiercacheRemove(keys.length, ...keys, ...argv),
-        ).then((replies) => changedIn(replies)),
-      ),
-    )
+    const id = this.#ids.next()
+    const prepared = [{ sealed: sealTombstone(id, this.#options.fenceMs), id, condition: undefined }]
+    return (await this.#guard.run('delete', ({ deadline }) => this.#write(namespace, stems, prepared, deadline)))[0]!
   }
 
   /**
    * Make every record of `namespace` unreachable in O(1): INCR its generation.
-   * Records of older generations expire by their own PX.
+   * Records of older generations expire by their own PX; versions read at an
+   * older generation match nothing any more.
    */
   async purge(namespace: string): Promise<void> {
     const generationKey = this.#keys.generation(namespace)
-    const generation = await this.#guard.run('purge', () => this.client.incr(generationKey))
+    const generation = await this.#guard.run('purge', async ({ deadline }) => {
+      const reply = await this.#scripts.tiercachePurge(1, generationKey, '', deadline)
+      if (reply === 'late') throw new LateCommandError()
+      return reply
+    })
     this.#generations.learn(namespace, String(generation))
+  }
+
+  /** Failed calls since the store was made, by kind (`timeout`, `circuit-open`, `connection`, ...). */
+  get errorCounts(): Readonly<ErrorCounts> {
+    return this.#guard.counts
   }
 
   /** Close the subscriber connection, and the client if the store made it from `url`. */
   async close(): Promise<void> {
+    this.client.off('ready', this.#onReady)
     await this.#listener.close()
     if (!this.#ownsClient) return
     await Promise.race([this.client.quit().catch(() => undefined), delay(this.#options.commandTimeoutMs)])
     this.client.disconnect()
   }
 
-  async #read(namespace: string, stems: string[], keys: readonly string[]): Promise<(StoreRecord | undefined)[]> {
-    const replies = await this.#atGeneration(namespace, (generation, generationKey) =>
-      this.#batch(stems, generation, generationKey, [], (target, keys, argv) =>
-        target.tiercacheReadBuffer(keys.length, ...keys, ...argv),
-      ).then((replies) => changedIn(replies) ?? replies),
-    )
-    const records: (StoreRecord | undefined)[] = new Array(stems.length)
-    for (let i = 0; i < stems.length; i++) {
-      const reply = (replies as Reply[])[i]!
-      const bytes = reply[0]
-      if (bytes === null || bytes === undefined) {
-        records[i] = undefined
-        continue
-      }
-      const opened = open(bytes as Buffer, reply[1] as number)
-      if (typeof opened === 'string') {
-        this.emit('error', new MalformedRecordError(namespace, keys[i]!, opened))
-        records[i] = undefined
-      } else {
-        records[i] = opened
-      }
-    }
-    return records
+  /** On each (re)connection: learn Redis's clock, and warn when the node evicts keys. */
+  readonly #onReady = (): void => {
+    this.client
+      .time()
+      .then(([seconds, micros]) => this.#clock.observe(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)))
+      .catch(() => {})
+    evictingNodes(this.client)
+      .then((nodes) => {
+        for (const { policy, node } of nodes) this.emit('warning', new EvictionPolicyWarning(policy, node))
+      })
+      .catch(() => {})
   }
 
-  #write(namespace: string, stems: string[], args: (Buffer | number)[][]): Promise<void> {
-    return this.#atGeneration(namespace, (generation, generationKey) =>
-      this.#batch(stems, generation, generationKey, args, (target, keys, argv) =>
-        target.tiercacheWrite(keys.length, ...keys, ...argv),
-      ).then((replies) => changedIn(replies)),
-    )
-  }
-
-  /**
-   * Run `op` with the generation this process believes `namespace` is at, and
-   * check that belief in the same round trip: standalone, `op` passes the
-   * generation key to its script, which refuses on a mismatch; on a Cluster,
-   * the generation key is read in parallel. A mismatch means a purge happened:
-   * learn the new generation and run again.
-   */
-  async #atGeneration<T>(
-    namespace: string,
-    op: (generation: string, generationKey: string | undefined) => Promise<T | GenerationChanged>,
-  ): Promise<Exclude<T, GenerationChanged>> {
-    const generationKey = this.#keys.generation(namespace)
-    for (let attempt = 0; attempt < GENERATION_ATTEMPTS; attempt++) {
-      const generation = this.#generations.current(namespace)
-      if (!this.#cluster) {
-        const reply = await op(generation, generationKey)
-        if (!(reply instanceof GenerationChanged)) return reply as Exclude<T, GenerationChanged>
-        this.#generations.learn(namespace, reply.generation)
-        continue
-      }
-      if (this.#generations.trusted(namespace))
-        return (await op(generation, undefined)) as Exclude<T, GenerationChanged>
-      const [current, reply] = await Promise.all([this.client.get(generationKey), op(generation, undefined)])
-      this.#generations.learn(namespace, current ?? '0')
-      if ((current ?? '0') === generation) return reply as Exclude<T, GenerationChanged>
-    }
-    throw new StoreError(
-      'generation',
-      undefined,
-      `namespace "${namespace}" was purged during ${GENERATION_ATTEMPTS} attempts`,
-    )
-  }
-
-  /**
-   * Send one record script over `stems` at `generation`: standalone as one
-   * call with the generation check; on a Cluster as one call per slot, the
-   * calls of one node in one pipeline, all nodes at once. Returns, per stem,
-   * its slice of the script's flat reply (or, standalone, the whole reply
-   * when the generation check refused).
-   */
-  async #batch(
-    stems: readonly string[],
-    generation: string,
-    generationKey: string | undefined,
-    args: readonly (Buffer | number)[][],
-    call: (target: ScriptedClient | ScriptedPipeline, keys: string[], argv: (string | Buffer | number)[]) => unknown,
-  ): Promise<unknown[]> {
-    const keys = stems.map((stem) => `${stem}:${generation}`)
-    if (generationKey !== undefined) {
-      const reply = await (call(
-        this.#scripts,
-        [generationKey, ...keys],
-        [generation, ...args.flat()],
-      ) as Promise<unknown>)
-      return spread(reply, keys.length)
-    }
-    const out: unknown[] = new Array(keys.length)
-    await Promise.all(
-      splitBySlot(this.client as Cluster, keys).map(async (groups) => {
-        const argvOf = (positions: number[]) => ['', ...positions.flatMap((position) => args[position] ?? [])]
-        if (groups.length === 1) {
-          const group = groups[0]!
-          const reply = await (call(this.#scripts, group.keys, argvOf(group.positions)) as Promise<unknown>)
-          place(out, group.positions, reply)
-          return
-        }
-        const pipeline = this.client.pipeline() as unknown as ScriptedPipeline
-        for (const group of groups) call(pipeline, group.keys, argvOf(group.positions))
-        const results = (await pipeline.exec()) ?? []
-        results.forEach(([error, reply], i) => {
-          if (error) throw error
-          place(out, groups[i]!.positions, reply)
-        })
-      }),
-    )
-    return out
-  }
-}
-
-/** Standalone reply → per-key slices; a non-array reply is the generation check's refusal, kept whole. */
-function spread(reply: unknown, count: number): unknown[] {
-  if (!Array.isArray(reply)) return [reply]
-  const out: unknown[] = new Array(count)
-  place(
-    out,
-    Array.from({ length: count }, (_, i) => i),
-    reply,
-  )
-  return out
-}
-
-/** Put a script's reply for the keys at `positions` into `out`: a read yields two items per key, others one 'OK'. */
-function place(out: unknown[], positions: readonly number[], reply: unknown): void {
-  if (!Array.isArray(reply)) {
-    for (const position of positions) out[position] = reply
-    return
-  }
-  positions.forEach((position, i) => {
-    out[position] = [reply[i * 2], reply[i * 2 + 1]]
-  })
-}
-
-/** The generation a record script reported instead of doing its work, if it did. */
-function changedIn(replies: unknown[]): GenerationChanged | undefined {
-  const first = replies[0]
-  if (first === undefined || Array.isArray(first) || first === 'OK') return undefined
-  return new GenerationChanged(String(first))
-}
-
-/** Validate writes and turn each into its script arguments: envelope bytes, PX. */
-function sealArgs(writes: readonly StoreWrite[]): (Buffer | number)[][] {
-  return writes.map((write, i) => {
-    const name = writes.length === 1 ? 'write' : `entries[${i}][1]`
+  /** Validate a write and seal it under a new version id. */
+  #prepare(write: StoreWrite, name: string): Prepared {
     if (typeof write !== 'object' || write === null) throw new TypeError(`${name} must be a StoreWrite object`)
-    const { data, freshMs, keepMs, staleMs } = write
+    const { data, freshMs, keepMs, staleMs, ifVersion } = write
     if (data !== undefined && !(data instanceof Uint8Array)) {
       throw new TypeError(`${name}.data must be a Uint8Array or undefined`)
     }
@@ -331,9 +272,264 @@ function sealArgs(writes: readonly StoreWrite[]): (Buffer | number)[][] {
     if (staleMs !== undefined && (typeof staleMs !== 'number' || Number.isNaN(staleMs) || staleMs < 0)) {
       throw new TypeError(`${name}.staleMs must be a number >= 0 or undefined`)
     }
-    const sealed = seal(data, freshMs, keepMs, staleMs)
-    return [sealed.bytes, sealed.px]
-  })
+    const condition = ifVersion === undefined ? undefined : parseVersion(ifVersion, `${name}.ifVersion`)
+    if (data !== undefined && data.byteLength > this.#options.maxValueBytes) {
+      throw this.#guard.count(
+        new StoreCallError({
+          operation: 'set',
+          kind: 'too-large',
+          outcome: 'not-applied',
+          cause: new ValueTooLargeError(data.byteLength, this.#options.maxValueBytes),
+        }),
+      )
+    }
+    const id = this.#ids.next()
+    return { sealed: seal(write, id), id, condition }
+  }
+
+  async #read(namespace: string, stems: readonly string[], keys: readonly string[]): Promise<StoreRead[]> {
+    const { generation, slices } = await this.#atGeneration(namespace, (generation, generationKey) =>
+      this.#batch({
+        stems,
+        generation,
+        generationKey,
+        head: [this.#options.maxValueBytes],
+        perKey: [],
+        width: READ_WIDTH,
+        send: (target, keys, argv) => target.tiercacheReadBuffer(keys.length, ...keys, ...argv),
+      }),
+    )
+    return slices.map(({ items, now }, i) => {
+      const [bytes, pttl, id] = items as [Buffer | number | null, number, Buffer]
+      const version = formatVersion(generation, now, id)
+      if (bytes === null || bytes === undefined) return { record: undefined, version }
+      if (typeof bytes === 'number') {
+        this.#report(
+          new StoreCallError({
+            operation: 'get',
+            kind: 'too-large',
+            outcome: 'not-applied',
+            cause: new ValueTooLargeError(bytes, this.#options.maxValueBytes),
+            namespace,
+            key: keys[i]!,
+          }),
+        )
+        return { record: undefined, version }
+      }
+      const opened = open(bytes, pttl)
+      if (opened === DELETED) return { record: undefined, version }
+      if (typeof opened === 'string') {
+        this.#guard.note('decode')
+        this.emit('error', new MalformedRecordError(namespace, keys[i]!, opened))
+        return { record: undefined, version }
+      }
+      return { record: { ...opened, version }, version }
+    })
+  }
+
+  #report(error: StoreCallError): void {
+    this.emit('error', this.#guard.count(error))
+  }
+
+  /**
+   * Send writes: unconditional ones at the namespace's current generation
+   * (following a purge), conditional ones at the generation they read at, and
+   * refused whole when a purge came since.
+   */
+  async #write(
+    namespace: string,
+    stems: readonly string[],
+    prepared: readonly Prepared[],
+    deadline: number | '',
+  ): Promise<StoreWriteResult[]> {
+    const results: StoreWriteResult[] = new Array(prepared.length)
+    const groups = new Map<string | undefined, number[]>()
+    prepared.forEach((write, position) => {
+      const generation = write.condition?.generation
+      const group = groups.get(generation)
+      if (group === undefined) groups.set(generation, [position])
+      else group.push(position)
+    })
+    const head = [deadline, this.#options.fenceMs]
+    const argsOf = (positions: number[]) =>
+      positions.map((position) => {
+        const { sealed, condition } = prepared[position]!
+        return condition === undefined
+          ? [sealed.bytes, sealed.px, '', '']
+          : [sealed.bytes, sealed.px, Buffer.concat([V, condition.id]), condition.readAt]
+      })
+    const land = (generation: string, positions: number[], slices: Slice[]) => {
+      positions.forEach((position, i) => {
+        const { items, now } = slices[i]!
+        const reply = items[0]
+        results[position] =
+          reply === 1
+            ? { applied: true, version: formatVersion(generation, now, prepared[position]!.id) }
+            : { applied: false, version: formatVersion(generation, now, reply as Buffer) }
+      })
+    }
+    await Promise.all(
+      [...groups].map(async ([read, positions]) => {
+        const send = (generation: string, generationKey: string | undefined) =>
+          this.#batch({
+            stems: positions.map((position) => stems[position]!),
+            generation,
+            generationKey,
+            head,
+            perKey: argsOf(positions),
+            width: WRITE_WIDTH,
+            send: (target, keys, argv) => target.tiercacheWriteBuffer(keys.length, ...keys, ...argv),
+          })
+        if (read === undefined) {
+          const { generation, slices } = await this.#atGeneration(namespace, send)
+          land(generation, positions, slices)
+          return
+        }
+        const found = await this.#checkedAt(namespace, read, send)
+        if ('slices' in found) land(read, positions, found.slices)
+        // Purged since the read: whatever the script did landed in a generation nobody reads.
+        else for (const position of positions) results[position] = { applied: false, version: stale(found.changed) }
+      }),
+    )
+    return results
+  }
+
+  /**
+   * Run `op` with the generation this process believes `namespace` is at, and
+   * check that belief in the same round trip (see {@link #checkedAt}). A
+   * mismatch means a purge happened: learn the new generation and run again.
+   */
+  async #atGeneration(
+    namespace: string,
+    op: (generation: string, generationKey: string | undefined) => Promise<Batch>,
+  ): Promise<{ generation: string; slices: Slice[] }> {
+    for (let attempt = 0; attempt < GENERATION_ATTEMPTS; attempt++) {
+      const generation = this.#generations.current(namespace)
+      const batch = await this.#checkedAt(namespace, generation, op)
+      if ('slices' in batch) return { generation, slices: batch.slices }
+    }
+    throw new StoreCallError({
+      operation: 'generation',
+      kind: 'contention',
+      outcome: 'not-applied',
+      message: `namespace "${namespace}" was purged during ${GENERATION_ATTEMPTS} attempts`,
+    })
+  }
+
+  /**
+   * Run `op` at `generation` and check it is the namespace's current one:
+   * standalone, `op` passes the generation key to its script, which refuses on
+   * a mismatch; on a Cluster, the generation key is read in parallel (a write
+   * at an old generation is harmless: nobody reads there). Learns what it found.
+   */
+  async #checkedAt(
+    namespace: string,
+    generation: string,
+    op: (generation: string, generationKey: string | undefined) => Promise<Batch>,
+  ): Promise<Batch> {
+    const generationKey = this.#keys.generation(namespace)
+    if (!this.#cluster) {
+      const batch = await op(generation, generationKey)
+      if (!('slices' in batch)) this.#generations.learn(namespace, batch.changed)
+      return batch
+    }
+    if (this.#generations.trusted(namespace) && this.#generations.current(namespace) === generation) {
+      return op(generation, undefined)
+    }
+    const [current, batch] = await Promise.all([this.client.get(generationKey), op(generation, undefined)])
+    this.#generations.learn(namespace, current ?? '0')
+    return (current ?? '0') === generation ? batch : { changed: current ?? '0' }
+  }
+
+  /**
+   * Send one record script over `stems` at `generation`: standalone as one
+   * call with the generation check; on a Cluster as one call per slot, the
+   * calls of one node in one pipeline, all nodes at once. Returns each stem's
+   * slice of the flat reply (`width` items per key, then Redis's time), or
+   * the generation the standalone check found instead.
+   */
+  async #batch(call: {
+    stems: readonly string[]
+    generation: string
+    generationKey: string | undefined
+    head: readonly (string | number)[]
+    perKey: readonly (Buffer | string | number)[][]
+    width: number
+    send: (target: ScriptedClient | ScriptedPipeline, keys: string[], argv: (string | Buffer | number)[]) => unknown
+  }): Promise<Batch> {
+    const { stems, generation, generationKey, head, perKey, width, send } = call
+    const keys = stems.map((stem) => `${stem}:${generation}`)
+    const slices: Slice[] = new Array(keys.length)
+    const take = (positions: readonly number[], reply: unknown) => {
+      const items = reply as unknown[]
+      const now = Number(items[items.length - 1])
+      this.#clock.observe(now)
+      positions.forEach((position, i) => {
+        slices[position] = { items: items.slice(i * width, (i + 1) * width), now }
+      })
+    }
+    if (generationKey !== undefined) {
+      const reply = await (send(
+        this.#scripts,
+        [generationKey, ...keys],
+        [generation, ...head, ...perKey.flat()],
+      ) as Promise<unknown>)
+      if (!Array.isArray(reply)) {
+        const text = String(reply)
+        if (text === 'late') throw new LateCommandError()
+        return { changed: text }
+      }
+      take(
+        keys.map((_, i) => i),
+        reply,
+      )
+      return { slices }
+    }
+    const groups = splitBySlot(this.client as Cluster, keys).flat()
+    let late = 0
+    await Promise.all(
+      splitBySlot(this.client as Cluster, keys).map(async (nodeGroups) => {
+        const argvOf = (positions: number[]) => [
+          '',
+          ...head,
+          ...positions.flatMap((position) => perKey[position] ?? []),
+        ]
+        const replies: unknown[] = []
+        if (nodeGroups.length === 1) {
+          const group = nodeGroups[0]!
+          replies.push(await (send(this.#scripts, group.keys, argvOf(group.positions)) as Promise<unknown>))
+        } else {
+          const pipeline = this.client.pipeline() as unknown as ScriptedPipeline
+          for (const group of nodeGroups) send(pipeline, group.keys, argvOf(group.positions))
+          for (const [error, reply] of (await pipeline.exec()) ?? []) {
+            if (error) throw error
+            replies.push(reply)
+          }
+        }
+        replies.forEach((reply, i) => {
+          if (Array.isArray(reply)) take(nodeGroups[i]!.positions, reply)
+          else late++
+        })
+      }),
+    )
+    if (late === 0) return { slices }
+    if (late === groups.length) throw new LateCommandError()
+    // Some nodes ran their part, others found it late: nobody can say what the batch did.
+    throw new StoreCallError({
+      operation: 'setMany',
+      kind: 'timeout',
+      outcome: 'unknown',
+      cause: new LateCommandError(),
+    })
+  }
+}
+
+/** The 'v' that starts a write script's condition argument. */
+const V = Buffer.from('v')
+
+/** A version that matches nothing (read as too old): what a write refused by a purge gets. */
+function stale(generation: string): string {
+  return formatVersion(generation, 0, Buffer.from('!'))
 }
 
 function delay(ms: number): Promise<void> {

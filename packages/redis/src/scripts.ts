@@ -3,15 +3,20 @@ import type { Cluster, Redis } from 'ioredis'
 /**
  * Every Lua script RedisStore runs, registered on the client with
  * `defineCommand` (ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT,
- * per node on a Cluster). All take a variable number of keys.
+ * per node on a Cluster). The record scripts take a variable number of keys.
  *
  * The record scripts start with an optional generation check: when ARGV[1] is
  * not empty, KEYS[1] is the namespace's generation key and ARGV[1] the
  * generation the caller built the other keys with. If Redis holds another
  * generation the script does nothing and returns it as a plain string, and the
- * caller retries with it. This is how a standalone reader learns of a purge in
- * the same round trip as its read. On a Cluster the generation key lives in
- * another slot, so ARGV[1] is empty and the check runs as a parallel GET.
+ * caller retries with it (or, for a conditional write, reports it refused).
+ * This is how a standalone reader learns of a purge in the same round trip as
+ * its read. On a Cluster the generation key lives in another slot, so ARGV[1]
+ * is empty and the check runs as a parallel GET.
+ *
+ * Every script that changes something takes a deadline in Redis's clock (ms,
+ * '' for none) and does nothing once `TIME` is past it, returning 'late': a
+ * call the store gave up on cannot land after a newer one.
  */
 
 const CHECK_GENERATION = `
@@ -22,39 +27,101 @@ if ARGV[1] ~= '' then
   first = 2
 end`
 
+const NOW = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`
+
+const LATE = `
+if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return 'late' end`
+
 /**
- * KEYS: [generation] value... → flat array, per key: stored bytes (or nil) and
- * PTTL, read together so freshness is judged by Redis's clock at the moment of
- * the read. A key of another type reads as an empty string, which the envelope
- * rejects as malformed.
+ * The version id of a key from the first 24 bytes of its value (see
+ * envelope.ts): '' when absent, bytes 9-24 of an envelope, and for anything
+ * else (hand-written bytes, another type) a string no envelope id can equal.
  */
-const READ = `${CHECK_GENERATION}
+const VERSION_OF = `
+local function version_of(key)
+  local head = redis.pcall('GETRANGE', key, 0, 23)
+  if type(head) ~= 'string' then return '!' end
+  if head == '' then return '' end
+  if string.byte(head, 1) == 0xCB and #head == 24 then return string.sub(head, 9, 24) end
+  return '!' .. head
+end`
+
+/**
+ * KEYS: [generation] value...; ARGV: [generation], max bytes →
+ * flat array, per key: stored bytes (false when absent; the size, a number,
+ * when over max bytes, so a huge value never crosses the wire), PTTL, version
+ * id; then Redis's time in ms. A key of another type reads as an empty string,
+ * which the envelope rejects as malformed.
+ */
+const READ = `${CHECK_GENERATION}${NOW}${VERSION_OF}
+local max = tonumber(ARGV[2])
 local out = {}
 for i = first, #KEYS do
-  local value = redis.pcall('GET', KEYS[i])
-  if type(value) == 'table' then value = '' end
-  if value then
-    out[#out + 1] = value
+  local size = redis.pcall('STRLEN', KEYS[i])
+  if type(size) ~= 'number' then
+    out[#out + 1] = ''
     out[#out + 1] = redis.call('PTTL', KEYS[i])
+    out[#out + 1] = '!'
+  elseif size > max then
+    out[#out + 1] = size
+    out[#out + 1] = redis.call('PTTL', KEYS[i])
+    out[#out + 1] = version_of(KEYS[i])
   else
-    out[#out + 1] = false
-    out[#out + 1] = -2
+    local value = redis.call('GET', KEYS[i])
+    if value then
+      out[#out + 1] = value
+      out[#out + 1] = redis.call('PTTL', KEYS[i])
+      out[#out + 1] = version_of(KEYS[i])
+    else
+      out[#out + 1] = false
+      out[#out + 1] = -2
+      out[#out + 1] = ''
+    end
   end
 end
+out[#out + 1] = now
 return out`
 
-/** KEYS: [generation] value...; ARGV: [generation] then per key bytes, PX → 'OK'. */
-const WRITE = `${CHECK_GENERATION}
+/**
+ * KEYS: [generation] value...; ARGV: [generation], deadline, fence ms, then
+ * per key: envelope bytes, PX, condition, read at. The condition is '' for an
+ * unconditional write, else 'v' followed by the version id the writer read at
+ * Redis time "read at"; such a write is applied only when the key still holds
+ * that id and the read is younger than the fence window (a delete's tombstone
+ * lives that long). → per key 1 (written) or the version id found (refused),
+ * then Redis's time in ms; or 'late' (nothing written).
+ */
+const WRITE = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}
+local fence = tonumber(ARGV[3])
+local out = {}
 for i = first, #KEYS do
-  local at = 2 + (i - first) * 2
-  redis.call('SET', KEYS[i], ARGV[at], 'PX', ARGV[at + 1])
+  local at = 4 + (i - first) * 4
+  local condition = ARGV[at + 2]
+  local current = nil
+  if condition ~= '' then
+    current = version_of(KEYS[i])
+    if 'v' .. current == condition and now - tonumber(ARGV[at + 3]) < fence then current = nil end
+  end
+  if current == nil then
+    redis.call('SET', KEYS[i], ARGV[at], 'PX', ARGV[at + 1])
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = current
+  end
 end
-return 'OK'`
+out[#out + 1] = now
+return out`
 
-/** KEYS: [generation] value... → 'OK'. */
-const REMOVE = `${CHECK_GENERATION}
-for i = first, #KEYS do redis.call('DEL', KEYS[i]) end
-return 'OK'`
+/** KEYS: generation; ARGV: '', deadline → the new generation, or 'late'. */
+const PURGE = `${NOW}${LATE}
+return redis.call('INCR', KEYS[1])`
+
+/** KEYS: lock; ARGV: token, deadline, lease ms → 'OK' when taken, false when held, or 'late'. */
+const ACQUIRE = `${NOW}
+if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return 'late' end
+return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX')`
 
 /** KEYS: lock; ARGV: token, channel → 1 when released. Announces the release so waiters wake. */
 const RELEASE = `
@@ -75,21 +142,20 @@ return 0`
 const SCRIPTS = {
   tiercacheRead: READ,
   tiercacheWrite: WRITE,
-  tiercacheRemove: REMOVE,
+  tiercachePurge: PURGE,
+  tiercacheAcquire: ACQUIRE,
   tiercacheRelease: RELEASE,
   tiercacheExtend: EXTEND,
 } as const
 
 type Arg = string | Buffer | number
 
-/** The reply of a record script when the generation check failed: the current generation. */
-export type GenerationMismatch = string | Buffer
-
 /** The client with the scripts registered (ioredis adds one method, plus a `…Buffer` twin, per script). */
 export interface ScriptedClient {
-  tiercacheReadBuffer(numKeys: number, ...args: Arg[]): Promise<(Buffer | number | null)[] | GenerationMismatch>
-  tiercacheWrite(numKeys: number, ...args: Arg[]): Promise<string>
-  tiercacheRemove(numKeys: number, ...args: Arg[]): Promise<string>
+  tiercacheReadBuffer(numKeys: number, ...args: Arg[]): Promise<unknown>
+  tiercacheWriteBuffer(numKeys: number, ...args: Arg[]): Promise<unknown>
+  tiercachePurge(numKeys: number, ...args: Arg[]): Promise<number | string>
+  tiercacheAcquire(numKeys: number, ...args: Arg[]): Promise<string | null>
   tiercacheRelease(numKeys: number, ...args: Arg[]): Promise<number>
   tiercacheExtend(numKeys: number, ...args: Arg[]): Promise<number>
 }
@@ -97,8 +163,7 @@ export interface ScriptedClient {
 /** A pipeline with the scripts registered. */
 export interface ScriptedPipeline {
   tiercacheReadBuffer(numKeys: number, ...args: Arg[]): ScriptedPipeline
-  tiercacheWrite(numKeys: number, ...args: Arg[]): ScriptedPipeline
-  tiercacheRemove(numKeys: number, ...args: Arg[]): ScriptedPipeline
+  tiercacheWriteBuffer(numKeys: number, ...args: Arg[]): ScriptedPipeline
   exec(): Promise<[Error | null, unknown][] | null>
 }
 

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { FOREVER_MS, open, seal } from '../src/envelope.js'
+import { DELETED, FOREVER_MS, open, sealTombstone, seal as sealWrite } from '../src/envelope.js'
+
+const ID = Buffer.alloc(16, 7)
+const seal = (data: Uint8Array | undefined, freshMs: number, keepMs: number, staleMs?: number) =>
+  sealWrite({ data, freshMs, keepMs, staleMs }, ID)
 
 const bytes = (...values: number[]) => Uint8Array.from(values)
 
@@ -7,7 +11,8 @@ describe('envelope', () => {
   it('records the stale window and gives Redis keepMs as PX', () => {
     const sealed = seal(bytes(1, 2, 3), 1_000, 5_000)
     expect(sealed.px).toBe(5_000)
-    expect(sealed.bytes.length).toBe(8 + 3)
+    expect(sealed.bytes.length).toBe(24 + 3)
+    expect(sealed.bytes.subarray(8, 24).equals(ID)).toBe(true)
     // Redis reports 4_500 ms left: 500 ms fresh, then 4_000 stale.
     const opened = open(sealed.bytes, 4_500)
     expect(opened).toEqual({ data: expect.any(Uint8Array), freshMs: 500, keepMs: 4_500 })
@@ -45,7 +50,7 @@ describe('envelope', () => {
   it("carries the writer's staleMs when given, Infinity included", () => {
     expect(open(seal(bytes(1), 1_000, 5_000).bytes, 5_000)).not.toHaveProperty('staleMs')
     const withStale = seal(bytes(1, 2), 1_000, 5_000, 2_500)
-    expect(withStale.bytes.length).toBe(14 + 2)
+    expect(withStale.bytes.length).toBe(30 + 2)
     const opened = open(withStale.bytes, 5_000) as { staleMs: number; data: Uint8Array }
     expect(opened.staleMs).toBe(2_500)
     expect(Array.from(opened.data)).toEqual([1, 2])
@@ -56,10 +61,21 @@ describe('envelope', () => {
   })
 
   it('rejects bytes that are not an envelope with a reason', () => {
+    const header = (flags: number, ...rest: number[]) => Buffer.from([0xcb, flags, ...Array(22).fill(0), ...rest])
     expect(open(Buffer.from('hello world'), 1_000)).toMatch(/first byte/)
-    expect(open(Buffer.from([0xca, 1]), 1_000)).toMatch(/shorter/)
-    expect(open(Buffer.from([0xca, 0x80, 0, 0, 0, 0, 0, 0]), 1_000)).toMatch(/unknown flags/)
-    expect(open(Buffer.from([0xca, 0x01, 0, 0, 0, 0, 0, 0, 42]), 1_000)).toMatch(/negative/)
-    expect(open(Buffer.from([0xca, 0x08, 0, 0, 0, 0, 0, 0, 1]), 1_000)).toMatch(/14-byte header/)
+    expect(open(Buffer.from([0xca, 0, 0, 0, 0, 0, 0, 0, 1]), 1_000)).toMatch(/first byte 0xca/)
+    expect(open(Buffer.from([0xcb, 1]), 1_000)).toMatch(/shorter/)
+    expect(open(header(0x80), 1_000)).toMatch(/unknown flags/)
+    expect(open(header(0x01, 42), 1_000)).toMatch(/negative/)
+    expect(open(header(0x08, 1), 1_000)).toMatch(/30-byte header/)
+    expect(open(header(0x11, 1), 1_000)).toMatch(/tombstone carries data/)
+  })
+
+  it('a tombstone holds only a version and opens as DELETED', () => {
+    const tombstone = sealTombstone(ID, 60_000)
+    expect(tombstone.px).toBe(60_000)
+    expect(tombstone.bytes.length).toBe(24)
+    expect(tombstone.bytes.subarray(8, 24).equals(ID)).toBe(true)
+    expect(open(tombstone.bytes, 30_000)).toBe(DELETED)
   })
 })

@@ -44,4 +44,18 @@ describe('KeySpace', () => {
     expect(() => keys.lock('ns', '')).toThrow(TypeError)
     expect(() => keys.lock('ns', 5 as unknown as string)).toThrow(/key must be a non-empty string/)
   })
+
+  it('rejects a lone surrogate with a TypeError naming the argument: it would collide with U+FFFD in Redis', () => {
+    const emoji = '😀'
+    const high = emoji[0]!
+    const low = emoji[1]!
+    // What UTF-8 makes of them: the same bytes, so two keys would name one record.
+    expect(Buffer.from(`a${high}`).equals(Buffer.from(`a${low}`))).toBe(true)
+    expect(() => keys.value('ns', `a${high}`, '0')).toThrow(/key must be well-formed UTF-16/)
+    expect(() => keys.value('ns', `${low}b`, '0')).toThrow(TypeError)
+    expect(() => keys.lock(`n${high}s`, 'k')).toThrow(/namespace must be well-formed UTF-16/)
+    expect(() => keys.generation(`n${low}`)).toThrow(/namespace/)
+    // Whole pairs are fine.
+    expect(keys.value('ns', `a${emoji}`, '0')).toContain('#')
+  })
 })

@@ -22,9 +22,11 @@ export interface ConformanceOptions {
   /**
    * Builds another store on the same backend (another connection, as another
    * process would have), for the tests of concurrent writers. Closed with
-   * `destroy`. @default the store under test itself
+   * `destroyPeer`. @default the store under test itself
    */
   createPeer?: () => SharedStore | Promise<SharedStore>
+  /** Tears down a store made by `createPeer`. @default store.close() */
+  destroyPeer?: (store: SharedStore) => void | Promise<void>
 }
 
 const bytes = (...values: number[]) => Uint8Array.from(values)
@@ -331,7 +333,7 @@ export function storeConformanceSuite(name: string, options: ConformanceOptions)
         } finally {
           for (const peer of new Set(peers)) {
             if (peer === store) continue
-            if (options.destroy) await options.destroy(peer)
+            if (options.destroyPeer) await options.destroyPeer(peer)
             else await peer.close?.()
           }
         }

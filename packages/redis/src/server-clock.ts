@@ -1,0 +1,46 @@
+/**
+ * What this process knows of Redis's clock, to give writes a deadline Redis
+ * itself enforces: a write or lock acquire the store gave up on must not run
+ * later (from ioredis's offline queue after a reconnect, or from the socket
+ * of a server that was frozen), after a newer write.
+ *
+ * Every script reply carries Redis's `TIME` (ms). The reply to a call sent at
+ * local time `s` and received at `r` was produced between the two, so
+ * `redisMs - r` is a lower bound of the offset between Redis's clock and the
+ * local monotonic one. A deadline `D` (local) becomes `D + offset` in Redis
+ * terms; using the lower bound, Redis refuses the write no later than the
+ * moment the caller gave up, and a little earlier when the round trip that
+ * taught the offset was slow. The best bound of the last `windowMs` is used,
+ * so the estimate follows drift and clock steps of the server.
+ *
+ * On a Cluster each node has its own clock; the bound mixes their replies, so
+ * nodes whose clocks disagree by X ms may run a late write up to X ms after
+ * its deadline. Keep their clocks in sync (NTP), as Redis itself assumes.
+ */
+export class ServerClock {
+  #offset: number | undefined
+  #learnedAt = 0
+  readonly #windowMs: number
+  readonly #now: () => number
+
+  /** `now`: the local monotonic clock in ms. */
+  constructor(now: () => number, windowMs = 10_000) {
+    this.#now = now
+    this.#windowMs = windowMs
+  }
+
+  /** A reply said Redis's time was `redisMs` when it was received (local `receivedAt`, default now). */
+  observe(redisMs: number, receivedAt = this.#now()): void {
+    if (!Number.isFinite(redisMs)) return
+    const bound = redisMs - receivedAt
+    if (this.#offset === undefined || bound >= this.#offset || receivedAt - this.#learnedAt > this.#windowMs) {
+      this.#offset = bound
+      this.#learnedAt = receivedAt
+    }
+  }
+
+  /** The Redis time (ms) matching local time `local`, or `undefined` before the first reply. */
+  toRedis(local: number): number | undefined {
+    return this.#offset === undefined ? undefined : Math.floor(local + this.#offset)
+  }
+}
