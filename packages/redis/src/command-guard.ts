@@ -20,9 +20,9 @@ const UNWELL_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN|BUSY|READONLY)/
 /** Counts of failed calls by kind, since the store was made. */
 export type ErrorCounts = Record<StoreErrorKind, number>
 
-/** What a guarded call is given: the deadline to pass to its script, in Redis's clock (`''` when not known yet). */
+/** What a guarded call is given: the deadline to pass to its script, in Redis's clock (ms). */
 export interface Attempt {
-  readonly deadline: number | ''
+  readonly deadline: number
 }
 
 /**
@@ -87,7 +87,7 @@ export class CommandGuard {
       return Promise.reject(this.#fail(operation, 'circuit-open', 'not-applied', new CircuitOpenError()))
     }
     const sentAt = performance.now()
-    const deadline = this.#clock.toRedis(sentAt + this.#timeoutMs) ?? ''
+    const deadline = this.#clock.toRedis(sentAt + this.#timeoutMs)
 
     return new Promise<T>((resolve, reject) => {
       let settled = false

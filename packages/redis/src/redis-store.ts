@@ -340,7 +340,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     namespace: string,
     stems: readonly string[],
     prepared: readonly Prepared[],
-    deadline: number | '',
+    deadline: number,
   ): Promise<StoreWriteResult[]> {
     const results: StoreWriteResult[] = new Array(prepared.length)
     const groups = new Map<string | undefined, number[]>()

@@ -39,8 +39,13 @@ export class ServerClock {
     }
   }
 
-  /** The Redis time (ms) matching local time `local`, or `undefined` before the first reply. */
-  toRedis(local: number): number | undefined {
-    return this.#offset === undefined ? undefined : Math.floor(local + this.#offset)
+  /**
+   * The Redis time (ms) matching local time `local`. Before the first reply
+   * (a client still connecting), the local wall clock stands in: hosts kept in
+   * sync by NTP agree to a few ms, and the first reply corrects it.
+   */
+  toRedis(local: number): number {
+    const offset = this.#offset ?? Date.now() - this.#now()
+    return Math.floor(local + offset)
   }
 }
