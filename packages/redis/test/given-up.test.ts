@@ -8,7 +8,7 @@ import { RedisStore, type RedisStoreOptions } from '../src/index.js'
 const bytes = (...values: number[]) => Uint8Array.from(values)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const write = (value: number) => ({ data: bytes(value), freshMs: 60_000, keepMs: 60_000 })
-const valueOf = async (store: RedisStore, n: string, key: string) => (await store.get(n, key))?.data?.[0]
+const storedByte = async (store: RedisStore, n: string, key: string) => (await store.get(n, key))?.data?.[0]
 
 async function rejection(call: Promise<unknown>): Promise<unknown> {
   try {
@@ -60,7 +60,7 @@ describe('a call the store gave up on never runs later (own server on 127.0.0.1:
     expect(error).toMatchObject({ kind: 'timeout', outcome: 'unknown' })
     await sleep(200)
     // Redis ran the write after the freeze, past its deadline: it did nothing.
-    expect(await valueOf(store, n, 'k')).toBe(1)
+    expect(await storedByte(store, n, 'k')).toBe(1)
   })
 
   it('a write stuck in the offline queue of a connecting client cannot land after a newer write', async () => {
@@ -80,7 +80,7 @@ describe('a call the store gave up on never runs later (own server on 127.0.0.1:
     expect((await newer).applied).toBe(true)
     await sleep(300) // the late client is ready by now and has flushed its queue
     expect(stores.at(-1)!.client.status).toBe('ready')
-    expect(await valueOf(writer, n, 'k')).toBe(3)
+    expect(await storedByte(writer, n, 'k')).toBe(3)
   })
 
   it('a lock acquire abandoned during a 1 s freeze leaves no orphan lock', async () => {
@@ -113,7 +113,7 @@ describe('a call the store gave up on never runs later (own server on 127.0.0.1:
     expect((await newer).applied).toBe(true)
     await sleep(300)
     expect(stores.at(-1)!.client.status).toBe('ready')
-    expect(await valueOf(writer, n, 'k')).toBe(2)
+    expect(await storedByte(writer, n, 'k')).toBe(2)
   })
 
   it('counts failures by kind, and says a refused call was not applied', async () => {
