@@ -91,12 +91,18 @@ export class CommandGuard {
 
     return new Promise<T>((resolve, reject) => {
       let settled = false
+      // Judged after the event loop's next I/O phase: the timers of a burst all
+      // fire before the replies waiting in the socket are read, and a reply
+      // that is there by then is an answer, not a time-out.
       const timer = setTimeout(() => {
-        settled = true
-        // Answers to other calls since this one was sent: Redis is alive, only busy.
-        if (this.#lastAnswerAt < sentAt) this.#breaker.failed(permit)
-        else this.#breaker.succeeded(permit)
-        reject(this.#fail(operation, 'timeout', 'unknown', new CommandTimeoutError(this.#timeoutMs)))
+        setImmediate(() => {
+          if (settled) return
+          settled = true
+          // Answers to other calls since this one was sent: Redis is alive, only busy.
+          if (this.#lastAnswerAt < sentAt) this.#breaker.failed(permit)
+          else this.#breaker.succeeded(permit)
+          reject(this.#fail(operation, 'timeout', 'unknown', new CommandTimeoutError(this.#timeoutMs)))
+        })
       }, this.#timeoutMs)
       let sent: Promise<T>
       try {

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto'
+import { StoreCallError } from '@tiercache/core'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisServer, startRedisServer } from '../../../test/helpers/redis-servers.js'
+import { type CircuitState, EvictionPolicyWarning, RedisStore, type RedisStoreOptions } from '../src/index.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const write = (data: Uint8Array) => ({ data, freshMs: 60_000, keepMs: 60_000 })
+
+// A server of our own on 7041, for values of 50 MB and bursts.
+describe('one huge value or a burst does not cut Redis off (own server on 127.0.0.1:7041)', () => {
+  let server: RedisServer
+  const stores: RedisStore[] = []
+  const open = (options: Partial<RedisStoreOptions> = {}) => {
+    const store = new RedisStore({ client: new Redis(server.port, '127.0.0.1'), ...options })
+    stores.push(store)
+    return store
+  }
+
+  beforeAll(async () => {
+    server = await startRedisServer(7041)
+  })
+  afterAll(async () => {
+    for (const store of stores) {
+      await store.close()
+      store.client.disconnect()
+    }
+    await server.stop()
+  })
+
+  it('refuses to write a value over maxValueBytes, saying it was not applied', async () => {
+    const store = open({ maxValueBytes: 1024 })
+    const n = `too-large-${randomUUID()}`
+    await expect(store.set(n, 'k', write(new Uint8Array(1025)))).rejects.toMatchObject({
+      kind: 'too-large',
+      outcome: 'not-applied',
+      message: expect.stringMatching(/1025 bytes is over the store's maxValueBytes \(1024\)/),
+    })
+    await expect(store.setMany(n, [['k', write(new Uint8Array(2048))]])).rejects.toBeInstanceOf(StoreCallError)
+    expect((await store.set(n, 'k', write(new Uint8Array(1024)))).applied).toBe(true)
+    expect(store.errorCounts['too-large']).toBe(2)
+  })
+
+  it('a 50 MB value read again and again is a reported miss, and the circuit stays closed for every other key', async () => {
+    const writer = open({ maxValueBytes: 64 * 1024 * 1024, commandTimeoutMs: 10_000 })
+    const reader = open()
+    const circuit: CircuitState[] = []
+    const errors: unknown[] = []
+    reader.on('circuit', (state) => circuit.push(state))
+    reader.on('error', (error) => errors.push(error))
+    const n = `huge-${randomUUID()}`
+    await writer.set(n, 'huge', write(new Uint8Array(50 * 1024 * 1024)))
+    await writer.set(n, 'small', write(Uint8Array.of(1)))
+
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now()
+      const read = await reader.read(n, 'huge')
+      expect(read.record).toBeUndefined()
+      expect(performance.now() - started).toBeLessThan(100) // the 50 MB never crossed the wire
+      // Still fenced: the version is there for a load to write back with.
+      expect(typeof read.version).toBe('string')
+    }
+    expect(errors).toHaveLength(5)
+    expect(errors[0]).toMatchObject({ kind: 'too-large', namespace: n, key: 'huge' })
+    expect(reader.circuit).toBe('closed')
+    expect(circuit).toEqual([])
+    expect(Array.from((await reader.get(n, 'small'))!.data!)).toEqual([1])
+    expect(reader.errorCounts).toMatchObject({ 'too-large': 5, timeout: 0 })
+  })
+
+  it('a burst of 2,500 concurrent sets does not open the circuit while Redis keeps answering', async () => {
+    const store = open()
+    const circuit: CircuitState[] = []
+    store.on('circuit', (state) => circuit.push(state))
+    const n = `burst-${randomUUID()}`
+    await store.get(n, 'warm-up')
+    const value = new Uint8Array(4096).fill(7)
+    const results = await Promise.allSettled(
+      Array.from({ length: 2_500 }, (_, i) => store.set(n, `k${i}`, write(value))),
+    )
+    const rejected = results.filter((result) => result.status === 'rejected')
+    for (const result of rejected) {
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ kind: 'timeout', outcome: 'unknown' })
+    }
+    expect(circuit).toEqual([])
+    expect(store.circuit).toBe('closed')
+    // Every write either landed or was refused by its deadline; the ones reported applied are there.
+    const applied = results.flatMap((result, i) => (result.status === 'fulfilled' ? [`k${i}`] : []))
+    const records = await store.getMany(n, applied)
+    expect(records.every((record) => record?.data?.length === 4096)).toBe(true)
+  })
+})
+
+describe('an evicting maxmemory-policy is reported at connect (own servers on 127.0.0.1:7042-7043)', () => {
+  let evicting: RedisServer
+  let hidden: RedisServer
+  beforeAll(async () => {
+    evicting = await startRedisServer(7042, ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'])
+    hidden = await startRedisServer(7043, ['--maxmemory-policy', 'volatile-lru', '--rename-command', 'CONFIG', ''])
+  })
+  afterAll(async () => {
+    await evicting.stop()
+    await hidden.stop()
+  })
+
+  const warnings = async (url: string) => {
+    const store = new RedisStore({ url })
+    const seen: EvictionPolicyWarning[] = []
+    store.on('warning', (warning) => seen.push(warning))
+    try {
+      await store.set('ns', 'k', write(Uint8Array.of(1)))
+      await sleep(100)
+      return seen
+    } finally {
+      await store.close()
+    }
+  }
+
+  it('warns with the policy and the node', async () => {
+    const seen = await warnings(evicting.url)
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toBeInstanceOf(EvictionPolicyWarning)
+    expect(seen[0]).toMatchObject({ policy: 'allkeys-lru', node: '127.0.0.1:7042', code: 'TIERCACHE_REDIS_EVICTING' })
+    expect(seen[0]!.message).toMatch(/noeviction/)
+  })
+
+  it('works, silently, where CONFIG is disabled', async () => {
+    expect(await warnings(hidden.url)).toEqual([])
+  })
+
+  it('says nothing for noeviction (the shared server)', async () => {
+    expect(await warnings('redis://127.0.0.1:6379')).toEqual([])
+  })
+})
