@@ -130,7 +130,7 @@ export class StoreCallError extends StoreError {
     super(
       operation,
       cause,
-      details.message ?? `shared store ${operation} failed (${kind}, outcome ${outcome}): ${describe(cause)}`,
+      details.message ?? `shared store ${operation} failed (${kind}, outcome ${outcome}): ${messageOf(cause)}`,
     )
     this.name = 'StoreCallError'
     this.kind = kind
