@@ -485,10 +485,10 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       )
       return { slices }
     }
-    const groups = splitBySlot(this.client as Cluster, keys).flat()
+    const byNode = splitBySlot(this.client as Cluster, keys)
     let late = 0
     await Promise.all(
-      splitBySlot(this.client as Cluster, keys).map(async (nodeGroups) => {
+      byNode.map(async (nodeGroups) => {
         const argvOf = (positions: number[]) => [
           '',
           ...head,
@@ -513,7 +513,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       }),
     )
     if (late === 0) return { slices }
-    if (late === groups.length) throw new LateCommandError()
+    if (late === byNode.flat().length) throw new LateCommandError()
     // Some nodes ran their part, others found it late: nobody can say what the batch did.
     throw new StoreCallError({
       operation: 'setMany',
