@@ -3,13 +3,13 @@ import { type Deferred, deferred } from './deadline.js'
 import { type Entry, isFresh, isKept, isServableStale } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import { freshnessOf, type LoadPipeline } from './load.js'
-import type { BulkLoader, BulkLoaderContext, Loader } from './loader.js'
+import type { BulkLoader, BulkLoaderContext, Load, Loader } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
-import { type GetInfo, loaded } from './result.js'
+import { fromStore, type GetInfo, loaded, notFound } from './result.js'
 import type { SharedTier } from './shared-tier.js'
-import type { SingleFlight } from './single-flight.js'
+import type { SingleFlight, Ticket } from './single-flight.js'
 import type { Stats } from './stats.js'
 import { checkDurations, describe } from './validate.js'
 
@@ -33,14 +33,24 @@ export interface GetManyRequest<V> {
   readonly loader: BulkLoader<V> | undefined
 }
 
+/** A key this `getMany` reads from the store: its flight (joined by single `get`s) and its ticket. */
+interface Claim<V> {
+  readonly key: string
+  /** Settled with what this key's callers get; `undefined` without a loader (nobody may join a read that cannot load). */
+  readonly pending: Deferred<GetInfo<V>> | undefined
+  readonly ticket: Ticket
+}
+
 /**
  * The values of many keys, in the order of `keys`: L1 and running loads first,
  * then ONE shared-store round trip for the rest, then ONE loader call for what
- * the store did not have. Single `get`s of those keys meanwhile join the bulk load.
+ * the store did not have. From the store read on, each of those keys has a
+ * flight that single `get`s join, and a ticket that a set/delete/purge
+ * supersedes, so neither the read nor the load can overwrite a newer write.
  */
 export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest<V>): Promise<(V | undefined)[]> {
   const { keys, f, loader } = request
-  const { l1, clock, stats, flights, refresher } = parts
+  const { clock, stats, flights, refresher } = parts
   const now = clock.now()
   const results = new Array<V | undefined>(keys.length)
   const joined: Promise<void>[] = []
@@ -70,83 +80,109 @@ export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest
     }
   }
 
-  // One shared-store round trip for the rest
-  const missing = [...wanted.keys()]
-  const toLoad: string[] = []
-  const kept = new Map<string, Entry<V>>()
-  const found = missing.length > 0 ? await parts.l2.readMany(missing, f) : []
-  const readAt = clock.now()
-  for (const [j, key] of missing.entries()) {
-    const record = found[j]
-    let value: V | undefined
-    if (record !== undefined && isFresh(record, readAt)) {
-      l1?.set(key, record)
-      stats.l2Hit(key)
-      value = record.value
-    } else if (record !== undefined && single !== undefined && isServableStale(record, readAt)) {
-      l1?.set(key, record)
-      value = refresher.serveStale({ key, f, loader: single }, record).value
-    } else {
-      stats.miss(key)
-      const old = l1?.get(key) ?? record
-      if (old !== undefined && isKept(old, readAt)) kept.set(key, old)
-      toLoad.push(key)
-      continue
-    }
-    for (const i of wanted.get(key)!) results[i] = value
+  const claims = [...wanted.keys()].map((key) => claim(flights, key, loader !== undefined))
+  const settle = (j: number, got: GetInfo<V>) => {
+    claims[j]!.pending?.resolve(got)
+    for (const i of wanted.get(claims[j]!.key)!) results[i] = got.value
   }
-
-  // One loader call for what the store did not have
-  if (toLoad.length > 0 && loader !== undefined) {
-    const values = await loadMany(parts, { keys: toLoad, f, loader }, kept)
-    for (const [j, key] of toLoad.entries()) {
-      for (const i of wanted.get(key)!) results[i] = values[j]
-    }
+  try {
+    await readAndLoad(parts, { ...request, single }, claims, settle)
+  } catch (error) {
+    for (const { pending } of claims) pending?.reject(error)
+    throw error
+  } finally {
+    for (const { key, ticket, pending } of claims) if (pending === undefined) flights.unmark(key, ticket)
   }
   await Promise.all(joined)
   return results
 }
 
-/** One loader call for the keys of a `getMany` that neither L1 nor the store had; each key's flight is this load. */
+/** Take the flight (with a loader) or a ticket (without) of a key about to be read from the store. */
+function claim<V>(flights: SingleFlight<GetInfo<V>>, key: string, joinable: boolean): Claim<V> {
+  if (!joinable) return { key, pending: undefined, ticket: flights.mark(key) }
+  const pending: Deferred<GetInfo<V>> = deferred()
+  pending.promise.catch(() => {}) // the getMany caller gets the rejection; joiners handle their own
+  return { key, pending, ticket: flights.adopt(key, pending.promise) }
+}
+
+/** One shared-store round trip for the claimed keys, then one loader call for what the store did not have. */
+async function readAndLoad<V>(
+  parts: GetManyParts<V>,
+  request: GetManyRequest<V> & { readonly single: Loader<V> | undefined },
+  claims: readonly Claim<V>[],
+  settle: (j: number, got: GetInfo<V>) => void,
+): Promise<void> {
+  if (claims.length === 0) return
+  const { f, loader, single } = request
+  const { l1, clock, stats, refresher } = parts
+  const found = await parts.l2.readMany(
+    claims.map((c) => c.key),
+    f,
+  )
+  const readAt = clock.now()
+  const toLoad: { readonly j: number; readonly kept: Entry<V> | undefined }[] = []
+  for (const [j, { key, ticket }] of claims.entries()) {
+    const { entry } = found[j]!
+    if (entry !== undefined && isFresh(entry, readAt)) {
+      if (!ticket.superseded) l1?.set(key, entry)
+      stats.l2(key, entry)
+      settle(j, fromStore(entry))
+    } else if (entry !== undefined && single !== undefined && isServableStale(entry, readAt)) {
+      if (!ticket.superseded) l1?.set(key, entry)
+      // This key's flight is this getMany's own: the refresh must not wait for it.
+      settle(j, refresher.serveStale({ key, f, loader: single, version: found[j]!.version }, entry, true))
+    } else {
+      stats.miss(key)
+      const old = l1?.get(key) ?? entry
+      toLoad.push({ j, kept: old !== undefined && isKept(old, readAt) ? old : undefined })
+    }
+  }
+  if (toLoad.length === 0) return
+  if (loader === undefined) {
+    for (const { j } of toLoad) settle(j, notFound())
+    return
+  }
+  const loads = toLoad.map(({ j, kept }) => ({ ...claims[j]!, kept, version: found[j]!.version }))
+  const got = await loadMany(parts, { f, loader }, loads)
+  for (const [n, { j }] of toLoad.entries()) settle(j, got[n]!)
+}
+
+/** One loader call for the keys of a `getMany` that neither L1 nor the store had. */
 async function loadMany<V>(
   parts: GetManyParts<V>,
-  request: GetManyRequest<V> & { readonly loader: BulkLoader<V>; readonly keys: string[] },
-  kept: ReadonlyMap<string, Entry<V>>,
-): Promise<(V | undefined)[]> {
-  const { keys, f, loader } = request
+  request: { readonly f: FreshnessPolicy; readonly loader: BulkLoader<V> },
+  loads: readonly (Claim<V> & Pick<Load<V>, 'kept' | 'version'>)[],
+): Promise<GetInfo<V>[]> {
+  const { f, loader } = request
   const { pipeline } = parts
-  const flights = keys.map((key) => {
-    const pending: Deferred<GetInfo<V>> = deferred()
-    pending.promise.catch(() => {}) // the getMany caller gets the rejection; joiners handle their own
-    return { key, pending, ticket: parts.flights.adopt(key, pending.promise) }
-  })
+  const keys = loads.map((load) => load.key)
   const controller = new AbortController()
   const ctx: BulkLoaderContext = { ...f, signal: controller.signal }
   parts.stats.loadStarted()
+  let values: readonly (V | undefined | null)[]
   try {
-    const values = await pipeline.withHardTimeout(keys.join(','), controller, () => loader(keys, ctx))
+    values = await pipeline.withHardTimeout(keys.join(','), controller, () => loader(keys, ctx))
     if (!Array.isArray(values) || values.length !== keys.length) {
       throw new TypeError(`bulk loader must resolve to an array of ${keys.length} values, got ${describe(values)}`)
     }
     checkDurations(ctx, 'ctx')
-    const items = flights.map(({ key, ticket }, j) => ({ key, value: values[j] ?? undefined, ticket }))
-    const stored = await pipeline.write(items, freshnessOf(ctx))
-    for (const [j, { pending }] of flights.entries()) pending.resolve(loaded(stored[j]))
-    return stored
   } catch (thrown) {
     const outcomes = await Promise.allSettled(
-      flights.map(({ key, ticket }) => {
-        const error = thrown instanceof TimeoutError ? thrown : new LoaderError(key, thrown)
-        return pipeline.loadFailed({ key, f, kept: kept.get(key), ticket, refreshing: false }, error)
+      loads.map((load) => {
+        const error = thrown instanceof TimeoutError ? thrown : new LoaderError(load.key, thrown)
+        return pipeline.loadFailed({ ...load, f, refreshing: false }, error)
       }),
     )
-    for (const [j, { pending }] of flights.entries()) {
-      const outcome = outcomes[j]!
-      if (outcome.status === 'fulfilled') pending.resolve(outcome.value)
-      else pending.reject(outcome.reason)
+    // Each key's joiners get its own outcome; the getMany caller the first failure.
+    for (const [j, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') loads[j]!.pending?.resolve(outcome.value)
+      else loads[j]!.pending?.reject(outcome.reason)
     }
     const failed = outcomes.find((o) => o.status === 'rejected')
     if (failed !== undefined) throw failed.reason
-    return outcomes.map((o) => (o as PromiseFulfilledResult<GetInfo<V>>).value.value)
+    return outcomes.map((o) => (o as PromiseFulfilledResult<GetInfo<V>>).value)
   }
+  const items = loads.map(({ key, ticket, version }, j) => ({ key, value: values[j] ?? undefined, ticket, version }))
+  const stored = await pipeline.writeBack(items, freshnessOf(ctx))
+  return stored.map((value) => loaded(value))
 }

@@ -7,11 +7,11 @@ import type { Load, LoaderContext } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
-import { type GetInfo, info, loaded } from './result.js'
+import { fromStore, type GetInfo, info, loaded, notFound } from './result.js'
 import { FAILED, type SharedTier } from './shared-tier.js'
-import type { Ticket } from './single-flight.js'
+import type { SingleFlight, Ticket } from './single-flight.js'
 import type { Stats } from './stats.js'
-import type { StoreWrite } from './store.js'
+import type { StoreVersion, StoreWrite, StoreWriteResult } from './store.js'
 import { checkDurations } from './validate.js'
 
 /** How a {@link LoadPipeline} is wired into its cache. */
@@ -20,6 +20,7 @@ export interface LoadPipelineOptions<V> {
   readonly l2: SharedTier<V>
   readonly clock: Clock
   readonly stats: Stats
+  readonly flights: SingleFlight<GetInfo<V>>
   readonly refresher: Refresher<V>
   readonly l1Serializer: ((value: unknown, key: string) => V) | undefined
   /** ms to wait for another process's load of the same key before loading anyway. */
@@ -32,11 +33,17 @@ export interface LoadPipelineOptions<V> {
   readonly publish: (kind: InvalidationKind, keys: string[]) => void
 }
 
-/** A value to write to both levels; a `ticket` superseded meanwhile keeps it out of them. */
-export interface WriteItem<V> {
+/**
+ * A loaded value to write back to both levels: to the store only if the key
+ * is still at `version` (what the load read), to L1 only if that write was
+ * not refused and no set/delete/purge superseded the `ticket` meanwhile.
+ */
+export interface WriteBack<V> {
   readonly key: string
   readonly value: V | undefined
-  readonly ticket?: Ticket
+  readonly ticket: Ticket
+  /** `undefined`: the store could not be read, so nothing is written to it. */
+  readonly version: StoreVersion | undefined
 }
 
 /**
@@ -53,40 +60,42 @@ export class LoadPipeline<V> {
   }
 
   /** One flight: the shared store, then the loader under the distributed lock. */
-  async fly(load: Omit<Load<V>, 'kept' | 'refreshing'>, l1: Entry<V> | undefined): Promise<GetInfo<V>> {
+  async fly(load: Omit<Load<V>, 'kept' | 'refreshing' | 'version'>, l1: Entry<V> | undefined): Promise<GetInfo<V>> {
     const { key, f, ticket } = load
     const { l1: local, l2, clock, stats } = this.#o
-    const found = await l2.read(key, f)
+    const { entry: found, version } = await l2.read(key, f)
     const now = clock.now()
     if (found !== undefined && isFresh(found, now)) {
       if (!ticket.superseded) local?.set(key, found)
-      stats.l2Hit(key)
-      return info(found, 2)
+      return this.#fromStore(key, found)
     }
     if (found !== undefined && isServableStale(found, now)) {
       if (!ticket.superseded) local?.set(key, found)
-      return this.#o.refresher.serveStale(load, found, true)
+      return this.#o.refresher.serveStale({ ...load, version }, found, true)
     }
     stats.miss(key)
     const kept = found ?? (l1 !== undefined && isKept(l1, now) ? l1 : undefined)
-    return this.load({ ...load, kept, refreshing: false })
+    return this.load({ ...load, kept, refreshing: false, version })
   }
 
   /** Without a loader: the shared store alone; a miss resolves `undefined` and nothing is cached. */
   async readOnly(key: string, f: FreshnessPolicy): Promise<GetInfo<V>> {
-    const found = await this.#o.l2.read(key, f)
-    const now = this.#o.clock.now()
-    if (found !== undefined && isServableStale(found, now)) {
-      this.#o.l1?.set(key, found)
-      if (isFresh(found, now)) {
-        this.#o.stats.l2Hit(key)
-        return info(found, 2)
+    // Not a flight (nobody may join a read that cannot load), but a set meanwhile must still win over it.
+    const ticket = this.#o.flights.mark(key)
+    try {
+      const { entry: found } = await this.#o.l2.read(key, f)
+      const now = this.#o.clock.now()
+      if (found !== undefined && isServableStale(found, now)) {
+        if (!ticket.superseded) this.#o.l1?.set(key, found)
+        if (isFresh(found, now)) return this.#fromStore(key, found)
+        this.#o.stats.stale(key, 'refreshing')
+        return info(found, 4, 'refreshing')
       }
-      this.#o.stats.stale(key, 'refreshing')
-      return info(found, 4, 'refreshing')
+      this.#o.stats.miss(key)
+      return notFound<V>()
+    } finally {
+      this.#o.flights.unmark(key, ticket)
     }
-    this.#o.stats.miss(key)
-    return loaded<V>(undefined)
   }
 
   /**
@@ -99,6 +108,7 @@ export class LoadPipeline<V> {
     const { key, f, kept, ticket, refreshing } = load
     const { l1, l2, clock, refresher } = this.#o
     let token: string | undefined
+    let version = load.version
     if (l2.hasLock) {
       const deadline = clock.now() + this.#o.lockWait
       for (;;) {
@@ -108,12 +118,13 @@ export class LoadPipeline<V> {
         const woken = taken === undefined && waitMs > 0 ? await l2.waitForRelease(key, waitMs) : false
         token = taken
         const landed = await l2.read(key, f)
-        if (landed !== undefined && isFresh(landed, clock.now())) {
+        // The version the loader's value is written back with: what the store held just before it ran.
+        if (landed.version !== undefined) version = landed.version
+        if (landed.entry !== undefined && isFresh(landed.entry, clock.now())) {
           if (token !== undefined) await l2.release(key, token)
-          if (!ticket.superseded) l1?.set(key, landed)
-          this.#o.stats.l2Hit(key)
+          if (!ticket.superseded) l1?.set(key, landed.entry)
           if (refreshing) refresher.succeeded(key)
-          return info(landed, 2)
+          return this.#fromStore(key, landed.entry)
         }
         if (token !== undefined) break
         if (refreshing && kept !== undefined) {
@@ -125,21 +136,34 @@ export class LoadPipeline<V> {
         // past the lock wait, load without it rather than hang.
         if (woken !== true || clock.now() >= deadline) break
       }
+    } else if (version === undefined) {
+      // No lock, and nothing read yet (a refresh of an L1 value): read the version to write
+      // back with, and take what another process may have written meanwhile.
+      const landed = await l2.read(key, f)
+      version = landed.version
+      if (landed.entry !== undefined && isFresh(landed.entry, clock.now())) {
+        if (!ticket.superseded) l1?.set(key, landed.entry)
+        if (refreshing) refresher.succeeded(key)
+        return this.#fromStore(key, landed.entry)
+      }
     }
     try {
-      return await this.#runLoader(load, token)
+      return await this.#runLoader({ ...load, version }, token)
     } finally {
       if (token !== undefined) await l2.release(key, token)
     }
   }
 
   async #runLoader(load: Load<V>, token: string | undefined): Promise<GetInfo<V>> {
-    const { key, f, loader, kept, ticket, refreshing } = load
+    const { key, f, loader, kept, ticket, refreshing, version } = load
     const { clock, stats } = this.#o
     const controller = new AbortController()
     const ctx: LoaderContext<V> = { key, ...f, staleValue: kept?.value, refreshing, signal: controller.signal }
-    const extender = this.#o.l2.keepLock(key, token, this.#o.lockLease)
     const started = clock.now()
+    // With no hard timeout, extending the lease past the lock wait would only make every
+    // other process wait the full lock wait: they load without the lock after it anyway.
+    const stopAt = started + (this.#o.hardTimeout > 0 ? this.#o.hardTimeout : this.#o.lockWait)
+    const extender = this.#o.l2.keepLock(key, token, { ms: this.#o.lockLease, stopAt })
     stats.loadStarted()
     let value: V | undefined | null
     try {
@@ -150,7 +174,7 @@ export class LoadPipeline<V> {
       if (extender !== undefined) clearInterval(extender)
     }
     checkDurations(ctx, 'ctx')
-    const [stored] = await this.write([{ key, value: value ?? undefined, ticket }], freshnessOf(ctx))
+    const [stored] = await this.writeBack([{ key, value: value ?? undefined, ticket, version }], freshnessOf(ctx))
     if (refreshing) {
       this.#o.refresher.succeeded(key)
       this.#o.publish('refresh', [key])
@@ -161,11 +185,12 @@ export class LoadPipeline<V> {
 
   /**
    * A load failed. mlcache's resurrect: a value still held is re-armed as fresh
-   * for `resurrectTtl`; otherwise a stale value inside its window is served;
-   * otherwise every waiter gets the error. Nothing new is cached.
+   * for `resurrectTtl`, marked resurrected in both levels so every node reports
+   * it so; otherwise a stale value inside its window is served; otherwise every
+   * waiter gets the error. Nothing new is cached.
    */
   async loadFailed(load: Omit<Load<V>, 'loader'>, error: LoaderError | TimeoutError): Promise<GetInfo<V>> {
-    const { key, f, kept, ticket, refreshing } = load
+    const { key, f, kept, ticket, refreshing, version } = load
     const { l1, l2, stats } = this.#o
     stats.loaderError(error, key)
     if (refreshing) this.#o.refresher.failed(key)
@@ -174,11 +199,12 @@ export class LoadPipeline<V> {
       // Re-armed as if written now with ttl = resurrectTtl (and the same windows).
       const life = lifetime(false, { ...f, ttl: f.resurrectTtl })
       const revived = makeEntry(kept.value, now, { ...life, resurrected: true })
-      if (!ticket.superseded) {
-        l1?.set(key, revived)
-        const write = l2.encode(key, kept.value, life)
-        if (write !== FAILED) await l2.write([[key, write]])
-      }
+      const write = ticket.superseded || version === undefined ? FAILED : l2.encode(key, kept.value, life)
+      const result =
+        write === FAILED
+          ? FAILED
+          : (await l2.writeBack([[key, { ...write, ifVersion: version, resurrected: true }]]))[0]
+      if (!ticket.superseded && !refused(result)) l1?.set(key, revived)
       stats.stale(key, 'resurrected')
       return info(revived, 4, 'resurrected')
     }
@@ -189,22 +215,53 @@ export class LoadPipeline<V> {
     throw error
   }
 
-  /** Write loaded or set values to L1 and the store (one round trip); resolves to what L1 now serves. */
-  async write(items: readonly WriteItem<V>[], f: FreshnessPolicy): Promise<(V | undefined)[]> {
-    const { l1, l2, l1Serializer } = this.#o
+  /**
+   * Write loaded values back (one store round trip): each to the store only if
+   * its key is still at the version its load read, then to L1 only if that was
+   * not refused and nothing superseded it meanwhile. A refused value still goes
+   * to its own callers (their calls overlapped the newer write), but is not
+   * cached: the next read finds the newer one. Resolves to what the callers get.
+   */
+  async writeBack(items: readonly WriteBack<V>[], f: FreshnessPolicy): Promise<(V | undefined)[]> {
+    const { l1, l2 } = this.#o
     const now = this.#o.clock.now()
-    const writes: [string, StoreWrite][] = []
-    const served = items.map(({ key, value, ticket }) => {
-      const life = lifetime(value === undefined, f)
-      const l1Value = value !== undefined && l1Serializer ? l1Serializer(value, key) : value
-      if (ticket?.superseded) return l1Value
-      l1?.set(key, makeEntry(l1Value, now, life))
-      const write = l2.encode(key, value, life)
-      if (write !== FAILED) writes.push([key, write])
-      return l1Value
+    const planned = items.map((item) => {
+      const life = lifetime(item.value === undefined, f)
+      const entry = makeEntry(this.#forL1(item.key, item.value), now, life)
+      const write =
+        item.ticket.superseded || item.version === undefined ? FAILED : l2.encode(item.key, item.value, life)
+      return { item, entry, write }
     })
-    await l2.write(writes)
-    return served
+    const sent = planned.filter((p) => p.write !== FAILED)
+    const results = await l2.writeBack(
+      sent.map(({ item, write }) => [item.key, { ...(write as StoreWrite), ifVersion: item.version }] as const),
+    )
+    const refusedOnes = new Set(sent.filter((_, j) => refused(results[j])))
+    for (const p of planned) {
+      if (!p.item.ticket.superseded && !refusedOnes.has(p)) l1?.set(p.item.key, p.entry)
+    }
+    return planned.map((p) => p.entry.value)
+  }
+
+  /** A user's `set`: the store first (rejects with its `StoreError`), then L1. */
+  async put(key: string, value: V | undefined, f: FreshnessPolicy): Promise<void> {
+    const life = lifetime(value === undefined, f)
+    const write = this.#o.l2.encode(key, value, life)
+    if (write !== FAILED) await this.#o.l2.put(key, write)
+    // Work on the key that started while the write ran may have read before it: it must not land.
+    this.#o.flights.supersede(key)
+    this.#o.l1?.set(key, makeEntry(this.#forL1(key, value), this.#o.clock.now(), life))
+  }
+
+  /** A fresh entry read from the store: a level-2 hit, or a value another node resurrected. */
+  #fromStore(key: string, entry: Entry<V>): GetInfo<V> {
+    this.#o.stats.l2(key, entry)
+    return fromStore(entry)
+  }
+
+  #forL1(key: string, value: V | undefined): V | undefined {
+    const serializer = this.#o.l1Serializer
+    return value !== undefined && serializer ? serializer(value, key) : value
   }
 
   /** Run a loader under the hard timeout; on time-out its signal aborts and the call rejects with `TimeoutError`. */
@@ -221,4 +278,9 @@ export class LoadPipeline<V> {
 /** The freshness a loader settled on, without the rest of its context (which must not be retained). */
 export function freshnessOf(ctx: FreshnessPolicy): FreshnessPolicy {
   return { ttl: ctx.ttl, negTtl: ctx.negTtl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
+}
+
+/** A conditional write the store refused: a newer write is there. */
+function refused(result: StoreWriteResult | typeof FAILED | undefined): boolean {
+  return result !== undefined && result !== FAILED && !result.applied
 }

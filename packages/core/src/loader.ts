@@ -1,6 +1,7 @@
 import type { Entry } from './entry.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Ticket } from './single-flight.js'
+import type { StoreVersion } from './store.js'
 
 /**
  * What a loader receives besides the key. The freshness fields start at the
@@ -46,6 +47,11 @@ export interface Load<V> {
   /** A value still held past expiry: served stale, or resurrected if the load fails. */
   readonly kept: Entry<V> | undefined
   readonly ticket: Ticket
+  /**
+   * The key's version in the store when this load read it: the value is written
+   * back only if it is still that one. `undefined` when the store could not be read.
+   */
+  readonly version: StoreVersion | undefined
   /** A background refresh (nobody waits for it) rather than a caller's load. */
   readonly refreshing: boolean
 }

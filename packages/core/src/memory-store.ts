@@ -31,6 +31,7 @@ interface Held {
   readonly id: string
   /** A delete's tombstone: no record, only the version. */
   readonly deleted: boolean
+  readonly resurrected: boolean
 }
 
 interface Holder {
@@ -115,6 +116,7 @@ export class MemoryStore implements SharedStore {
       staleMs: undefined,
       id,
       deleted: true,
+      resurrected: false,
     })
     return { applied: true, version: this.#version(namespace, now, id) }
   }
@@ -149,8 +151,9 @@ export class MemoryStore implements SharedStore {
     const held = this.#held(recordKey, now)
     const version = this.#version(namespace, now, held?.id ?? '')
     if (held === undefined || held.deleted) return { record: undefined, version }
-    const record = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
-    return { record: held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }, version }
+    const record: StoreRecord = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
+    const withStale = held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }
+    return { record: held.resurrected ? { ...withStale, resurrected: true } : withStale, version }
   }
 
   /** The record or tombstone under `recordKey`, unless it expired. */
@@ -180,6 +183,7 @@ export class MemoryStore implements SharedStore {
       staleMs: write.staleMs,
       id,
       deleted: false,
+      resurrected: write.resurrected === true,
     })
     return { applied: true, version: this.#version(namespace, now, id) }
   }

@@ -6,8 +6,11 @@ import { type GetInfo, info } from './result.js'
 import type { SingleFlight } from './single-flight.js'
 import type { Stats } from './stats.js'
 
-/** What a stale value is refreshed with: its key, the call's freshness and the loader. */
-export type RefreshRequest<V> = Pick<Load<V>, 'key' | 'f' | 'loader'>
+/**
+ * What a stale value is refreshed with: its key, the call's freshness, the
+ * loader, and the store version the stale value was read at, if it was.
+ */
+export type RefreshRequest<V> = Pick<Load<V>, 'key' | 'f' | 'loader'> & { readonly version?: Load<V>['version'] }
 
 /** How a {@link Refresher} is wired into its cache. */
 export interface RefresherOptions<V> {
@@ -90,10 +93,11 @@ export class Refresher<V> {
     if (retryAt !== undefined && this.#o.clock.now() < retryAt) return
     this.#running.add(key)
     this.#o.stats.refresh(key)
-    // From inside a flight the flight's own ticket already guards the key.
-    const ticket = inFlight ? { superseded: false } : flights.mark(key)
+    // Its own ticket, even from inside a flight: the flight settles now, the refresh later.
+    const ticket = flights.mark(key)
+    const { f, loader, version } = request
     this.#o
-      .load({ key, f: request.f, loader: request.loader, kept: entry, ticket, refreshing: true })
+      .load({ key, f, loader, kept: entry, ticket, refreshing: true, version })
       .catch((error: unknown) => this.#o.stats.error(error, key))
       .finally(() => {
         this.#running.delete(key)

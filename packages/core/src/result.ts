@@ -36,6 +36,19 @@ export function info<V>(entry: Entry<V>, hitLevel: HitLevel, reason?: StaleReaso
   return { value: entry.value, hitLevel, stale: true, reason }
 }
 
+/** The answer for a fresh entry read from the store: level 2, or 4 when another node resurrected it. */
+export function fromStore<V>(entry: Entry<V>): GetInfo<V> {
+  return entry.resurrected ? info(entry, 4, 'resurrected') : info(entry, 2)
+}
+
+/**
+ * The answer for a miss with no loader to run: the shared store, the last
+ * level asked, had nothing (level 2, not 3: no loader ran).
+ */
+export function notFound<V>(): GetInfo<V> {
+  return { value: undefined, hitLevel: 2, stale: false }
+}
+
 /** The answer for a value the loader just produced (or a miss with no loader): level 3, fresh. */
 export function loaded<V>(value: V | undefined): GetInfo<V> {
   return { value, hitLevel: 3, stale: false }

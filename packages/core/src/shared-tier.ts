@@ -2,12 +2,28 @@ import type { Clock } from './clock.js'
 import type { Codec } from './codec.js'
 import { withDeadline } from './deadline.js'
 import { type Entry, makeEntry } from './entry.js'
-import { DecodeError, StoreError, type TierCacheError } from './errors.js'
+import { DecodeError, StoreCallError, StoreError, type TierCacheError } from './errors.js'
 import type { FreshnessPolicy } from './options.js'
-import type { SharedStore, StoreLock, StoreRecord, StoreWrite } from './store.js'
+import type { SharedStore, StoreLock, StoreRecord, StoreVersion, StoreWrite, StoreWriteResult } from './store.js'
 
 /** What a store call resolves to when it failed or timed out (already reported). */
 export const FAILED: unique symbol = Symbol('store call failed')
+
+/** What a load read: the entry, if any, and the version to write its result back with. */
+export interface Reading<V> {
+  readonly entry: Entry<V> | undefined
+  /** `undefined` when the store could not be read: the load then writes nothing to the store. */
+  readonly version: StoreVersion | undefined
+}
+
+const UNREAD: Reading<never> = { entry: undefined, version: undefined }
+
+/** The error a store call failed with, as a `StoreError` (a store's own are kept as they are). */
+function storeErrorOf(operation: string, cause: unknown): StoreError {
+  if (cause instanceof StoreError) return cause
+  // A store that throws something else says nothing of whether a write landed.
+  return new StoreCallError({ operation, kind: 'server', outcome: 'unknown', cause })
+}
 
 /** How a {@link SharedTier} is wired into its cache. */
 export interface SharedTierOptions<V> {
@@ -61,64 +77,108 @@ export class SharedTier<V> {
    * resolve `FAILED`. `extraMs` widens the deadline for calls that wait by design (a lock wait).
    */
   call<T>(operation: string, run: () => Promise<T>, extraMs = 0): Promise<T | typeof FAILED> {
-    const fail = (cause: unknown): typeof FAILED => {
+    return this.#bounded(operation, run, extraMs).then(undefined, (cause: unknown) => {
       this.#report(cause instanceof StoreError ? cause : new StoreError(operation, cause))
       return FAILED
-    }
+    })
+  }
+
+  /**
+   * A store call whose failure the caller must see (a user's write): reported,
+   * then rejected with a `StoreError`, a `StoreCallError` saying whether the
+   * write may still land (`outcome`) when the store (or the time-out) knows.
+   */
+  must<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    return this.#bounded(operation, run, 0).then(undefined, (cause: unknown) => {
+      const error = storeErrorOf(operation, cause)
+      this.#report(error)
+      throw error
+    })
+  }
+
+  /** `run()` under the cache's own time-out, unless the store bounds its calls itself. */
+  #bounded<T>(operation: string, run: () => Promise<T>, extraMs: number): Promise<T> {
     let running: Promise<T>
     try {
       running = run()
     } catch (cause) {
-      return Promise.resolve(fail(cause))
+      return Promise.reject(cause)
     }
-    if (this.store.boundsCalls !== true) {
-      const limit = this.#o.timeoutMs + extraMs
-      running = withDeadline(
-        running,
-        limit,
-        () => new StoreError(operation, undefined, `shared store ${operation} timed out after ${limit} ms`),
-      )
-    }
-    return running.then(undefined, fail)
-  }
-
-  /** The entry of `key` in the store, fresh or stale; `undefined` when absent, unreadable or the store failed. */
-  read(key: string, f: FreshnessPolicy): Promise<Entry<V> | undefined> {
-    // One promise step over the store's: this is every L1 miss's path.
-    return this.call('get', () => this.store.get(this.#o.namespace, key)).then((record) =>
-      record === FAILED || record === undefined
-        ? undefined
-        : this.#toEntry(key, record, { now: this.#o.clock.now(), f }),
+    if (this.store.boundsCalls === true) return running
+    const limit = this.#o.timeoutMs + extraMs
+    return withDeadline(
+      running,
+      limit,
+      () =>
+        new StoreCallError({
+          operation,
+          kind: 'timeout',
+          outcome: 'unknown',
+          message: `shared store ${operation} timed out after ${limit} ms`,
+        }),
     )
   }
 
-  /** The entries of many keys in one round trip, in order. */
-  async readMany(keys: readonly string[], f: FreshnessPolicy): Promise<(Entry<V> | undefined)[]> {
-    const records = await this.call('getMany', () => this.store.getMany(this.#o.namespace, keys))
-    if (records === FAILED) return keys.map(() => undefined)
+  /**
+   * The entry of `key` in the store, fresh or stale (`undefined` when absent,
+   * unreadable or the store failed), and the version a load writes back with
+   * (`undefined` when the store failed: such a load does not write to the store).
+   */
+  read(key: string, f: FreshnessPolicy): Promise<Reading<V>> {
+    // One promise step over the store's: this is every L1 miss's path.
+    return this.call('get', () => this.store.read(this.#o.namespace, key)).then((read) =>
+      read === FAILED
+        ? UNREAD
+        : {
+            entry: read.record && this.#toEntry(key, read.record, { now: this.#o.clock.now(), f }),
+            version: read.version,
+          },
+    )
+  }
+
+  /** {@link read} for many keys in one round trip, in order. */
+  async readMany(keys: readonly string[], f: FreshnessPolicy): Promise<Reading<V>[]> {
+    const reads = await this.call('getMany', () => this.store.readMany(this.#o.namespace, keys))
+    if (reads === FAILED) return keys.map(() => UNREAD)
     const at = { now: this.#o.clock.now(), f }
     return keys.map((key, i) => {
-      const record = records[i]
-      return record === undefined ? undefined : this.#toEntry(key, record, at)
+      const read = reads[i]!
+      return { entry: read.record && this.#toEntry(key, read.record, at), version: read.version }
     })
   }
 
-  /** Write encoded records: one `set`, or one `setMany` for several. */
-  async write(writes: readonly (readonly [string, StoreWrite])[]): Promise<void> {
+  /**
+   * Write loads' results back, each only if its key is still at the version it
+   * was read at (one `set`, or one `setMany` for several). Per write: the
+   * store's answer (`applied: false` = refused, something newer is there), or
+   * `FAILED` when the store failed (reported; the write may or may not land).
+   */
+  async writeBack(writes: readonly (readonly [string, StoreWrite])[]): Promise<(StoreWriteResult | typeof FAILED)[]> {
     const ns = this.#o.namespace
     if (writes.length === 1) {
       const [key, write] = writes[0]!
-      await this.call('set', () => this.store.set(ns, key, write))
-    } else if (writes.length > 1) {
-      await this.call('setMany', () => this.store.setMany(ns, writes))
+      return [await this.call('set', () => this.store.set(ns, key, write))]
     }
+    if (writes.length === 0) return []
+    const results = await this.call('setMany', () => this.store.setMany(ns, writes))
+    return results === FAILED ? writes.map(() => FAILED) : results
+  }
+
+  /** A user's `set`: unconditional; rejects with the store's `StoreError` when it failed or timed out. */
+  async put(key: string, write: StoreWrite): Promise<void> {
+    await this.must('set', () => this.store.set(this.#o.namespace, key, write))
   }
 
   /** Encode a value (or a miss) into a store write; `FAILED` when the codec cannot encode it. */
-  encode(key: string, value: V | undefined, life: Omit<StoreWrite, 'data'>): StoreWrite | typeof FAILED {
-    if (value === undefined) return { data: undefined, ...life }
+  encode(
+    key: string,
+    value: V | undefined,
+    life: Pick<StoreWrite, 'freshMs' | 'keepMs' | 'staleMs'>,
+  ): StoreWrite | typeof FAILED {
+    const { freshMs, keepMs, staleMs } = life
+    if (value === undefined) return { data: undefined, freshMs, keepMs, staleMs }
     try {
-      return { data: this.#o.codec.encode(value), ...life }
+      return { data: this.#o.codec.encode(value), freshMs, keepMs, staleMs }
     } catch (cause) {
       // Unencodable values stay in L1 only; the caller still gets them.
       this.#report(
@@ -129,14 +189,14 @@ export class SharedTier<V> {
     }
   }
 
-  /** Delete the record of `key`. */
+  /** Delete the record of `key`; rejects with the store's `StoreError` when it failed or timed out. */
   async delete(key: string): Promise<void> {
-    await this.call('delete', () => this.store.delete(this.#o.namespace, key))
+    await this.must('delete', () => this.store.delete(this.#o.namespace, key))
   }
 
-  /** Make every record of this namespace unreachable. */
+  /** Make every record of this namespace unreachable; rejects with the store's `StoreError` when it failed or timed out. */
   async purge(): Promise<void> {
-    await this.call('purge', () => this.store.purge(this.#o.namespace))
+    await this.must('purge', () => this.store.purge(this.#o.namespace))
   }
 
   // ---- the distributed lock -------------------------------------------------
@@ -164,15 +224,26 @@ export class SharedTier<V> {
 
   /**
    * Extend the lease of `key` every half lease while a long loader runs, so no
-   * other process takes over a live load. Clear the returned timer when it ends;
-   * `undefined` when there is no lock to keep or the store cannot extend one.
+   * other process takes over a live load, but not past `lease.stopAt` (the
+   * load's hard timeout): a loader that never settles then loses the lock one
+   * lease later instead of holding it forever. Clear the returned timer when
+   * the load ends; `undefined` when there is no lock to keep or the store
+   * cannot extend one.
    */
-  keepLock(key: string, token: string | undefined, leaseMs: number): ReturnType<typeof setInterval> | undefined {
+  keepLock(
+    key: string,
+    token: string | undefined,
+    lease: { readonly ms: number; readonly stopAt: number },
+  ): ReturnType<typeof setInterval> | undefined {
     const lock = this.store.lock
     if (token === undefined || lock?.extend === undefined) return undefined
     const timer = setInterval(() => {
-      void this.call('lock', () => lock.extend!(this.#o.namespace, key, token, leaseMs))
-    }, leaseMs / 2)
+      if (this.#o.clock.now() >= lease.stopAt) {
+        clearInterval(timer)
+        return
+      }
+      void this.call('lock', () => lock.extend!(this.#o.namespace, key, token, lease.ms))
+    }, lease.ms / 2)
     timer.unref?.()
     return timer
   }
@@ -207,6 +278,7 @@ export class SharedTier<V> {
       freshMs: record.freshMs,
       keepMs: record.keepMs,
       staleMs: record.staleMs ?? at.f.staleTtl,
+      resurrected: record.resurrected === true,
     })
   }
 }

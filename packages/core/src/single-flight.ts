@@ -1,16 +1,19 @@
-/** Set when a set/delete/purge/invalidation makes a running load's result obsolete: it must not be written. */
+/** Set when a set/delete/purge/invalidation makes a running piece of work's result obsolete: it must not be written. */
 export interface Ticket {
   superseded: boolean
 }
 
 /**
  * In-process single flight: one promise per key, cleared when it settles
- * (async-cache-dedupe's `Map<key, Promise>`), plus a ticket per running load
- * so a write that lands meanwhile can tell the load not to overwrite it.
+ * (async-cache-dedupe's `Map<key, Promise>`), plus a ticket for EVERY piece of
+ * running work on a key that may write L1 or the store (a load, a refresh, a
+ * read without a loader, a bulk read or load, a resurrect), so a write that
+ * lands meanwhile reaches them all. Tickets are dropped when their work
+ * settles: the maps hold only what runs.
  */
 export class SingleFlight<T> {
   readonly #promises = new Map<string, Promise<T>>()
-  readonly #tickets = new Map<string, Ticket>()
+  readonly #tickets = new Map<string, Set<Ticket>>()
 
   /** The running flight of `key`, if any. */
   get(key: string): Promise<T> | undefined {
@@ -29,7 +32,7 @@ export class SingleFlight<T> {
     return promise
   }
 
-  /** Register a promise settled elsewhere (a bulk load) as the flight of `key`. */
+  /** Register a promise settled elsewhere (a bulk read or load) as the flight of `key`. */
   adopt(key: string, promise: Promise<T>): Ticket {
     const ticket = this.mark(key)
     this.#fly(key, promise, ticket)
@@ -45,24 +48,38 @@ export class SingleFlight<T> {
     promise.then(land, land)
   }
 
-  /** A ticket for work on `key` that callers do not join (a background refresh). */
+  /** A ticket for work on `key` that callers do not join (a refresh, a read without a loader); `unmark` it when done. */
   mark(key: string): Ticket {
     const ticket: Ticket = { superseded: false }
-    this.#tickets.set(key, ticket)
+    const held = this.#tickets.get(key)
+    if (held === undefined) this.#tickets.set(key, new Set([ticket]))
+    else held.add(ticket)
     return ticket
   }
 
   unmark(key: string, ticket: Ticket): void {
-    if (this.#tickets.get(key) === ticket) this.#tickets.delete(key)
+    const held = this.#tickets.get(key)
+    if (held?.delete(ticket) === true && held.size === 0) this.#tickets.delete(key)
   }
 
-  /** The running work on `key` must not write its result. */
+  /**
+   * Every running piece of work on `key` must not write its result, and
+   * callers from now on start a new flight rather than join one that read
+   * before the write.
+   */
   supersede(key: string): void {
-    const ticket = this.#tickets.get(key)
-    if (ticket !== undefined) ticket.superseded = true
+    const held = this.#tickets.get(key)
+    if (held !== undefined) for (const ticket of held) ticket.superseded = true
+    this.#promises.delete(key)
   }
 
   supersedeAll(): void {
-    for (const ticket of this.#tickets.values()) ticket.superseded = true
+    for (const held of this.#tickets.values()) for (const ticket of held) ticket.superseded = true
+    this.#promises.clear()
+  }
+
+  /** Keys with running work, for tests of the bound. */
+  get size(): number {
+    return this.#tickets.size
   }
 }

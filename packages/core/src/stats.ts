@@ -77,6 +77,12 @@ export class Stats {
     else this.l1Hit(key)
   }
 
+  /** A fresh store entry served: a hit, or a value another node resurrected (reported as stale). */
+  l2(key: string, entry: Entry<unknown>): void {
+    if (entry.resurrected) this.stale(key, 'resurrected')
+    else this.l2Hit(key)
+  }
+
   /** A fresh value served from the shared store. */
   l2Hit(key: string): void {
     this.#l2Hits++

@@ -50,6 +50,12 @@ export interface StoreWrite {
    * tombstone of a delete is kept only that long.
    */
   readonly ifVersion?: StoreVersion
+  /**
+   * The value is an old one re-armed after a failed load (mlcache's resurrect),
+   * not a fresh load: every reader reports it as resurrected. Stores keep it
+   * and return it as {@link StoreRecord.resurrected}.
+   */
+  readonly resurrected?: true
 }
 
 /** What a write did. */
@@ -84,6 +90,8 @@ export interface StoreRecord {
   readonly staleMs?: number
   /** The record's write version (see {@link StoreRead.version}). */
   readonly version: StoreVersion
+  /** Written as a resurrected value ({@link StoreWrite.resurrected}). */
+  readonly resurrected?: true
 }
 
 /**

@@ -87,6 +87,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     })
     this.#pipeline = new LoadPipeline<V>({
       ...levels,
+      flights: this.#flights,
       refresher: this.#refresher,
       l1Serializer: options.l1Serializer,
       lockWait: options.lockWait ?? CACHE_DEFAULTS.lockWait,
@@ -229,30 +230,62 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   }
 
   /**
-   * Store `value` under `key` in L1 and the shared store, and tell other nodes
+   * Store `value` under `key` in the shared store and L1, and tell other nodes
    * to drop their L1 copy. `undefined`/`null` is stored as a miss for `negTtl`.
+   * Once it resolves, no load or refresh that started before can overwrite it
+   * (docs/consistency.md). Rejects with a `StoreError` when the store write
+   * failed or timed out; this node then drops its own copy of `key` too.
    */
   async set(key: string, value: V | undefined | null, options?: SetOptions): Promise<void> {
     checkKey(key)
     checkDurations(options, 'options')
+    const f = freshnessPolicy(this.#defaults, options)
     this.#flights.supersede(key)
-    await this.#pipeline.write([{ key, value: value ?? undefined }], freshnessPolicy(this.#defaults, options))
-    this.#publish('set', [key])
+    await this.#written(['set', [key]], () => this.#pipeline.put(key, value ?? undefined, f))
   }
 
-  /** Remove `key` from L1 and the shared store, here and (through `ipc`) on every node. */
+  /**
+   * Remove `key` from L1 and the shared store, here and (through `ipc`) on every
+   * node. Rejects with a `StoreError` when the store delete failed or timed out.
+   */
   async delete(key: string): Promise<void> {
     checkKey(key)
     this.#forget(key)
-    await this.#l2.delete(key)
-    this.#publish('delete', [key])
+    await this.#written(['delete', [key]], async () => {
+      await this.#l2.delete(key)
+      // Loads that started while the delete ran may have read before it.
+      this.#forget(key)
+    })
   }
 
-  /** Drop every entry of this namespace, in L1 and (in O(1)) in the shared store. Other namespaces are untouched. */
+  /**
+   * Drop every entry of this namespace, in L1 and (in O(1)) in the shared store.
+   * Other namespaces are untouched. Rejects with a `StoreError` when the store
+   * purge failed or timed out.
+   */
   async purge(): Promise<void> {
     this.#forgetAll()
-    await this.#l2.purge()
-    this.#publish('purge', [])
+    await this.#written(['purge', []], async () => {
+      await this.#l2.purge()
+      this.#forgetAll()
+    })
+  }
+
+  /**
+   * A user's write: run it, then tell the other nodes. When the store failed,
+   * this node forgets the keys as well (it must not serve what the store may
+   * not hold), the others are still told to re-read, and the call rejects.
+   */
+  async #written([kind, keys]: [InvalidationKind, string[]], write: () => Promise<void>): Promise<void> {
+    try {
+      await write()
+    } catch (error) {
+      if (kind === 'purge') this.#forgetAll()
+      else for (const key of keys) this.#forget(key)
+      throw error
+    } finally {
+      this.#publish(kind, keys)
+    }
   }
 
   /** The shared store this cache reads and writes (e.g. to build a sibling namespace on it). */

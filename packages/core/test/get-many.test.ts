@@ -11,11 +11,11 @@ describe('getMany', () => {
     cache.peek('b') // in L1
     await new TierCache<string>({ name: 'many', store }).set('c', 'C') // only in the store
     const loader = vi.fn(async (keys: string[]) => keys.map((k) => (k === 'missing' ? undefined : k.toUpperCase())))
-    const before = { get: store.count('get'), getMany: store.count('getMany') }
+    const before = { read: store.count('read'), readMany: store.count('readMany') }
     const values = await cache.getMany(['a', 'b', 'c', 'd', 'a', 'missing'], loader)
     expect(values).toEqual(['A', 'B', 'C', 'D', 'A', undefined])
-    expect(store.count('getMany')).toBe(before.getMany + 1)
-    expect(store.count('get')).toBe(before.get)
+    expect(store.count('readMany')).toBe(before.readMany + 1)
+    expect(store.count('read')).toBe(before.read)
     expect(loader).toHaveBeenCalledTimes(1)
     expect(loader.mock.calls[0]![0]).toEqual(['a', 'd', 'missing'])
     // all cached now, the miss too

@@ -19,11 +19,11 @@ describe('failing stores', () => {
       expect(calls).toHaveLength(1)
       expect(errors.length).toBeGreaterThan(0)
       expect(errors.every((e) => e instanceof StoreError)).toBe(true)
-      // L1 still serves it; set/delete/purge do not throw either
+      // L1 still serves what was loaded; a user's set/delete/purge rejects (docs/consistency.md, guarantee 3)
       expect(await c.get('k', loader)).toBe('v')
-      await c.set('k2', 'x')
-      await c.delete('k2')
-      await c.purge()
+      await expect(c.set('k2', 'x')).rejects.toBeInstanceOf(StoreError)
+      await expect(c.delete('k2')).rejects.toBeInstanceOf(StoreError)
+      await expect(c.purge()).rejects.toBeInstanceOf(StoreError)
       expect(c.stats().storeErrors).toBeGreaterThan(0)
     },
   )
@@ -33,9 +33,9 @@ describe('failing stores', () => {
     await new TierCache<string>({ name: 'bounded', store: inner }).set('k', 'stored')
     const slow = Object.assign(Object.create(inner) as MemoryStore, {
       boundsCalls: true,
-      get: async (ns: string, key: string) => {
+      read: async (ns: string, key: string) => {
         await new Promise((resolve) => setTimeout(resolve, 80))
-        return inner.get(ns, key)
+        return inner.read(ns, key)
       },
     })
     const c = new TierCache<string>({ name: 'bounded', store: slow, storeTimeout: 10 })

@@ -51,9 +51,9 @@ describe('levels', () => {
     const store = new ChaosStore(new MemoryStore())
     const cache = new TierCache<string>({ name: 'nol1', store, lruSize: 0 })
     await cache.get('k', async () => 'v')
-    const before = store.count('get')
+    const before = store.count('read')
     expect((await cache.getWithInfo('k', async () => 'x')).hitLevel).toBe(2)
-    expect(store.count('get')).toBe(before + 1)
+    expect(store.count('read')).toBe(before + 1)
     expect(cache.peek('k')).toBeUndefined()
   })
 
