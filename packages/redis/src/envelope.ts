@@ -7,7 +7,8 @@
  *               never starts with it, so such bytes read as malformed
  *   byte 1      flags: bit 0 negative entry, bit 1 never stale, bit 2 kept
  *               until deleted, bit 3 staleMs follows, bit 4 tombstone (a
- *               delete: no record, only its version); any other bit = malformed
+ *               delete: no record, only its version), bit 5 resurrected (an old
+ *               value re-armed after a failed load); any other bit = malformed
  *   bytes 2-7   afterFresh: how long the record is kept once no longer fresh
  *               (keepMs - freshMs), big-endian uint48
  *   bytes 8-23  the write's version id (see `versions.ts`): the Lua scripts
@@ -34,7 +35,8 @@ const NEVER_STALE = 0b00010
 const KEEP_FOREVER = 0b00100
 const HAS_STALE_MS = 0b01000
 const TOMBSTONE = 0b10000
-const KNOWN_FLAGS = NEGATIVE | NEVER_STALE | KEEP_FOREVER | HAS_STALE_MS | TOMBSTONE
+const RESURRECTED = 0b100000
+const KNOWN_FLAGS = NEGATIVE | NEVER_STALE | KEEP_FOREVER | HAS_STALE_MS | TOMBSTONE | RESURRECTED
 
 /**
  * What Redis gets as the PX of a record the core wants kept until deleted
@@ -58,6 +60,7 @@ export interface OpenedRecord {
   readonly freshMs: number
   readonly keepMs: number
   readonly staleMs?: number
+  readonly resurrected?: true
 }
 
 /** What `open` returns for a delete's tombstone: no record. */
@@ -69,12 +72,14 @@ export interface Sealable {
   readonly freshMs: number
   readonly keepMs: number
   readonly staleMs?: number | undefined
+  readonly resurrected?: true | undefined
 }
 
 /** Wrap a core write, under version id `version`, into the stored bytes and the PX to give Redis. */
 export function seal(write: Sealable, version: Uint8Array): SealedRecord {
-  const { data, freshMs, keepMs, staleMs } = write
+  const { data, freshMs, keepMs, staleMs, resurrected } = write
   let flags = 0
+  if (resurrected === true) flags |= RESURRECTED
   if (data === undefined) flags |= NEGATIVE
   if (freshMs === Number.POSITIVE_INFINITY) flags |= NEVER_STALE
   if (keepMs === Number.POSITIVE_INFINITY) flags |= KEEP_FOREVER
@@ -124,11 +129,12 @@ export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED
   // PTTL -1 (no expiry) only happens when someone PERSISTed the key by hand.
   const keepForever = (flags & KEEP_FOREVER) !== 0 || pttl === -1
   const remaining = pttl === -1 ? Number.POSITIVE_INFINITY : pttl
-  const record = {
+  const plain = {
     data: negative ? undefined : bytes.subarray(header),
     freshMs: (flags & NEVER_STALE) !== 0 ? Number.POSITIVE_INFINITY : remaining - afterFresh,
     keepMs: keepForever ? Number.POSITIVE_INFINITY : remaining,
   }
+  const record: OpenedRecord = (flags & RESURRECTED) !== 0 ? { ...plain, resurrected: true } : plain
   if (header === HEADER_BYTES) return record
   const staleMs = bytes.readUIntBE(HEADER_BYTES, 6)
   return { ...record, staleMs: staleMs === MAX_UINT48 ? Number.POSITIVE_INFINITY : staleMs }

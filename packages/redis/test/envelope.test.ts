@@ -71,6 +71,13 @@ describe('envelope', () => {
     expect(open(header(0x11, 1), 1_000)).toMatch(/tombstone carries data/)
   })
 
+  it('marks a value resurrected after a failed load (flag bit 5), so every reader reports it so', () => {
+    const revived = sealWrite({ data: bytes(1), freshMs: 1_000, keepMs: 5_000, resurrected: true }, ID)
+    expect(revived.bytes[1]! & 0x20).toBe(0x20)
+    expect(open(revived.bytes, 5_000)).toMatchObject({ resurrected: true, freshMs: 1_000 })
+    expect(open(seal(bytes(1), 1_000, 5_000).bytes, 5_000)).not.toHaveProperty('resurrected')
+  })
+
   it('a tombstone holds only a version and opens as DELETED', () => {
     const tombstone = sealTombstone(ID, 60_000)
     expect(tombstone.px).toBe(60_000)

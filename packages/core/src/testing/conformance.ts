@@ -95,6 +95,17 @@ export function storeConformanceSuite(name: string, options: ConformanceOptions)
       expect(record!.data!.length).toBe(0)
     })
 
+    it('keeps the resurrected mark of a write, and only on that record', async () => {
+      const n = ns()
+      await store.set(n, 'revived', { ...write(bytes(1), 5_000), resurrected: true })
+      await store.set(n, 'plain', write(bytes(2), 5_000))
+      expect((await store.get(n, 'revived'))?.resurrected).toBe(true)
+      expect((await store.read(n, 'revived')).record?.resurrected).toBe(true)
+      expect((await store.get(n, 'plain'))?.resurrected).toBeUndefined()
+      await store.set(n, 'revived', write(bytes(3), 5_000))
+      expect((await store.get(n, 'revived'))?.resurrected).toBeUndefined()
+    })
+
     it('keeps records that never expire', async () => {
       const n = ns()
       await store.set(n, 'forever', write(bytes(1), Infinity, Infinity))
