@@ -18,14 +18,14 @@ import {
 import { SingleFlight } from '../src/single-flight.js'
 import { ManualClock, tick, until } from './fixtures.js'
 
-/** A loader whose calls wait until released; call n resolves `${label}${n}`. */
-function gatedLoader(label: string) {
+/** A loader whose calls wait until released; call n resolves `produce(n, ...its arguments)`. */
+function gated<A extends unknown[], R>(produce: (n: number, ...args: A) => R) {
   const gates: (() => void)[] = []
   let calls = 0
-  const loader = async () => {
+  const loader = async (...args: A) => {
     const n = ++calls
     await new Promise<void>((resolve) => gates.push(resolve))
-    return `${label}${n}`
+    return produce(n, ...args)
   }
   return {
     loader,
@@ -38,25 +38,8 @@ function gatedLoader(label: string) {
   }
 }
 
-/** A bulk loader whose calls wait until released. */
-function gatedBulkLoader(label: string) {
-  const gates: (() => void)[] = []
-  let calls = 0
-  const loader = async (keys: string[]) => {
-    calls++
-    await new Promise<void>((resolve) => gates.push(resolve))
-    return keys.map((key) => `${label}${key}`)
-  }
-  return {
-    loader,
-    get calls() {
-      return calls
-    },
-    releaseAll() {
-      for (const open of gates.splice(0)) open()
-    },
-  }
-}
+const gatedLoader = (label: string) => gated((n) => `${label}${n}`)
+const gatedBulkLoader = (label: string) => gated((_n, keys: string[]) => keys.map((key) => `${label}${key}`))
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await tick()
