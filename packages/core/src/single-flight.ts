@@ -13,7 +13,8 @@ export interface Ticket {
  */
 export class SingleFlight<T> {
   readonly #promises = new Map<string, Promise<T>>()
-  readonly #tickets = new Map<string, Set<Ticket>>()
+  /** One ticket per key in the common case (one load), a set when more work runs on it: no set allocated per miss. */
+  readonly #tickets = new Map<string, Ticket | Set<Ticket>>()
 
   /** The running flight of `key`, if any. */
   get(key: string): Promise<T> | undefined {
@@ -52,14 +53,15 @@ export class SingleFlight<T> {
   mark(key: string): Ticket {
     const ticket: Ticket = { superseded: false }
     const held = this.#tickets.get(key)
-    if (held === undefined) this.#tickets.set(key, new Set([ticket]))
-    else held.add(ticket)
+    if (held === undefined) this.#tickets.set(key, ticket)
+    else if (held instanceof Set) held.add(ticket)
+    else this.#tickets.set(key, new Set([held, ticket]))
     return ticket
   }
 
   unmark(key: string, ticket: Ticket): void {
     const held = this.#tickets.get(key)
-    if (held?.delete(ticket) === true && held.size === 0) this.#tickets.delete(key)
+    if (held === ticket || (held instanceof Set && held.delete(ticket) && held.size === 0)) this.#tickets.delete(key)
   }
 
   /**
@@ -69,12 +71,12 @@ export class SingleFlight<T> {
    */
   supersede(key: string): void {
     const held = this.#tickets.get(key)
-    if (held !== undefined) for (const ticket of held) ticket.superseded = true
+    if (held !== undefined) markSuperseded(held)
     this.#promises.delete(key)
   }
 
   supersedeAll(): void {
-    for (const held of this.#tickets.values()) for (const ticket of held) ticket.superseded = true
+    for (const held of this.#tickets.values()) markSuperseded(held)
     this.#promises.clear()
   }
 
@@ -82,4 +84,9 @@ export class SingleFlight<T> {
   get size(): number {
     return this.#tickets.size
   }
+}
+
+function markSuperseded(held: Ticket | Set<Ticket>): void {
+  if (held instanceof Set) for (const ticket of held) ticket.superseded = true
+  else held.superseded = true
 }
