@@ -109,6 +109,18 @@ export class LoadPipeline<V> {
     const { l1, l2, clock, refresher } = this.#o
     let token: string | undefined
     let version = load.version
+    // What this load may still use from before its last read (see `reread`).
+    let held = kept
+    // A write that resolved before this read is in what it reads: from here on the load is
+    // no longer older than that write (a write still running supersedes it again when it
+    // resolves), but what it held from before the write is, so it is let go.
+    const reread = () => {
+      if (ticket.superseded) {
+        ticket.superseded = false
+        held = undefined
+      }
+      return l2.read(key, f)
+    }
     if (l2.hasLock) {
       const deadline = clock.now() + this.#o.lockWait
       for (;;) {
@@ -117,7 +129,7 @@ export class LoadPipeline<V> {
         const waitMs = deadline - clock.now()
         const woken = taken === undefined && waitMs > 0 ? await l2.waitForRelease(key, waitMs) : false
         token = taken
-        const landed = await l2.read(key, f)
+        const landed = await reread()
         // The version the loader's value is written back with: what the store held just before it ran.
         if (landed.version !== undefined) version = landed.version
         if (landed.entry !== undefined && isFresh(landed.entry, clock.now())) {
@@ -139,7 +151,7 @@ export class LoadPipeline<V> {
     } else if (version === undefined) {
       // No lock, and nothing read yet (a refresh of an L1 value): read the version to write
       // back with, and take what another process may have written meanwhile.
-      const landed = await l2.read(key, f)
+      const landed = await reread()
       version = landed.version
       if (landed.entry !== undefined && isFresh(landed.entry, clock.now())) {
         if (!ticket.superseded) l1?.set(key, landed.entry)
@@ -148,7 +160,7 @@ export class LoadPipeline<V> {
       }
     }
     try {
-      return await this.#runLoader({ ...load, version }, token)
+      return await this.#runLoader({ ...load, kept: held, version }, token)
     } finally {
       if (token !== undefined) await l2.release(key, token)
     }

@@ -10,6 +10,7 @@ import {
   type InvalidationBus,
   type InvalidationEvent,
   type InvalidationHandler,
+  LoaderError,
   MemoryStore,
   StoreCallError,
   StoreError,
@@ -45,16 +46,31 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await tick()
 }
 
-/** An in-process bus that records what was published and delivers it to the other subscribers. */
-class RecordingBus implements InvalidationBus {
+/** An in-process invalidation bus: records what was published and delivers it, a turn later, to the other nodes. */
+class LocalBus {
   readonly published: InvalidationEvent[] = []
-  readonly #handlers = new Set<InvalidationHandler>()
-  publish(event: InvalidationEvent): void {
-    this.published.push(event)
-  }
-  subscribe(_namespace: string, handler: InvalidationHandler): () => void {
-    this.#handlers.add(handler)
-    return () => this.#handlers.delete(handler)
+  readonly #subscribers = new Set<{ readonly namespace: string; readonly handler: InvalidationHandler }>()
+
+  /** The bus as one node sees it. */
+  node(): InvalidationBus {
+    const mine = new Set<{ readonly namespace: string; readonly handler: InvalidationHandler }>()
+    return {
+      publish: (event) => {
+        this.published.push(event)
+        for (const other of this.#subscribers) {
+          if (mine.has(other) || other.namespace !== event.namespace) continue
+          setImmediate(() =>
+            event.kind === 'purge' ? other.handler.invalidateAll() : other.handler.invalidate(event.keys),
+          )
+        }
+      },
+      subscribe: (namespace, handler) => {
+        const subscriber = { namespace, handler }
+        mine.add(subscriber)
+        this.#subscribers.add(subscriber)
+        return () => this.#subscribers.delete(subscriber)
+      },
+    }
   }
 }
 
@@ -106,6 +122,44 @@ describe('coherence regressions (found by the faults suite)', () => {
     expect(loading.peek('k')).toBeUndefined()
     expect(await new TierCache<string>({ name: 'r3', store }).get('k')).toBe('newer')
     expect(await loading.get('k')).toBe('newer')
+  })
+
+  it('a get that starts after purge() resolved does not return the load the purge superseded', async () => {
+    // Shrunk fast-check counterexample (races.faults.ts, seed 5): [get(A, k), purge(A), get(A, k), purge(A)].
+    const cache = new TierCache<string>({ name: 'r6' })
+    const slow = gatedLoader('before-purge-')
+    const first = cache.get('k', slow.loader)
+    await until(() => slow.calls === 1)
+    await cache.purge()
+    const after = cache.get('k', async () => 'after-purge')
+    slow.releaseAll()
+    await first
+    expect(await after).toBe('after-purge')
+  })
+
+  it('a load that starts after a purge is kept: the next get on another node does not load again', async () => {
+    // Shrunk fast-check counterexample (races.faults.ts, seed 1): [get(A, j), get(B, j), purge(A), release].
+    const store = new MemoryStore()
+    const bus = new LocalBus()
+    const a = new TierCache<string>({ name: 'r7', store, ipc: bus.node() })
+    const b = new TierCache<string>({ name: 'r7', store, ipc: bus.node() })
+    const loads = gatedLoader('load-')
+    const first = a.get('j', loads.loader) // A loads, holding the key's lock
+    await until(() => loads.calls === 1)
+    const second = b.get('j', loads.loader) // B waits for A's lock
+    await a.purge() // supersedes A's load (it started before the purge)
+    await settle() // the purge reaches B
+    loads.releaseAll()
+    await until(() => loads.calls === 2) // B loads after the purge: a value worth keeping
+    loads.releaseAll()
+    const kept = await second
+    await first
+    let again = 0
+    const value = await a.get('j', async () => {
+      again++
+      return 'loaded-again'
+    })
+    expect({ value, again }).toEqual({ value: kept, again: 0 })
   })
 
   it('set() rejects with a StoreError when the store write fails, and serves nothing the store lacks', async () => {
@@ -332,8 +386,8 @@ describe('a failed user write rejects and leaves no node serving what the store 
     'set (%s): rejects with the store error, drops this node L1 copy, still tells the others',
     async (mode) => {
       const chaos = new ChaosStore(new MemoryStore())
-      const bus = new RecordingBus()
-      const cache = new TierCache<string>({ name: 'w1', store: chaos, ipc: bus, storeTimeout: 50 })
+      const bus = new LocalBus()
+      const cache = new TierCache<string>({ name: 'w1', store: chaos, ipc: bus.node(), storeTimeout: 50 })
       cache.on('error', () => {})
       await cache.set('k', 'v1')
       expect(cache.peek('k')?.value).toBe('v1')
@@ -352,8 +406,8 @@ describe('a failed user write rejects and leaves no node serving what the store 
 
   it.each(['throw', 'stall'] as const)('delete and purge (%s) reject and still tell the others', async (mode) => {
     const chaos = new ChaosStore(new MemoryStore())
-    const bus = new RecordingBus()
-    const cache = new TierCache<string>({ name: 'w2', store: chaos, ipc: bus, storeTimeout: 50 })
+    const bus = new LocalBus()
+    const cache = new TierCache<string>({ name: 'w2', store: chaos, ipc: bus.node(), storeTimeout: 50 })
     cache.on('error', () => {})
     await cache.set('k', 'v1')
     chaos.mode = mode
@@ -416,6 +470,35 @@ describe('resurrected values in the store', () => {
     expect(node.peek('k')?.stale).not.toBe(false) // the refused resurrect re-armed nothing here
     expect(await node.get('k')).toBe('v2')
     expect(await new TierCache<string>(options).get('k')).toBe('v2')
+  })
+})
+
+describe('a load that waited through a write', () => {
+  it('neither revalidates nor resurrects the value from before it', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryStore({ clock })
+    const bus = new LocalBus()
+    const options = { name: 'p1', store, clock, ttl: 1_000, staleTtl: 0, resurrectTtl: 5_000 }
+    const a = new TierCache<string>({ ...options, ipc: bus.node() })
+    const b = new TierCache<string>({ ...options, ipc: bus.node() })
+    await b.set('k', 'before')
+    clock.advance(1_000) // expired, still kept for a resurrect
+    const slow = gatedLoader('a-')
+    const first = a.get('k', slow.loader) // A takes the lock
+    await until(() => slow.calls === 1)
+    let staleValue: unknown = 'loader not called'
+    const second = b.get('k', async (_key, ctx) => {
+      staleValue = ctx.staleValue
+      throw new Error('origin down')
+    }) // B waits for A's lock, holding 'before'
+    await a.purge()
+    await settle() // the purge reaches B
+    slow.releaseAll()
+    await first
+    await expect(second).rejects.toBeInstanceOf(LoaderError)
+    expect(staleValue).toBeUndefined()
+    expect(await store.get('p1', 'k')).toBeUndefined()
+    expect(await b.get('k')).toBeUndefined()
   })
 })
 
