@@ -183,6 +183,6 @@ async function loadMany<V>(
     return outcomes.map((o) => (o as PromiseFulfilledResult<GetInfo<V>>).value)
   }
   const items = loads.map(({ key, ticket, version }, j) => ({ key, value: values[j] ?? undefined, ticket, version }))
-  const stored = await pipeline.writeBack(items, freshnessOf(ctx))
-  return stored.map((value) => loaded(value))
+  const served = await pipeline.writeBack(items, freshnessOf(ctx))
+  return served.map(({ value }) => loaded(value))
 }

@@ -186,13 +186,15 @@ export class LoadPipeline<V> {
       if (extender !== undefined) clearInterval(extender)
     }
     checkDurations(ctx, 'ctx')
-    const [stored] = await this.writeBack([{ key, value: value ?? undefined, ticket, version }], freshnessOf(ctx))
+    const [served] = await this.writeBack([{ key, value: value ?? undefined, ticket, version }], freshnessOf(ctx))
     if (refreshing) {
       this.#o.refresher.succeeded(key)
-      this.#o.publish('refresh', [key])
+      // Only a refresh that reached the store is news to the other nodes: telling them of one
+      // the store refused would throw their own running loads away for nothing.
+      if (served!.stored) this.#o.publish('refresh', [key])
     }
     stats.loaded(key, clock.now() - started)
-    return loaded(stored)
+    return loaded(served!.value)
   }
 
   /**
@@ -211,7 +213,7 @@ export class LoadPipeline<V> {
       // Re-armed as if written now with ttl = resurrectTtl (and the same windows).
       const life = lifetime(false, { ...f, ttl: f.resurrectTtl })
       const revived = makeEntry(kept.value, now, { ...life, resurrected: true })
-      const write = ticket.superseded || version === undefined ? FAILED : l2.encode(key, kept.value, life)
+      const write = version === undefined ? FAILED : l2.encode(key, kept.value, life)
       const result =
         write === FAILED
           ? FAILED
@@ -230,18 +232,20 @@ export class LoadPipeline<V> {
   /**
    * Write loaded values back (one store round trip): each to the store only if
    * its key is still at the version its load read, then to L1 only if that was
-   * not refused and nothing superseded it meanwhile. A refused value still goes
-   * to its own callers (their calls overlapped the newer write), but is not
-   * cached: the next read finds the newer one. Resolves to what the callers get.
+   * not refused and nothing superseded it meanwhile. The store's fence alone
+   * decides the store write, also for superseded work: an invalidation that
+   * turns out to concern an older write must not throw a good value away. A
+   * refused value still goes to its own callers (their calls overlapped the
+   * newer write), but is not cached: the next read finds the newer one.
+   * Resolves, per item, to what its callers get and whether the store took it.
    */
-  async writeBack(items: readonly WriteBack<V>[], f: FreshnessPolicy): Promise<(V | undefined)[]> {
+  async writeBack(items: readonly WriteBack<V>[], f: FreshnessPolicy): Promise<Served<V>[]> {
     const { l1, l2 } = this.#o
     const now = this.#o.clock.now()
     const planned = items.map((item) => {
       const life = lifetime(item.value === undefined, f)
       const entry = makeEntry(this.#forL1(item.key, item.value), now, life)
-      const write =
-        item.ticket.superseded || item.version === undefined ? FAILED : l2.encode(item.key, item.value, life)
+      const write = item.version === undefined ? FAILED : l2.encode(item.key, item.value, life)
       return { item, entry, write }
     })
     const sent = planned.filter((p) => p.write !== FAILED)
@@ -249,10 +253,11 @@ export class LoadPipeline<V> {
       sent.map(({ item, write }) => [item.key, { ...(write as StoreWrite), ifVersion: item.version }] as const),
     )
     const refusedOnes = new Set(sent.filter((_, j) => refused(results[j])))
+    const storedOnes = new Set(sent.filter((_, j) => applied(results[j])))
     for (const p of planned) {
       if (!p.item.ticket.superseded && !refusedOnes.has(p)) l1?.set(p.item.key, p.entry)
     }
-    return planned.map((p) => p.entry.value)
+    return planned.map((p) => ({ value: p.entry.value, stored: storedOnes.has(p) }))
   }
 
   /** A user's `set`: the store first (rejects with its `StoreError`), then L1. */
@@ -290,6 +295,17 @@ export class LoadPipeline<V> {
 /** The freshness a loader settled on, without the rest of its context (which must not be retained). */
 export function freshnessOf(ctx: FreshnessPolicy): FreshnessPolicy {
   return { ttl: ctx.ttl, negTtl: ctx.negTtl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
+}
+
+/** What a written-back value's callers get, and whether the store took it. */
+export interface Served<V> {
+  readonly value: V | undefined
+  readonly stored: boolean
+}
+
+/** A write the store applied. */
+function applied(result: StoreWriteResult | typeof FAILED | undefined): boolean {
+  return result !== undefined && result !== FAILED && result.applied
 }
 
 /** A conditional write the store refused: a newer write is there. */

@@ -502,6 +502,50 @@ describe('a load that waited through a write', () => {
   })
 })
 
+describe('invalidations that concern an older write', () => {
+  it('a load superseded by one still lands in the store (the fence decides): nobody loads again', async () => {
+    const store = new MemoryStore()
+    const bus = new LocalBus()
+    const node = new TierCache<string>({ name: 's1', store, ipc: bus.node() })
+    const slow = gatedLoader('loaded-')
+    const loading = node.get('k', slow.loader)
+    await until(() => slow.calls === 1)
+    // Another node tells of a change to k that the store already held when this load read it.
+    bus.node().publish({ kind: 'refresh', namespace: 's1', keys: ['k'] })
+    await settle()
+    slow.releaseAll()
+    expect(await loading).toBe('loaded-1')
+    let again = 0
+    const loadAgain = async () => {
+      again++
+      return 'again'
+    }
+    expect(await new TierCache<string>({ name: 's1', store }).get('k', loadAgain)).toBe('loaded-1')
+    expect(await node.get('k', loadAgain)).toBe('loaded-1')
+    expect(again).toBe(0)
+  })
+
+  it('a refresh the store refused is not announced to the other nodes', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryStore({ clock })
+    const bus = new LocalBus()
+    const options = { name: 's2', store, clock, ttl: 100, staleTtl: 1_000 }
+    const node = new TierCache<string>({ ...options, ipc: bus.node() })
+    const writer = new TierCache<string>({ ...options, ipc: bus.node() })
+    await writer.set('k', 'v1')
+    expect(await node.get('k')).toBe('v1')
+    clock.advance(150)
+    const refresh = gatedLoader('refresh-')
+    expect(await node.get('k', refresh.loader)).toBe('v1') // stale, refreshing
+    await until(() => refresh.calls === 1)
+    await writer.set('k', 'v2')
+    refresh.releaseAll()
+    await settle()
+    expect(bus.published.map((event) => event.kind)).toEqual(['set', 'set'])
+    expect(await node.get('k')).toBe('v2')
+  })
+})
+
 describe('the lock of a loader that never settles', () => {
   it('is no longer extended past the hard timeout: it frees itself one lease later', async () => {
     const store = new MemoryStore()
