@@ -1,13 +1,30 @@
 /**
  * Error classes. Each carries a stable `code`; `instanceof` keeps working when
- * two copies of the package are installed, because the check goes through a
- * `Symbol.for` brand rather than the class identity.
+ * two copies of a package are loaded (two installed versions, or the ESM and
+ * the CommonJS build in one process), because the check goes through a
+ * `Symbol.for` brand that every copy shares rather than the class identity.
  */
 
-const brand = Symbol.for('tiercache.error')
+/**
+ * The static property under which an error class holds its brand, a
+ * `Symbol.for` symbol of its own. Every instance carries the brands of its
+ * class and of each branded ancestor, and `instanceof` tests the brand.
+ * A subclass that declares no brand of its own is checked by class identity.
+ *
+ * @example
+ * class QuotaError extends TierCacheError {
+ *   static readonly [errorBrand] = Symbol.for('my-app.QuotaError')
+ * }
+ */
+export const errorBrand = Symbol.for('tiercache.errorBrand')
+
+type Branded = { readonly [errorBrand]?: symbol }
 
 /** Base class of every error tiercache throws or emits. */
 export class TierCacheError extends Error {
+  // The brand 0.1.0 already gave every instance, kept so copies of both versions agree.
+  static readonly [errorBrand]: symbol = Symbol.for('tiercache.error')
+
   /** A stable, machine-readable code such as `TIERCACHE_LOADER`. */
   readonly code: string
 
@@ -15,19 +32,22 @@ export class TierCacheError extends Error {
     super(message, options)
     this.name = 'TierCacheError'
     this.code = code
-    Object.defineProperty(this, brand, { value: true })
+    for (let c: object | null = new.target; c !== null && c !== Error; c = Object.getPrototypeOf(c)) {
+      const brand = Object.hasOwn(c, errorBrand) ? (c as Branded)[errorBrand] : undefined
+      if (brand !== undefined) Object.defineProperty(this, brand, { value: true })
+    }
   }
 
   static override [Symbol.hasInstance](instance: unknown): boolean {
-    if (this === TierCacheError) {
-      return typeof instance === 'object' && instance !== null && brand in instance
-    }
-    return Function.prototype[Symbol.hasInstance].call(this, instance)
+    if (!Object.hasOwn(this, errorBrand)) return Function.prototype[Symbol.hasInstance].call(this, instance)
+    const brand = (this as Branded)[errorBrand] as symbol
+    return typeof instance === 'object' && instance !== null && brand in instance
   }
 }
 
 /** The loader threw or rejected; `cause` holds what it threw. Every waiter of the load gets it. */
 export class LoaderError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.core.LoaderError')
   /** The key whose load failed. */
   readonly key: string
   constructor(key: string, cause: unknown) {
@@ -39,6 +59,7 @@ export class LoaderError extends TierCacheError {
 
 /** The loader did not settle before the hard timeout. */
 export class TimeoutError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.core.TimeoutError')
   /** The key whose load timed out. */
   readonly key: string
   /** The timeout that elapsed, in ms. */
@@ -53,6 +74,7 @@ export class TimeoutError extends TierCacheError {
 
 /** A shared store or invalidation bus failed; emitted as an `error` event, the caller is served from the next level. */
 export class StoreError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.core.StoreError')
   /** What was being done: `get`, `set`, `lock`, ... */
   readonly operation: string
   constructor(operation: string, cause: unknown, message?: string) {
@@ -64,6 +86,7 @@ export class StoreError extends TierCacheError {
 
 /** Bytes in the shared store could not be decoded; read as a miss. */
 export class DecodeError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.core.DecodeError')
   /** The key whose bytes were unreadable. */
   readonly key: string
   constructor(key: string, cause: unknown) {
@@ -109,6 +132,7 @@ export type StoreOutcome = 'unknown' | 'not-applied'
  * in the store cannot be known; with `not-applied` it is the old one.
  */
 export class StoreCallError extends StoreError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.core.StoreCallError')
   /** Why it failed. */
   readonly kind: StoreErrorKind
   /** Whether the call may have had its effect. */

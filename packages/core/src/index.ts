@@ -2,6 +2,7 @@ export { type Clock, preciseClock, systemClock } from './clock.js'
 export { type Codec, jsonCodec, msgpackCodec } from './codec.js'
 export {
   DecodeError,
+  errorBrand,
   LoaderError,
   StoreCallError,
   StoreError,

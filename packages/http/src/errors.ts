@@ -1,4 +1,4 @@
-import { TierCacheError } from '@tiercache/core'
+import { errorBrand, TierCacheError } from '@tiercache/core'
 import type { StoredHeaders } from './headers.js'
 
 /** An origin response kept in memory so every waiter of a failed load can be answered with it. */
@@ -24,6 +24,7 @@ export type OriginFailure = 'threw' | 'timeout' | 'status' | 'broke'
  * client gets `response` (the origin's own error page) or a 502/504.
  */
 export class OriginError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.http.OriginError')
   readonly failure: OriginFailure
   /** The origin's error response, when it sent one (`failure === 'status'`). */
   readonly response: FailedResponse | undefined

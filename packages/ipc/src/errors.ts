@@ -1,4 +1,4 @@
-import { TierCacheError } from '@tiercache/core'
+import { errorBrand, TierCacheError } from '@tiercache/core'
 
 /** What the bus was doing when it failed. */
 export type IpcOperation = 'publish' | 'subscribe' | 'decode' | 'handler'
@@ -9,6 +9,7 @@ export type IpcOperation = 'publish' | 'subscribe' | 'decode' | 'handler'
  * (the staleness bound covers what the failure may have cost).
  */
 export class IpcError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.ipc.IpcError')
   /** What was being done when it failed. */
   readonly operation: IpcOperation
   /** The namespace concerned, when there is one. */

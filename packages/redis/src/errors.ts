@@ -1,4 +1,4 @@
-import { DecodeError, TierCacheError } from '@tiercache/core'
+import { DecodeError, errorBrand, TierCacheError } from '@tiercache/core'
 
 /**
  * Why a Redis call was refused or abandoned. These travel as the `cause` of the
@@ -7,6 +7,7 @@ import { DecodeError, TierCacheError } from '@tiercache/core'
 
 /** The circuit breaker is open: Redis failed repeatedly, so the call was refused without trying. */
 export class CircuitOpenError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.redis.CircuitOpenError')
   constructor() {
     super('Redis circuit breaker is open after repeated failures', 'TIERCACHE_REDIS_CIRCUIT_OPEN')
     this.name = 'CircuitOpenError'
@@ -15,6 +16,7 @@ export class CircuitOpenError extends TierCacheError {
 
 /** The client is not connected (reconnecting or closed), so the call was refused instead of queued. */
 export class NotConnectedError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.redis.NotConnectedError')
   /** The ioredis client status at the time, e.g. `reconnecting`. */
   readonly status: string
   constructor(status: string) {
@@ -26,6 +28,7 @@ export class NotConnectedError extends TierCacheError {
 
 /** Redis did not answer within the command timeout. */
 export class CommandTimeoutError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.redis.CommandTimeoutError')
   /** The timeout that elapsed, in ms. */
   readonly timeoutMs: number
   constructor(timeoutMs: number) {
@@ -41,6 +44,7 @@ export class CommandTimeoutError extends TierCacheError {
  * nothing was written.
  */
 export class LateCommandError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.redis.LateCommandError')
   constructor() {
     super('Redis received the call after its deadline and did not run it', 'TIERCACHE_REDIS_LATE')
     this.name = 'LateCommandError'
@@ -49,6 +53,7 @@ export class LateCommandError extends TierCacheError {
 
 /** A value over `maxValueBytes`: refused on write, read as a miss. */
 export class ValueTooLargeError extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.redis.ValueTooLargeError')
   /** Size of the value in bytes. */
   readonly bytes: number
   /** The limit, `maxValueBytes`. */
@@ -63,6 +68,7 @@ export class ValueTooLargeError extends TierCacheError {
 
 /** The store found Redis configured to evict keys: fenced writes and tombstones may then be evicted too. */
 export class EvictionPolicyWarning extends TierCacheError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.redis.EvictionPolicyWarning')
   /** The `maxmemory-policy` found, e.g. `allkeys-lru`. */
   readonly policy: string
   /** The node it was found on (`host:port`). */
@@ -84,6 +90,7 @@ export class EvictionPolicyWarning extends TierCacheError {
  * that also names the namespace, since one store serves many caches.
  */
 export class MalformedRecordError extends DecodeError {
+  static override readonly [errorBrand]: symbol = Symbol.for('tiercache.redis.MalformedRecordError')
   /** The namespace (cache name) of the key. */
   readonly namespace: string
   constructor(namespace: string, key: string, problem: string) {
