@@ -22,7 +22,7 @@
  *
  * A fixed header rather than a msgpackr envelope: 2-4x cheaper for values up
  * to 1 KiB, even at 64 KiB, and the value comes back as a view, never copied
- * (`bench/envelope.ts` in this package).
+ * (`benchmarks/src/redis/envelope.ts`).
  */
 
 const MAGIC = 0xcb

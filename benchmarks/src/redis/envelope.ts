@@ -2,10 +2,10 @@
  * Which envelope is cheaper: the fixed 8-byte header RedisStore uses, or a
  * msgpackr array [flags, afterFresh, data]? Both wrap the same core bytes.
  *
- *   node --import tsx packages/redis/bench/envelope.ts
+ *   node --import tsx benchmarks/src/redis/envelope.ts
  */
 import { Packr } from 'msgpackr'
-import { DELETED, open, seal } from '../src/envelope.js'
+import { DELETED, open, seal } from '../../../packages/redis/src/envelope.js'
 
 const ID = Buffer.alloc(16, 1)
 

@@ -3,11 +3,11 @@
  * Redis at 127.0.0.1:6379 (keys under its own prefix, deleted afterwards by expiry).
  * Sequential calls, so the figures are latencies, not throughput.
  *
- *   node --import tsx packages/redis/bench/latency.ts
+ *   node --import tsx benchmarks/src/redis/latency.ts
  */
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { RedisStore } from '../src/index.js'
+import { RedisStore } from '@tiercache/redis'
 
 const N = 3_000
 const client = new Redis({ host: '127.0.0.1', port: 6379 })

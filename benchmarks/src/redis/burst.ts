@@ -4,13 +4,13 @@
  * how many of those landed anyway (read back 500 ms later), and whether the
  * circuit breaker opened. Run against a Redis nobody else loads:
  *
- *   node --import tsx packages/redis/bench/burst.ts [redis-url] [path to the package's index]
+ *   node --import tsx benchmarks/src/redis/burst.ts [redis-url] [path to the package's index]
  */
 import { randomUUID } from 'node:crypto'
 
 const url = process.argv[2] ?? 'redis://127.0.0.1:6379'
-const entry = process.argv[3] ?? '../src/index.js'
-const { RedisStore } = (await import(entry)) as typeof import('../src/index.js')
+const entry = process.argv[3] ?? '../../../packages/redis/src/index.js'
+const { RedisStore } = (await import(entry)) as typeof import('../../../packages/redis/src/index.js')
 
 const BURST = 2_500
 const ROUNDS = 5
