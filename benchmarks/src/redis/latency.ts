@@ -6,8 +6,8 @@
  *   node --import tsx benchmarks/src/redis/latency.ts
  */
 import { randomUUID } from 'node:crypto'
-import { Redis } from 'ioredis'
 import { RedisStore } from '@tiercache/redis'
+import { Redis } from 'ioredis'
 
 const N = 3_000
 const client = new Redis({ host: '127.0.0.1', port: 6379 })

@@ -25,34 +25,8 @@ export const codec: Scenario = {
       answers.set(variant, await runChild<CodecJob, CodecAnswer>(new URL('./codec-worker.ts', import.meta.url), job))
     }
     const base = answers.get(BASELINE)!
-    const table = (phase: 'decode' | 'encode'): Table => ({
-      title: `${phase} one 1 KB object`,
-      columns: ['codec', 'time/op', `× ${BASELINE} speed`, 'size', 'rounds spread'],
-      rows: [...answers].map(([name, a]) => {
-        const ns = phase === 'decode' ? a.decodeNs : a.encodeNs
-        const baseNs = phase === 'decode' ? base.decodeNs : base.encodeNs
-        return [
-          name,
-          nanos(ns),
-          ratio(baseNs / ns),
-          bytes(a.bytes),
-          plusMinus(phase === 'decode' ? a.decodeSpread : a.encodeSpread),
-        ]
-      }),
-    })
-    const ranked = [...answers].sort((a, b) => a[1].decodeNs - b[1].decodeNs)
-    const core = answers.get('tiercache msgpackCodec()')
-    const findings = [
-      `decode ranking: ${ranked.map(([name, a]) => `${name} ${ratio(base.decodeNs / a.decodeNs)}`).join(', ')}`,
-    ]
-    if (core) {
-      findings.push(
-        `the core's codec decodes at ${ratio(base.decodeNs / core.decodeNs)} the speed of JSON.parse: ` +
-          (core.decodeNs > base.decodeNs
-            ? 'a Redis hit cannot beat raw GET + JSON.parse on decoding alone'
-            : 'no handicap against raw GET + JSON.parse'),
-      )
-    }
+    const table = (phase: 'decode' | 'encode') => phaseTable(answers, phase)
+    const findings = decodeFindings(answers)
     return {
       id: this.id,
       title: this.title,
@@ -78,4 +52,44 @@ export const codec: Scenario = {
       findings,
     }
   },
+}
+
+type Answers = ReadonlyMap<string, CodecAnswer>
+
+function phaseTable(answers: Answers, phase: 'decode' | 'encode'): Table {
+  const base = answers.get(BASELINE)!
+  return {
+    title: `${phase} one 1 KB object`,
+    columns: ['codec', 'time/op', `× ${BASELINE} speed`, 'size', 'rounds spread'],
+    rows: [...answers].map(([name, a]) => {
+      const ns = phase === 'decode' ? a.decodeNs : a.encodeNs
+      const baseNs = phase === 'decode' ? base.decodeNs : base.encodeNs
+      return [
+        name,
+        nanos(ns),
+        ratio(baseNs / ns),
+        bytes(a.bytes),
+        plusMinus(phase === 'decode' ? a.decodeSpread : a.encodeSpread),
+      ]
+    }),
+  }
+}
+
+/** The decode ranking, and what the core's codec costs against JSON.parse. */
+function decodeFindings(answers: Answers): string[] {
+  const base = answers.get(BASELINE)!
+  const ranked = [...answers].sort((a, b) => a[1].decodeNs - b[1].decodeNs)
+  const core = answers.get('tiercache msgpackCodec()')
+  const findings = [
+    `decode ranking: ${ranked.map(([name, a]) => `${name} ${ratio(base.decodeNs / a.decodeNs)}`).join(', ')}`,
+  ]
+  if (core) {
+    findings.push(
+      `the core's codec decodes at ${ratio(base.decodeNs / core.decodeNs)} the speed of JSON.parse: ` +
+        (core.decodeNs > base.decodeNs
+          ? 'a Redis hit cannot beat raw GET + JSON.parse on decoding alone'
+          : 'no handicap against raw GET + JSON.parse'),
+    )
+  }
+  return findings
 }

@@ -61,3 +61,32 @@ export function countingLoader(
 export function keyIndex(key: string): number {
   return Number(key.slice(key.lastIndexOf(':') + 1))
 }
+
+/** What a hit scenario knows after its runs, to report what went wrong in them. */
+export interface HitRunRecord {
+  /** The counting loader of each contender, by label. */
+  readonly loaders: ReadonlyMap<string, { calls: () => number }>
+  /** Each loader's count when the preload ended. */
+  readonly loadsBefore: ReadonlyMap<string, number>
+  readonly skipped: readonly Skipped[]
+  readonly adapters: readonly { readonly label: string; readonly adapter: CacheAdapter }[]
+}
+
+/**
+ * Findings about a hit benchmark's runs: loader calls during them (misses),
+ * libraries skipped, and store errors the adapters absorbed.
+ */
+export function hitRunWarnings(record: HitRunRecord): string[] {
+  const findings: string[] = []
+  for (const [name, l] of record.loaders) {
+    const misses = l.calls() - record.loadsBefore.get(name)!
+    if (misses > 0) findings.push(`WARNING: ${name} called its loader ${misses} times during the hit runs (misses)`)
+  }
+  for (const s of record.skipped) findings.push(`skipped ${s.library}: ${s.reason}`)
+  for (const { label, adapter } of record.adapters) {
+    const list = Object.entries(adapter.errors?.() ?? {}).map(([kind, n]) => `${n} × ${kind}`)
+    if (list.length > 0)
+      findings.push(`WARNING: ${label} reported ${list.join(', ')} (store errors fall through to the loader)`)
+  }
+  return findings
+}

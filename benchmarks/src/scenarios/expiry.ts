@@ -55,17 +55,9 @@ export const expiry: Scenario = {
     const rows: string[][] = []
     const findings: string[] = []
     for (const run of RUNS) {
-      const outcomes: Outcome[] = []
-      let failure: string | undefined
-      for (let round = 0; round < rounds && failure === undefined; round++) {
-        const outcome = await once(run, `ex${process.pid}r${round}`).catch((error: unknown) =>
-          error instanceof Error ? error.message : String(error),
-        )
-        if (typeof outcome === 'string') failure = outcome
-        else outcomes.push(outcome)
-      }
-      if (failure !== undefined) {
-        findings.push(`skipped ${run.label}: ${failure}`)
+      const outcomes = await measureRun(rounds, run)
+      if (typeof outcomes === 'string') {
+        findings.push(`skipped ${run.label}: ${outcomes}`)
         continue
       }
       const first = median(outcomes.map((o) => o.firstMs))
@@ -114,11 +106,27 @@ export const expiry: Scenario = {
   },
 }
 
+/** Every round of one library; the reason as a string when it could not run. */
+async function measureRun(rounds: number, run: Run): Promise<Outcome[] | string> {
+  const outcomes: Outcome[] = []
+  for (let round = 0; round < rounds; round++) {
+    const outcome = await once(run, `ex${process.pid}r${round}`).catch((error: unknown) =>
+      error instanceof Error ? error.message : String(error),
+    )
+    if (typeof outcome === 'string') return outcome
+    outcomes.push(outcome)
+  }
+  return outcomes
+}
+
+/** The loads a library made: when each started, and which request's async context it ran in. */
+type Loads = { at: number; request: number | undefined }[]
+
 async function once(run: Run, namespace: string): Promise<Outcome> {
   const factory = await factoryOf(run.library)
   if (typeof factory === 'string') throw new Error(factory)
   const context = new AsyncLocalStorage<number>()
-  const loads: { at: number; request: number | undefined }[] = []
+  const loads: Loads = []
   const options: AdapterOptions = {
     tiers: 'memory',
     namespace,
@@ -134,35 +142,7 @@ async function once(run: Run, namespace: string): Promise<Outcome> {
   const adapter = await factory(options)
   const key = `expiring:${namespace}`
   await adapter.get(key)
-  const starts: number[] = []
-  const ends: number[] = []
-  const deadline = performance.now() + TTL_MS + 3000
-  let id = 0
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const now = performance.now()
-      const reload = loads[1]
-      if ((reload !== undefined && now > reload.at + LOADER_MS + WINDOW_MS) || now > deadline) {
-        clearInterval(timer)
-        resolve()
-        return
-      }
-      for (let i = 0; i < PER_TICK; i++) {
-        const request = id++
-        starts[request] = performance.now()
-        context
-          .run(request, () => adapter.get(key))
-          .then(
-            () => {
-              ends[request] = performance.now()
-            },
-            () => {
-              ends[request] = Number.NaN
-            },
-          )
-      }
-    }, 1)
-  })
+  const { starts, ends } = await fireUntilReloaded(() => adapter.get(key), context, loads)
   await sleep(LOADER_MS + 50)
   await adapter.close()
   const reload = loads[1]
@@ -181,4 +161,40 @@ async function once(run: Run, namespace: string): Promise<Outcome> {
     requests: window.length,
     refreshes: loads.length - 1,
   }
+}
+
+/**
+ * The open loop: `PER_TICK` gets per timer tick, each in the async context of
+ * its request number, until `WINDOW_MS` after the reload's loader settled (or a
+ * deadline). When each request started and ended (NaN: it failed).
+ */
+async function fireUntilReloaded(get: () => Promise<unknown>, context: AsyncLocalStorage<number>, loads: Loads) {
+  const starts: number[] = []
+  const ends: number[] = []
+  const deadline = performance.now() + TTL_MS + 3000
+  let id = 0
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const now = performance.now()
+      const reload = loads[1]
+      if ((reload !== undefined && now > reload.at + LOADER_MS + WINDOW_MS) || now > deadline) {
+        clearInterval(timer)
+        resolve()
+        return
+      }
+      for (let i = 0; i < PER_TICK; i++) {
+        const request = id++
+        starts[request] = performance.now()
+        context.run(request, get).then(
+          () => {
+            ends[request] = performance.now()
+          },
+          () => {
+            ends[request] = Number.NaN
+          },
+        )
+      }
+    }, 1)
+  })
+  return { starts, ends }
 }

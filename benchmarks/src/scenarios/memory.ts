@@ -1,6 +1,6 @@
 import { runChild } from '../harness/child.js'
 import { bytes } from '../harness/format.js'
-import type { Scenario, ScenarioResult } from '../harness/scenario.js'
+import type { Scenario, ScenarioContext, ScenarioResult } from '../harness/scenario.js'
 import type { MemoryAnswer, MemoryJob } from './memory-worker.js'
 
 const BOUND = 16 * 2 ** 20
@@ -38,55 +38,9 @@ export const memory: Scenario = {
   title: 'Memory per cached entry and the byte bound',
   async run(ctx): Promise<ScenarioResult> {
     const entries = ctx.budget.memoryEntries
-    const measure = async (c: Case): Promise<MemoryAnswer> => {
-      ctx.progress(`memory: ${c.label} (own process, ${entries} entries)`)
-      return runChild<MemoryJob, MemoryAnswer>(new URL('./memory-worker.ts', import.meta.url), {
-        ...c.job,
-        entries,
-      })
-    }
     const findings: string[] = []
-    const unbounded: string[][] = []
-    const overhead: { label: string; value: number }[] = []
-    let values = 0
-    for (const c of UNBOUNDED) {
-      const a = await measure(c)
-      if (a.error) {
-        findings.push(`skipped ${c.label}: ${a.error}`)
-        continue
-      }
-      if (c.job.library === undefined) values = a.heapBytes
-      else overhead.push({ label: c.label, value: (a.heapBytes - values) / entries })
-      unbounded.push([
-        c.label,
-        bytes(a.heapBytes),
-        bytes(a.heapBytes / entries),
-        c.job.library === undefined ? '–' : bytes((a.heapBytes - values) / entries),
-        bytes(a.rssBytes),
-      ])
-    }
-    const bounded: string[][] = []
-    for (const c of BOUNDED) {
-      const a = await measure(c)
-      if (a.error) {
-        findings.push(`skipped ${c.label}: ${a.error}`)
-        continue
-      }
-      const held = a.l1Entries
-      bounded.push([
-        c.label,
-        bytes(a.heapBytes),
-        `${(a.heapBytes / BOUND).toFixed(2)}×`,
-        held === undefined ? '–' : String(held),
-      ])
-      if (c.job.library === 'tiercache') {
-        findings.push(
-          `tiercache with lruMaxBytes ${bytes(BOUND)} (sizeOf = JSON length) kept ${held} entries and grew the heap by ` +
-            `${bytes(a.heapBytes)} (${(a.heapBytes / BOUND).toFixed(2)}× the bound): the bound holds in sizeOf units; ` +
-            'the heap cost of a value is its in-memory size, which a JSON-length sizeOf underestimates',
-        )
-      }
-    }
+    const unbounded = await measureUnbounded(ctx, findings)
+    const bounded = await measureBounded(ctx, findings)
     return {
       id: this.id,
       title: this.title,
@@ -100,7 +54,7 @@ export const memory: Scenario = {
         {
           title: `Heap for ${entries.toLocaleString('en')} cached 1 KB entries`,
           columns: ['configuration', 'heap + buffers growth', 'per entry', 'per entry over the values', 'RSS growth'],
-          rows: unbounded,
+          rows: unbounded.rows,
         },
         {
           title: `Byte bound ${bytes(BOUND)}, ${entries.toLocaleString('en')} entries pushed through`,
@@ -113,10 +67,69 @@ export const memory: Scenario = {
           file: 'memory.svg',
           title: 'Bytes held per cached 1 KB entry, beyond the value itself',
           unit: 'bytes per entry over the values alone (lower is better)',
-          bars: overhead,
+          bars: unbounded.overhead,
         },
       ],
       findings,
     }
   },
+}
+
+/** One case in a fresh process. */
+function measure(ctx: ScenarioContext, c: Case): Promise<MemoryAnswer> {
+  const entries = ctx.budget.memoryEntries
+  ctx.progress(`memory: ${c.label} (own process, ${entries} entries)`)
+  return runChild<MemoryJob, MemoryAnswer>(new URL('./memory-worker.ts', import.meta.url), { ...c.job, entries })
+}
+
+/** The heap each library holds for the entries, and its overhead over the values alone (the first case). */
+async function measureUnbounded(ctx: ScenarioContext, findings: string[]) {
+  const entries = ctx.budget.memoryEntries
+  const rows: string[][] = []
+  const overhead: { label: string; value: number }[] = []
+  let values = 0
+  for (const c of UNBOUNDED) {
+    const a = await measure(ctx, c)
+    if (a.error) {
+      findings.push(`skipped ${c.label}: ${a.error}`)
+      continue
+    }
+    if (c.job.library === undefined) values = a.heapBytes
+    else overhead.push({ label: c.label, value: (a.heapBytes - values) / entries })
+    rows.push([
+      c.label,
+      bytes(a.heapBytes),
+      bytes(a.heapBytes / entries),
+      c.job.library === undefined ? '–' : bytes((a.heapBytes - values) / entries),
+      bytes(a.rssBytes),
+    ])
+  }
+  return { rows, overhead }
+}
+
+/** Whether each library's byte bound holds when every entry is pushed through it. */
+async function measureBounded(ctx: ScenarioContext, findings: string[]): Promise<string[][]> {
+  const rows: string[][] = []
+  for (const c of BOUNDED) {
+    const a = await measure(ctx, c)
+    if (a.error) {
+      findings.push(`skipped ${c.label}: ${a.error}`)
+      continue
+    }
+    const held = a.l1Entries
+    rows.push([
+      c.label,
+      bytes(a.heapBytes),
+      `${(a.heapBytes / BOUND).toFixed(2)}×`,
+      held === undefined ? '–' : String(held),
+    ])
+    if (c.job.library === 'tiercache') {
+      findings.push(
+        `tiercache with lruMaxBytes ${bytes(BOUND)} (sizeOf = JSON length) kept ${held} entries and grew the heap by ` +
+          `${bytes(a.heapBytes)} (${(a.heapBytes / BOUND).toFixed(2)}× the bound): the bound holds in sizeOf units; ` +
+          'the heap cost of a value is its in-memory size, which a JSON-length sizeOf underestimates',
+      )
+    }
+  }
+  return rows
 }
