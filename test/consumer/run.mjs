@@ -3,11 +3,21 @@
 // installs the tarballs with npm into two fresh projects (an ES module one and a
 // CommonJS one), then runs in each a JavaScript program and a TypeScript program
 // (CommonJS: moduleResolution node16; ES module: moduleResolution bundler)
-// against the Redis on 127.0.0.1:6379.
+// against the Redis on 127.0.0.1:6379. The two projects take the two majors of
+// ioredis the peer range admits: 6 in the ES module project, 5 in the CommonJS one.
 //
-//   node test/consumer/run.mjs [--ioredis=<version>] [--keep]   (after pnpm build)
+//   node test/consumer/run.mjs [--keep]   (after pnpm build)
 import { execFile as execFileCb } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,7 +27,6 @@ const execFile = promisify(execFileCb)
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url))
 const args = process.argv.slice(2)
-const ioredis = args.find((a) => a.startsWith('--ioredis='))?.slice('--ioredis='.length) ?? '^5.9.0'
 const keep = args.includes('--keep')
 const PACKAGES = readdirSync(join(root, 'packages'))
 const work = mkdtempSync(join(tmpdir(), 'tiercache-consumer-'))
@@ -55,7 +64,7 @@ async function checkTypes(tarballs) {
 }
 
 /** A fresh project with the tarballs, ioredis and the fixtures, installed with npm. */
-async function project(kind, tarballs, files, tsconfig) {
+async function project(kind, { tarballs, ioredis, files, tsconfig }) {
   const dir = join(work, kind)
   mkdirSync(dir)
   const dependencies = { ...tarballs, ioredis }
@@ -96,16 +105,28 @@ async function programs(dir, javascript) {
 try {
   log(`packing ${PACKAGES.join(', ')} into ${work}`)
   const tarballs = await pack()
-  log('checking types of every tarball with @arethetypeswrong/cli; installing them (ioredis ' + ioredis + ')')
+  log('checking types of every tarball with @arethetypeswrong/cli; installing them')
   const shared = ['exercise.cjs', 'program.ts']
   const [, esm, cjs] = await Promise.all([
     checkTypes(tarballs),
-    project('esm', tarballs, ['esm.mjs', ...shared], { module: 'preserve', moduleResolution: 'bundler' }),
-    project('cjs', tarballs, ['cjs.cjs', ...shared], { module: 'node16', moduleResolution: 'node16' }),
+    project('esm', {
+      tarballs,
+      ioredis: '^6.0.0',
+      files: ['esm.mjs', ...shared],
+      tsconfig: { module: 'preserve', moduleResolution: 'bundler' },
+    }),
+    project('cjs', {
+      tarballs,
+      ioredis: '^5.9.0',
+      files: ['cjs.cjs', ...shared],
+      tsconfig: { module: 'node16', moduleResolution: 'node16' },
+    }),
   ])
-  log('attw: no problems; installed, one copy of @tiercache/core each')
-  for (const line of await programs(esm, 'esm.mjs')) log(`ES module project: ${line}`)
-  for (const line of await programs(cjs, 'cjs.cjs')) log(`CommonJS project: ${line}`)
+  const version = (dir) =>
+    JSON.parse(readFileSync(join(dir, 'node_modules', 'ioredis', 'package.json'), 'utf8')).version
+  log(`attw: no problems; installed, one copy of @tiercache/core each; ioredis ${version(esm)} and ${version(cjs)}`)
+  for (const line of await programs(esm, 'esm.mjs')) log(`ES module project, ioredis 6: ${line}`)
+  for (const line of await programs(cjs, 'cjs.cjs')) log(`CommonJS project, ioredis 5: ${line}`)
   log('consumer test passed')
 } finally {
   if (keep) log(`kept ${work}`)
