@@ -92,12 +92,17 @@ async function project(kind, { tarballs, ioredis, files, tsconfig }) {
   return dir
 }
 
-async function programs(dir, javascript) {
+/**
+ * Compiles program.ts and runs it and the JavaScript program. `nodeFlags` of
+ * the CommonJS project turn require(esm) off, as on Node 20.0 to 20.18, where a
+ * require() that reached an ES module would throw ERR_REQUIRE_ESM.
+ */
+async function programs(dir, javascript, nodeFlags = []) {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   await run(process.execPath, [tsc, '-p', dir], dir)
   const outputs = await Promise.all([
-    run(process.execPath, [javascript], dir),
-    run(process.execPath, [join('dist', 'program.js')], dir),
+    run(process.execPath, [...nodeFlags, javascript], dir),
+    run(process.execPath, [...nodeFlags, join('dist', 'program.js')], dir),
   ])
   return outputs.join('').trim().split('\n')
 }
@@ -126,7 +131,11 @@ try {
     JSON.parse(readFileSync(join(dir, 'node_modules', 'ioredis', 'package.json'), 'utf8')).version
   log(`attw: no problems; installed, one copy of @tiercache/core each; ioredis ${version(esm)} and ${version(cjs)}`)
   for (const line of await programs(esm, 'esm.mjs')) log(`ES module project, ioredis 6: ${line}`)
-  for (const line of await programs(cjs, 'cjs.cjs')) log(`CommonJS project, ioredis 5: ${line}`)
+  const noRequireEsm = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module')
+    ? ['--no-experimental-require-module']
+    : [] // Node 20.0 to 20.18: require(esm) is off anyway
+  for (const line of await programs(cjs, 'cjs.cjs', noRequireEsm))
+    log(`CommonJS project, ioredis 5, ${noRequireEsm.join(' ') || 'no require(esm)'}: ${line}`)
   log('consumer test passed')
 } finally {
   if (keep) log(`kept ${work}`)
