@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr'
+import { findUnrepresentable, type Representable, type Unrepresentable } from './representable.js'
 
 /** Turns values into bytes for the shared store and back. */
 export interface Codec {
@@ -6,6 +7,56 @@ export interface Codec {
   readonly name: string
   encode(value: unknown): Uint8Array
   decode(data: Uint8Array): unknown
+  /**
+   * The first part of `value` this codec would not give back as it is, or
+   * `undefined`. `set` and loader results are checked with it (a `TypeError`
+   * naming the path), so no node serves a value other nodes decode differently.
+   * Optional: values for a codec without it are not checked.
+   */
+  findUnrepresentable?(value: unknown): Unrepresentable | undefined
+}
+
+const typedArrayPrototypes = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+].map((type) => type.prototype)
+
+/**
+ * What `msgpackCodec` gives back unchanged. A `Buffer` comes back as a plain
+ * `Uint8Array` (same bytes), which is what a `Uint8Array`-typed field promises.
+ */
+const MSGPACK_KEEPS: Representable = {
+  undefined: true,
+  nonFinite: true,
+  bigint: true,
+  collections: true,
+  opaque: new Set<object>([
+    Date.prototype,
+    RegExp.prototype,
+    Error.prototype,
+    ArrayBuffer.prototype,
+    DataView.prototype,
+    Buffer.prototype,
+    ...typedArrayPrototypes,
+  ]),
+}
+
+/** What `jsonCodec` gives back unchanged: JSON's own types only. */
+const JSON_KEEPS: Representable = {
+  undefined: false,
+  nonFinite: false,
+  bigint: false,
+  collections: false,
+  opaque: new Set(),
 }
 
 /** First byte of a `msgpackCodec` payload: which of its two msgpackr formats follows. */
@@ -42,6 +93,7 @@ export function msgpackCodec(): Codec {
       data.set(body, 1)
       return data
     },
+    findUnrepresentable: (value) => findUnrepresentable(value, MSGPACK_KEEPS),
     decode(data) {
       const format = data[0]
       if (format === PLAIN) return plain.unpack(data.subarray(1))
@@ -74,5 +126,18 @@ export function jsonCodec(): Codec {
     name: 'json',
     encode: (value) => encoder.encode(JSON.stringify(value)),
     decode: (data) => JSON.parse(decoder.decode(data)),
+    findUnrepresentable: (value) => findUnrepresentable(value, JSON_KEEPS),
   }
+}
+
+/**
+ * Throws a `TypeError` naming `name` and the path inside the value when `codec`
+ * would not give `value` back as it is. `key`, when given, is named too (a loader's value).
+ */
+export function checkRepresentable(codec: Codec, value: unknown, name: string, key?: string): void {
+  const found = codec.findUnrepresentable?.(value)
+  if (found === undefined) return
+  const where =
+    key === undefined ? `${name}${found.path}` : `${name} of key "${key}" at ${found.path || '(the value itself)'}`
+  throw new TypeError(`${where} ${found.reason}, which the ${codec.name} codec cannot give back unchanged`)
 }

@@ -24,6 +24,8 @@ export interface GetManyParts<V> {
   readonly pipeline: LoadPipeline<V>
   /** The L1 entry of `key` if this cache may serve it now (see `TierCache`). */
   readonly trustedL1: (key: string, now: number) => Entry<V> | undefined
+  /** Throws a `TypeError` naming the part of a loaded value the codec cannot give back unchanged. */
+  readonly checkValue: (value: unknown, key: string) => void
 }
 
 /** One `getMany` call, its arguments already checked. */
@@ -31,6 +33,8 @@ export interface GetManyRequest<V> {
   readonly keys: readonly string[]
   readonly f: FreshnessPolicy
   readonly loader: BulkLoader<V> | undefined
+  /** The call's `hardTimeout`, when it set one. */
+  readonly hardTimeout?: number
 }
 
 /** A key this `getMany` reads from the store: its flight (joined by single `get`s) and its ticket. */
@@ -66,7 +70,7 @@ export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest
       stats.l1(key, entry)
       results[i] = entry.value
     } else if (entry !== undefined && single !== undefined && isServableStale(entry, now)) {
-      results[i] = refresher.serveStale({ key, f, loader: single }, entry).value
+      results[i] = refresher.serveStale({ key, f, loader: single, hardTimeout: request.hardTimeout }, entry).value
     } else if (flight !== undefined) {
       joined.push(
         flight.then((got) => {
@@ -130,7 +134,8 @@ async function readAndLoad<V>(
     } else if (entry !== undefined && single !== undefined && isServableStale(entry, readAt)) {
       if (!ticket.superseded) l1?.set(key, entry)
       // This key's flight is this getMany's own: the refresh must not wait for it.
-      settle(j, refresher.serveStale({ key, f, loader: single, version: found[j]!.version }, entry, true))
+      const stale = { key, f, loader: single, version: found[j]!.version, hardTimeout: request.hardTimeout }
+      settle(j, refresher.serveStale(stale, entry, true))
     } else {
       stats.miss(key)
       const old = l1?.get(key) ?? entry
@@ -143,14 +148,14 @@ async function readAndLoad<V>(
     return
   }
   const loads = toLoad.map(({ j, kept }) => ({ ...claims[j]!, kept, version: found[j]!.version }))
-  const got = await loadMany(parts, { f, loader }, loads)
+  const got = await loadMany(parts, { f, loader, hardTimeout: request.hardTimeout }, loads)
   for (const [n, { j }] of toLoad.entries()) settle(j, got[n]!)
 }
 
 /** One loader call for the keys of a `getMany` that neither L1 nor the store had. */
 async function loadMany<V>(
   parts: GetManyParts<V>,
-  request: { readonly f: FreshnessPolicy; readonly loader: BulkLoader<V> },
+  request: { readonly f: FreshnessPolicy; readonly loader: BulkLoader<V>; readonly hardTimeout?: number },
   loads: readonly (Claim<V> & Pick<Load<V>, 'kept' | 'version'>)[],
 ): Promise<GetInfo<V>[]> {
   const { f, loader } = request
@@ -161,11 +166,13 @@ async function loadMany<V>(
   parts.stats.loadStarted()
   let values: readonly (V | undefined | null)[]
   try {
-    values = await pipeline.withHardTimeout(keys.join(','), controller, () => loader(keys, ctx))
+    const run = () => loader(keys, ctx)
+    values = await pipeline.withHardTimeout(keys.join(','), controller, run, request.hardTimeout)
     if (!Array.isArray(values) || values.length !== keys.length) {
       throw new TypeError(`bulk loader must resolve to an array of ${keys.length} values, got ${describe(values)}`)
     }
     checkDurations(ctx, 'ctx')
+    for (const [j, key] of keys.entries()) if (values[j] != null) parts.checkValue(values[j], key)
   } catch (thrown) {
     const outcomes = await Promise.allSettled(
       loads.map((load) => {

@@ -20,7 +20,17 @@ export {
 } from './invalidation.js'
 export type { BulkLoader, BulkLoaderContext, Loader, LoaderContext } from './loader.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
-export { CACHE_DEFAULTS, type GetOptions, type SetOptions, type TierCacheOptions } from './options.js'
+export {
+  CACHE_DEFAULTS,
+  CACHE_OPTION_NAMES,
+  GET_OPTION_NAMES,
+  type GetOptions,
+  optionNames,
+  SET_OPTION_NAMES,
+  type SetOptions,
+  type TierCacheOptions,
+} from './options.js'
+export type { Unrepresentable } from './representable.js'
 export type { GetInfo, HitLevel, PeekResult, StaleReason } from './result.js'
 export type { TierCacheEvents, TierCacheStats } from './stats.js'
 export type {
@@ -33,3 +43,4 @@ export type {
   StoreWriteResult,
 } from './store.js'
 export { TierCache } from './tier-cache.js'
+export { checkOptionNames } from './validate.js'

@@ -47,3 +47,14 @@ export interface InvalidationBus {
    */
   subscribe(namespace: string, handler: InvalidationHandler): () => void
 }
+
+/**
+ * Throws a `TypeError` naming `argName` unless `value` has the methods of an
+ * {@link InvalidationBus}.
+ */
+export function checkBus(value: unknown, argName: string): asserts value is InvalidationBus {
+  const bus = value as Partial<Record<keyof InvalidationBus, unknown>> | null
+  if (typeof value !== 'object' || typeof bus?.publish !== 'function' || typeof bus.subscribe !== 'function') {
+    throw new TypeError(`${argName} must be an InvalidationBus (publish and subscribe methods)`)
+  }
+}

@@ -23,6 +23,8 @@ export interface LoadPipelineOptions<V> {
   readonly flights: SingleFlight<GetInfo<V>>
   readonly refresher: Refresher<V>
   readonly l1Serializer: ((value: unknown, key: string) => V) | undefined
+  /** Throws a `TypeError` naming the part of a loaded value the codec cannot give back unchanged. */
+  readonly checkValue: (value: unknown, key: string) => void
   /** ms to wait for another process's load of the same key before loading anyway. */
   readonly lockWait: number
   /** ms of the distributed lock's lease, extended while the loader runs. */
@@ -78,7 +80,7 @@ export class LoadPipeline<V> {
     return this.load({ ...load, kept, refreshing: false, version })
   }
 
-  /** Without a loader: the shared store alone; a miss resolves `undefined` and nothing is cached. */
+  /** Without a loader: the shared store alone; a miss resolves `undefined` (hitLevel 0) and nothing is cached. */
   async readOnly(key: string, f: FreshnessPolicy): Promise<GetInfo<V>> {
     // Not a flight (nobody may join a read that cannot load), but a set meanwhile must still win over it.
     const ticket = this.#o.flights.mark(key)
@@ -179,13 +181,14 @@ export class LoadPipeline<V> {
     stats.loadStarted()
     let value: V | undefined | null
     try {
-      value = await this.withHardTimeout(key, controller, () => loader(key, ctx))
+      value = await this.withHardTimeout(key, controller, () => loader(key, ctx), load.hardTimeout)
     } catch (thrown) {
       return this.loadFailed(load, thrown instanceof TimeoutError ? thrown : new LoaderError(key, thrown))
     } finally {
       if (extender !== undefined) clearInterval(extender)
     }
     checkDurations(ctx, 'ctx')
+    if (value !== undefined && value !== null) this.#o.checkValue(value, key)
     const [served] = await this.writeBack([{ key, value: value ?? undefined, ticket, version }], freshnessOf(ctx))
     if (refreshing) {
       this.#o.refresher.succeeded(key)
@@ -282,8 +285,12 @@ export class LoadPipeline<V> {
   }
 
   /** Run a loader under the hard timeout; on time-out its signal aborts and the call rejects with `TimeoutError`. */
-  withHardTimeout<T>(key: string, controller: AbortController, run: () => T | Promise<T>): Promise<T> {
-    const ms = this.#o.hardTimeout
+  withHardTimeout<T>(
+    key: string,
+    controller: AbortController,
+    run: () => T | Promise<T>,
+    ms = this.#o.hardTimeout,
+  ): Promise<T> {
     return withDeadline(Promise.resolve().then(run), ms, () => {
       const error = new TimeoutError(key, ms)
       controller.abort(error)

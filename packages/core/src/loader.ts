@@ -54,4 +54,6 @@ export interface Load<V> {
   readonly version: StoreVersion | undefined
   /** A background refresh (nobody waits for it) rather than a caller's load. */
   readonly refreshing: boolean
+  /** The call's `hardTimeout`, when it set one; else the cache's. */
+  readonly hardTimeout?: number
 }

@@ -120,3 +120,23 @@ export function createLocalTier<V>(options: TierCacheOptions<V>, clock: Clock): 
   }
   return new LocalTier(options, clock, max)
 }
+
+/**
+ * `l1Serializer`, checked: a serializer that returns `undefined` for a value
+ * would leave a miss in L1 for the value's whole TTL while the store holds the
+ * real value, so it throws a `TypeError` instead. On a store read that becomes
+ * a reported decode error and a miss; on `set` or a load, the call rejects.
+ */
+export function checkedL1Serializer<V>(
+  serializer: ((value: unknown, key: string) => V) | undefined,
+): ((value: unknown, key: string) => V) | undefined {
+  if (serializer === undefined) return undefined
+  if (typeof serializer !== 'function') {
+    throw new TypeError(`options.l1Serializer must be a function, got ${describe(serializer)}`)
+  }
+  return (value, key) => {
+    const serialized = serializer(value, key)
+    if (serialized === undefined) throw new TypeError(`options.l1Serializer returned undefined for key "${key}"`)
+    return serialized
+  }
+}

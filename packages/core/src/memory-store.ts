@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from './clock.js'
+import { optionNames } from './options.js'
 import type { SharedStore, StoreLock, StoreRead, StoreRecord, StoreWrite, StoreWriteResult } from './store.js'
-import { checkKey } from './validate.js'
+import { checkKey, checkOptionNames } from './validate.js'
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -21,6 +22,8 @@ export interface MemoryStoreOptions {
    */
   fenceMs?: number
 }
+
+const MEMORY_STORE_OPTION_NAMES = optionNames<MemoryStoreOptions>({ maxEntries: true, clock: true, fenceMs: true })
 
 interface Held {
   readonly data: Uint8Array | undefined
@@ -61,6 +64,7 @@ export class MemoryStore implements SharedStore {
   readonly lock: StoreLock
 
   constructor(options: MemoryStoreOptions = {}) {
+    checkOptionNames(options, MEMORY_STORE_OPTION_NAMES, 'options')
     const max = options.maxEntries ?? 100_000
     if (!Number.isInteger(max) || max < 1) {
       throw new TypeError(`options.maxEntries must be a positive integer, got ${String(max)}`)

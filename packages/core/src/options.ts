@@ -73,7 +73,8 @@ export interface TierCacheOptions<V> {
   lockWait?: number
   /**
    * Lease of the distributed lock in ms: a holder that crashes frees the key
-   * after this. Extended while the loader runs.
+   * after this. Extended while the loader runs. Must be > 0 (a lease of 0
+   * would be no lock at all).
    * @default 10_000
    */
   lockLease?: number
@@ -85,8 +86,14 @@ export interface TierCacheOptions<V> {
   softTimeout?: number
   /**
    * Milliseconds after which a load is abandoned: callers reject with a
-   * `TimeoutError` and the loader's `ctx.signal` aborts. `0` = no limit.
-   * @default 0
+   * `TimeoutError`, the loader's `ctx.signal` aborts, and the distributed lock
+   * stops being extended and is released. `0` = no limit (a loader that never
+   * settles then hangs its callers, and holds the key's lock fleet-wide).
+   *
+   * The default is finite for that reason: 30 s is far above any load a cache
+   * should front (a load that slow is an outage: three lock leases), yet
+   * bounds how long a hung origin call holds callers, memory and the lock.
+   * @default 30_000
    */
   hardTimeout?: number
   /**
@@ -105,14 +112,44 @@ export interface TierCacheOptions<V> {
   clock?: Clock
 }
 
-/** Per-call options of `get`, `getWithInfo`, `getMany` and `set`. */
-export type GetOptions = Pick<
-  TierCacheOptions<unknown>,
-  'ttl' | 'negTtl' | 'staleTtl' | 'resurrectTtl' | 'softTimeout' | 'hardTimeout'
->
+/** The names of the per-call options of `set`. */
+export const SET_OPTION_NAMES = ['ttl', 'negTtl', 'staleTtl', 'resurrectTtl'] as const
+
+/** The names of the per-call options of `get`, `getWithInfo` and `getMany`. */
+export const GET_OPTION_NAMES = [...SET_OPTION_NAMES, 'softTimeout', 'hardTimeout'] as const
+
+/**
+ * Per-call options of `get`, `getWithInfo` and `getMany`. `hardTimeout` given
+ * here bounds the load this call starts; a call that joins a load already
+ * running waits for that load under the bound it was started with.
+ */
+export type GetOptions = Pick<TierCacheOptions<unknown>, (typeof GET_OPTION_NAMES)[number]>
 
 /** Per-call options of `set`. */
-export type SetOptions = Pick<TierCacheOptions<unknown>, 'ttl' | 'negTtl' | 'staleTtl' | 'resurrectTtl'>
+export type SetOptions = Pick<TierCacheOptions<unknown>, (typeof SET_OPTION_NAMES)[number]>
+
+/** The names of every {@link TierCacheOptions} field, for the check of misspelled names. */
+export const CACHE_OPTION_NAMES = optionNames<TierCacheOptions<unknown>>({
+  name: true,
+  lruSize: true,
+  lruMaxBytes: true,
+  sizeOf: true,
+  ttl: true,
+  negTtl: true,
+  staleTtl: true,
+  resurrectTtl: true,
+  store: true,
+  codec: true,
+  l1Serializer: true,
+  ipc: true,
+  lockWait: true,
+  lockLease: true,
+  softTimeout: true,
+  hardTimeout: true,
+  storeTimeout: true,
+  refreshRetryDelay: true,
+  clock: true,
+})
 
 /** The freshness settings of one entry, resolved from the cache options, the call and the loader. */
 export interface FreshnessPolicy {
@@ -147,7 +184,15 @@ export const CACHE_DEFAULTS = {
   lockWait: 5_000,
   lockLease: 10_000,
   softTimeout: 0,
-  hardTimeout: 0,
+  hardTimeout: 30_000,
   storeTimeout: 1_000,
   refreshRetryDelay: 1_000,
 } as const
+
+/**
+ * The names of every option of `T`, as a list; the compiler checks the record
+ * names each option once and nothing else, so the list cannot fall behind the type.
+ */
+export function optionNames<T>(names: Record<keyof T, true>): readonly string[] {
+  return Object.keys(names)
+}

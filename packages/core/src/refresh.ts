@@ -10,7 +10,7 @@ import type { Stats } from './stats.js'
  * What a stale value is refreshed with: its key, the call's freshness, the
  * loader, and the store version the stale value was read at, if it was.
  */
-export type RefreshRequest<V> = Pick<Load<V>, 'key' | 'f' | 'loader'> & { readonly version?: Load<V>['version'] }
+export type RefreshRequest<V> = Pick<Load<V>, 'key' | 'f' | 'loader' | 'hardTimeout'> & { readonly version?: Load<V>['version'] }
 
 /** How a {@link Refresher} is wired into its cache. */
 export interface RefresherOptions<V> {
@@ -97,7 +97,7 @@ export class Refresher<V> {
     const ticket = flights.mark(key)
     const { f, loader, version } = request
     this.#o
-      .load({ key, f, loader, kept: entry, ticket, refreshing: true, version })
+      .load({ key, f, loader, kept: entry, ticket, refreshing: true, version, hardTimeout: request.hardTimeout })
       .catch((error: unknown) => this.#o.stats.error(error, key))
       .finally(() => {
         this.#running.delete(key)

@@ -1,7 +1,11 @@
 import type { Entry } from './entry.js'
 
-/** Where a value came from: 1 = L1, 2 = shared store, 3 = loader, 4 = a stale or resurrected value. */
-export type HitLevel = 1 | 2 | 3 | 4
+/**
+ * Where a value came from: 1 = L1, 2 = shared store, 3 = loader, 4 = a stale
+ * or resurrected value; 0 = nowhere (a miss of a call without a loader: no
+ * level held the key and nothing was loaded).
+ */
+export type HitLevel = 0 | 1 | 2 | 3 | 4
 
 /** Why a stale value was served. */
 export type StaleReason = 'refreshing' | 'loader-failed' | 'soft-timeout' | 'resurrected'
@@ -10,7 +14,7 @@ export type StaleReason = 'refreshing' | 'loader-failed' | 'soft-timeout' | 'res
 export interface GetInfo<V> {
   /** The value, `undefined` for a (cached) miss. */
   readonly value: V | undefined
-  /** 1 = L1, 2 = shared store, 3 = loader, 4 = a stale or resurrected value. */
+  /** 1 = L1, 2 = shared store, 3 = loader, 4 = a stale or resurrected value, 0 = not found (no loader ran). */
   readonly hitLevel: HitLevel
   /** True when the value is past its TTL (served from the stale window or resurrected). */
   readonly stale: boolean
@@ -42,14 +46,17 @@ export function fromStore<V>(entry: Entry<V>): GetInfo<V> {
 }
 
 /**
- * The answer for a miss with no loader to run: the shared store, the last
- * level asked, had nothing (level 2, not 3: no loader ran).
+ * The answer for a miss with no loader to run: found nowhere and nothing
+ * loaded (level 0, not 3: no loader ran).
  */
 export function notFound<V>(): GetInfo<V> {
-  return { value: undefined, hitLevel: 2, stale: false }
+  return NOT_FOUND
 }
 
-/** The answer for a value the loader just produced (or a miss with no loader): level 3, fresh. */
+/** The answer for a value the loader just produced : level 3, fresh. */
 export function loaded<V>(value: V | undefined): GetInfo<V> {
   return { value, hitLevel: 3, stale: false }
 }
+
+/** The answer for a miss of a call without a loader: found nowhere, nothing loaded. */
+export const NOT_FOUND: GetInfo<never> = Object.freeze({ value: undefined, hitLevel: 0, stale: false })

@@ -184,3 +184,28 @@ export interface SharedStore {
   /** Removes a listener added with `on`. */
   off?(event: 'error', listener: (error: Error & { key?: string; namespace?: string }) => void): unknown
 }
+
+const storeMethods = ['get', 'getMany', 'set', 'setMany', 'delete', 'purge'] as const
+const lockMethods = ['acquire', 'release', 'waitForRelease'] as const
+
+/**
+ * Throws a `TypeError` naming `argName` unless `value` has the methods of a
+ * {@link SharedStore} (and of a {@link StoreLock} when it has a `lock`): a
+ * store that is not one would make every call fail quietly later.
+ */
+export function checkStore(value: unknown, argName: string): asserts value is SharedStore {
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${argName} must be a SharedStore, got ${value === null ? 'null' : typeof value}`)
+  }
+  const store = value as Record<string, unknown>
+  const missing = storeMethods.filter((method) => typeof store[method] !== 'function')
+  if (missing.length > 0) {
+    throw new TypeError(`${argName} must be a SharedStore; it has no ${missing.join(', ')} method`)
+  }
+  if (store.lock === undefined) return
+  const lock = store.lock as Record<string, unknown> | null
+  const missingLock = lockMethods.filter((method) => typeof lock?.[method] !== 'function')
+  if (missingLock.length > 0) {
+    throw new TypeError(`${argName}.lock must be a StoreLock; it has no ${missingLock.join(', ')} method`)
+  }
+}

@@ -1,19 +1,21 @@
 import { EventEmitter } from 'eventemitter3'
 import { type Clock, systemClock } from './clock.js'
-import { msgpackCodec } from './codec.js'
+import { type Codec, checkRepresentable, msgpackCodec } from './codec.js'
 import { type Entry, isFresh, isKept, isServableStale, remainingTtl } from './entry.js'
 import { StoreError } from './errors.js'
 import { type GetManyParts, getMany } from './get-many.js'
-import type { InvalidationBus, InvalidationKind } from './invalidation.js'
+import { checkBus, type InvalidationBus, type InvalidationKind } from './invalidation.js'
 import { LoadPipeline } from './load.js'
 import type { BulkLoader, Loader } from './loader.js'
-import { createLocalTier, type LocalTier } from './local-tier.js'
+import { checkedL1Serializer, createLocalTier, type LocalTier } from './local-tier.js'
 import { MemoryStore } from './memory-store.js'
 import {
   CACHE_DEFAULTS,
+  CACHE_OPTION_NAMES,
   type FreshnessPolicy,
   freshnessPolicy,
   type GetOptions,
+  SET_OPTION_NAMES,
   type SetOptions,
   type TierCacheOptions,
 } from './options.js'
@@ -22,8 +24,8 @@ import { type GetInfo, info, type PeekResult } from './result.js'
 import { SharedTier } from './shared-tier.js'
 import { SingleFlight } from './single-flight.js'
 import { Stats, type TierCacheEvents, type TierCacheStats } from './stats.js'
-import type { SharedStore } from './store.js'
-import { checkDurations, checkKey, checkKeys, describe, splitArgs } from './validate.js'
+import { checkStore, type SharedStore } from './store.js'
+import { checkDurations, checkKey, checkKeys, checkOptionNames, splitArgs } from './validate.js'
 
 /**
  * A multi-level cache: L1 (in-process LRU) → L2 (a shared store) → a loader,
@@ -43,6 +45,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   readonly #l1: LocalTier<V> | undefined
   readonly #l2: SharedTier<V>
   readonly #clock: Clock
+  readonly #codec: Codec
   readonly #ipc: InvalidationBus | undefined
   readonly #unsubscribe: (() => void) | undefined
   readonly #defaults: FreshnessPolicy
@@ -58,12 +61,15 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   constructor(options: TierCacheOptions<V> = {}) {
     super()
     checkDurations(options, 'options')
+    checkOptionNames(options, CACHE_OPTION_NAMES, 'options')
     const name = options.name ?? CACHE_DEFAULTS.name
     checkKey(name, 'options.name')
-    if (options.l1Serializer !== undefined && typeof options.l1Serializer !== 'function') {
-      throw new TypeError(`options.l1Serializer must be a function, got ${describe(options.l1Serializer)}`)
-    }
+    if (options.store !== undefined) checkStore(options.store, 'options.store')
+    if (options.ipc !== undefined) checkBus(options.ipc, 'options.ipc')
+    const l1Serializer = checkedL1Serializer(options.l1Serializer)
+    const codec = options.codec ?? msgpackCodec()
     this.name = name
+    this.#codec = codec
     this.#defaults = freshnessPolicy(CACHE_DEFAULTS, options)
     this.#softTimeout = options.softTimeout ?? CACHE_DEFAULTS.softTimeout
     this.#clock = options.clock ?? systemClock
@@ -71,12 +77,13 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#l2 = new SharedTier<V>({
       namespace: name,
       store: options.store ?? new MemoryStore({ clock: options.clock }),
-      codec: options.codec ?? msgpackCodec(),
+      codec,
       clock: this.#clock,
       timeoutMs: options.storeTimeout ?? CACHE_DEFAULTS.storeTimeout,
-      l1Serializer: options.l1Serializer,
+      l1Serializer,
       report: (error, key) => this.#stats.storeError(error, key),
     })
+    const checkValue = (value: unknown, key: string) => checkRepresentable(codec, value, "the loader's value", key)
     const levels = { l1: this.#l1, l2: this.#l2, clock: this.#clock, stats: this.#stats }
     this.#refresher = new Refresher<V>({
       clock: this.#clock,
@@ -89,7 +96,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       ...levels,
       flights: this.#flights,
       refresher: this.#refresher,
-      l1Serializer: options.l1Serializer,
+      l1Serializer,
+      checkValue,
       lockWait: options.lockWait ?? CACHE_DEFAULTS.lockWait,
       lockLease: options.lockLease ?? CACHE_DEFAULTS.lockLease,
       hardTimeout: options.hardTimeout ?? CACHE_DEFAULTS.hardTimeout,
@@ -101,6 +109,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       refresher: this.#refresher,
       pipeline: this.#pipeline,
       trustedL1: (key, now) => this.#trustedL1(key, now),
+      checkValue,
     }
     this.#ipc = options.ipc
     this.#unsubscribe = this.#ipc?.subscribe(name, {
@@ -166,6 +175,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     checkKey(key)
     const [options, loader] = splitArgs(a, b)
     const f = freshnessPolicy(this.#defaults, options)
+    const hardTimeout = options?.hardTimeout
     const now = this.#clock.now()
 
     // 2. L1: a fresh entry is served; a stale one inside its window is served at once
@@ -176,7 +186,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       return Promise.resolve(entry.resurrected ? info(entry, 4, 'resurrected') : info(entry, 1))
     }
     if (entry !== undefined && loader !== undefined && isServableStale(entry, now)) {
-      return Promise.resolve(this.#refresher.serveStale({ key, f, loader }, entry))
+      return Promise.resolve(this.#refresher.serveStale({ key, f, loader, hardTimeout }, entry))
     }
 
     // 3. No loader: the shared store alone; a miss caches nothing
@@ -187,7 +197,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     //    filled it meanwhile), the loader, the write-through to the store and L1, the unlock
     const flight =
       this.#flights.get(key) ??
-      this.#flights.start(key, (ticket) => this.#pipeline.fly({ key, f, loader, ticket }, entry))
+      this.#flights.start(key, (ticket) => this.#pipeline.fly({ key, f, loader, ticket, hardTimeout }, entry))
 
     // 5. Soft timeout: past it, a value still held is served while the flight goes on
     const softTimeout = options?.softTimeout ?? this.#softTimeout
@@ -214,7 +224,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   ): Promise<(V | undefined)[]> {
     checkKeys(keys)
     const [options, loader] = splitArgs(a, b)
-    return getMany(this.#bulk, { keys, f: freshnessPolicy(this.#defaults, options), loader })
+    const f = freshnessPolicy(this.#defaults, options)
+    return getMany(this.#bulk, { keys, f, loader, hardTimeout: options?.hardTimeout })
   }
 
   /**
@@ -239,6 +250,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   async set(key: string, value: V | undefined | null, options?: SetOptions): Promise<void> {
     checkKey(key)
     checkDurations(options, 'options')
+    checkOptionNames(options, SET_OPTION_NAMES, 'options')
+    if (value !== undefined && value !== null) checkRepresentable(this.#codec, value, 'value')
     const f = freshnessPolicy(this.#defaults, options)
     this.#flights.supersede(key)
     await this.#written(['set', [key]], () => this.#pipeline.put(key, value ?? undefined, f))

@@ -1,4 +1,4 @@
-import type { GetOptions, TierCacheOptions } from './options.js'
+import { GET_OPTION_NAMES, type GetOptions, type TierCacheOptions } from './options.js'
 
 /** The options and loader-context fields that hold a duration in ms. */
 const durationKeys = [
@@ -28,12 +28,38 @@ export function checkDurations(options: object | undefined, where: string): void
       throw new TypeError(`${where}.${name} must be a finite number of milliseconds >= 0, got ${describe(value)}`)
     }
   }
+  // A lease of 0 would make every lock expire as it is taken: no fleet-wide single flight at all.
+  if (record.lockLease === 0) throw new TypeError(`${where}.lockLease must be > 0 ms, got 0`)
 }
 
-/** Throws a `TypeError` naming `key` when it is not a non-empty string. */
+/**
+ * Throws a `TypeError` naming `key` when it is not a non-empty, well-formed
+ * string. A lone UTF-16 surrogate (half an emoji) becomes U+FFFD on its way to
+ * Redis and over IPC, so two different keys would name one record there.
+ */
 export function checkKey(key: unknown, name = 'key'): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new TypeError(`${name} must be a non-empty string, got ${describe(key)}`)
+  }
+  if (!key.isWellFormed()) {
+    throw new TypeError(`${name} must be well-formed UTF-16 (it holds a lone surrogate), got ${describe(key)}`)
+  }
+}
+
+/**
+ * Throws a `TypeError` naming the first own property of `value` that is not in
+ * `valid`, and listing the valid names, so a misspelled option (`staleTTL`)
+ * fails at once instead of being ignored. `undefined` passes; anything else
+ * that is not an object is left to the caller's own type check.
+ *
+ * @example
+ * checkOptionNames(options, ['ttl', 'negTtl'], 'options') // { tll: 5 } → TypeError: options.tll is not an option …
+ */
+export function checkOptionNames(value: unknown, valid: readonly string[], argName: string): void {
+  if (typeof value !== 'object' || value === null) return
+  for (const name in value) {
+    if (!Object.hasOwn(value, name) || valid.includes(name)) continue
+    throw new TypeError(`${argName}.${name} is not an option; valid options: ${valid.join(', ')}`)
   }
 }
 
@@ -47,6 +73,7 @@ export function checkKeys(keys: unknown): asserts keys is readonly string[] {
 export function splitArgs<L>(a: GetOptions | L | undefined, b: L | undefined): [GetOptions | undefined, L | undefined] {
   const [options, loader] = typeof a === 'function' ? [undefined, a as L] : [a as GetOptions | undefined, b]
   checkDurations(options, 'options')
+  checkOptionNames(options, GET_OPTION_NAMES, 'options')
   if (loader !== undefined && typeof loader !== 'function') {
     throw new TypeError(`loader must be a function, got ${describe(loader)}`)
   }

@@ -1,0 +1,212 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { CACHE_DEFAULTS, jsonCodec, MemoryStore, type SharedStore, TierCache, TimeoutError } from '../src/index.js'
+import { cacheWithClock } from './fixtures.js'
+
+const never = () => new Promise<string>(() => {})
+
+describe('misspelled option names are refused, listing the valid ones', () => {
+  const cache = new TierCache<string>({ name: 'names' })
+
+  it('in the TierCache constructor', () => {
+    expect(() => new TierCache({ tll: 5 } as never)).toThrow(TypeError)
+    expect(() => new TierCache({ staleTTL: 5 } as never)).toThrow(
+      /options\.staleTTL is not an option; valid options: .*staleTtl/,
+    )
+  })
+
+  it('in the per-call options of get, getWithInfo, getMany and set', async () => {
+    await expect(cache.get('k', { tll: 5 } as never, async () => 'v')).rejects.toThrow(
+      /options\.tll is not an option.*ttl/,
+    )
+    await expect(cache.getWithInfo('k', { softTimout: 5 } as never)).rejects.toThrow(/options\.softTimout/)
+    await expect(cache.getMany(['k'], { hardTimout: 5 } as never, async () => ['v'])).rejects.toThrow(
+      /options\.hardTimout is not an option; valid options: ttl, negTtl, staleTtl, resurrectTtl, softTimeout, hardTimeout/,
+    )
+    // softTimeout means nothing to set: it is not one of set's options.
+    await expect(cache.set('k', 'v', { softTimeout: 5 } as never)).rejects.toThrow(
+      /options\.softTimeout is not an option; valid options: ttl, negTtl, staleTtl, resurrectTtl$/,
+    )
+    expect(cache.peek('k')).toBeUndefined()
+  })
+
+  it('in the MemoryStore constructor', () => {
+    expect(() => new MemoryStore({ maxEntry: 5 } as never)).toThrow(
+      /options\.maxEntry is not an option; valid options: maxEntries, clock/,
+    )
+  })
+})
+
+describe('lockLease', () => {
+  it('0 is refused: it would disable the fleet-wide lock', () => {
+    expect(() => new TierCache({ lockLease: 0 })).toThrow(/options\.lockLease must be > 0/)
+  })
+})
+
+describe('hardTimeout', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('per call, bounds the load that call starts, whatever the cache default', async () => {
+    const cache = new TierCache<string>({ name: 'hard-call', hardTimeout: 0 })
+    let signal: AbortSignal | undefined
+    const started = Date.now()
+    const result = cache.get('k', { hardTimeout: 30 }, (_key, ctx) => {
+      signal = ctx.signal
+      return never()
+    })
+    await expect(result).rejects.toBeInstanceOf(TimeoutError)
+    await expect(result).rejects.toMatchObject({ timeoutMs: 30 })
+    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(signal?.aborted).toBe(true)
+    // getMany too
+    await expect(cache.getMany(['a', 'b'], { hardTimeout: 30 }, never as never)).rejects.toMatchObject({
+      timeoutMs: 30,
+    })
+  })
+
+  it('per call, may be longer than the cache default', async () => {
+    const cache = new TierCache<string>({ name: 'hard-longer', hardTimeout: 20 })
+    const slow = () => new Promise<string>((resolve) => setTimeout(() => resolve('late'), 80))
+    await expect(cache.get('a', slow)).rejects.toBeInstanceOf(TimeoutError)
+    expect(await cache.get('b', { hardTimeout: 1_000 }, slow)).toBe('late')
+  })
+
+  it('has a finite default, so a loader that never settles does not hang its callers forever', async () => {
+    expect(CACHE_DEFAULTS.hardTimeout).toBe(30_000)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const cache = new TierCache<string>({ name: 'hard-default' })
+    const result = cache.get('k', never)
+    const settled = vi.fn()
+    result.then(settled, settled)
+    await vi.advanceTimersByTimeAsync(29_999)
+    expect(settled).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(1)
+    await expect(result).rejects.toMatchObject({ name: 'TimeoutError', timeoutMs: 30_000 })
+  })
+})
+
+describe('ill-formed UTF-16', () => {
+  const cache = new TierCache<string>({ name: 'utf16' })
+  const halfEmoji = '😀'.slice(0, 1)
+
+  it('a key with a lone surrogate is refused (it would collide in Redis and over IPC)', async () => {
+    await expect(cache.get(`user:${halfEmoji}`, async () => 'v')).rejects.toThrow(/key must be well-formed UTF-16/)
+    await expect(cache.set(`a${halfEmoji}`, 'v')).rejects.toThrow(TypeError)
+    await expect(cache.getMany(['ok', halfEmoji])).rejects.toThrow(/keys\[1\] must be well-formed/)
+    // A whole emoji is fine.
+    await cache.set('😀', 'v')
+    expect(await cache.get('😀')).toBe('v')
+  })
+
+  it('a cache name with a lone surrogate is refused', () => {
+    expect(() => new TierCache({ name: `users${halfEmoji}` })).toThrow(/options\.name must be well-formed UTF-16/)
+  })
+})
+
+class Point {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
+}
+
+describe('values the codec cannot give back unchanged', () => {
+  const cache = new TierCache<unknown>({ name: 'unrepresentable' })
+
+  it.each([
+    [{ a: { save: () => 1 } }, 'value.a.save is a function'],
+    [{ list: [1, new Point(1, 2)] }, 'value.list[1] is an instance of Point'],
+    [JSON.parse('{"ok":{"__proto__":{"admin":true}}}'), 'value.ok["__proto__"] is an own __proto__ key'],
+    [{ name: `x${'😀'.slice(1)}` }, 'value.name is a string with a lone UTF-16 surrogate'],
+    [{ tag: Symbol('t') }, 'value.tag is a symbol'],
+    [{ byId: new Map([['u', { at: new URL('http://x') }]]) }, 'value.byId.get("u").at is an instance of URL'],
+    [new Point(0, 0), 'value is an instance of Point'],
+  ])('set(%o) rejects with a TypeError naming the path', async (value, message) => {
+    await expect(cache.set('k', value)).rejects.toThrow(TypeError)
+    await expect(cache.set('k', value)).rejects.toThrow(message)
+    expect(cache.peek('k')).toBeUndefined()
+    expect(await cache.store.get('unrepresentable', 'k')).toBeUndefined()
+  })
+
+  it('keeps what the codec supports: Date, Map, Set, bigint, typed arrays, undefined, null-prototype objects', async () => {
+    const value = {
+      at: new Date(5),
+      m: new Map([[1, new Set(['a'])]]),
+      n: 12n,
+      bytes: new Uint8Array([1, 2]),
+      nothing: undefined,
+      bare: Object.assign(Object.create(null), { a: 1 }),
+      deep: [[[{ x: Number.NaN }]]],
+    }
+    await cache.set('ok', value)
+    expect(cache.peek('ok')?.value).toBe(value)
+  })
+
+  it('a loader value is checked too: the get rejects naming the key and path, nothing is cached', async () => {
+    const { cache: loading, store } = cacheWithClock<unknown>()
+    await expect(loading.get('p', async () => ({ at: new Point(1, 2) }))).rejects.toThrow(
+      `the loader's value of key "p" at .at is an instance of Point`,
+    )
+    expect(loading.peek('p')).toBeUndefined()
+    expect(await store.get('test', 'p')).toBeUndefined()
+    await expect(loading.getMany(['q', 'r'], async () => [1, () => 2])).rejects.toThrow(
+      /the loader's value of key "r" at \(the value itself\) is a function/,
+    )
+  })
+
+  it("is the codec's own verdict: JSON cannot give back a Date", async () => {
+    const json = new TierCache<unknown>({ name: 'json', codec: jsonCodec() })
+    await expect(json.set('k', { at: new Date(0) })).rejects.toThrow(
+      'value.at is an instance of Date, which the json codec',
+    )
+    await expect(json.set('k', [1, undefined])).rejects.toThrow('value[1] is undefined')
+    await json.set('k', { a: [1, 'x', null, true] })
+  })
+})
+
+describe('l1Serializer that returns undefined', () => {
+  it('on a store read: reported, read as a miss, and nothing is cached in L1', async () => {
+    const store = new MemoryStore()
+    const writer = new TierCache<string>({ name: 'ser', store })
+    await writer.set('k', 'real')
+    const reader = new TierCache<string>({ name: 'ser', store, l1Serializer: () => undefined as never })
+    const errors: Error[] = []
+    reader.on('error', (error) => errors.push(error))
+    expect(await reader.get('k')).toBeUndefined()
+    expect(errors[0]?.message).toMatch(/could not decode/)
+    expect((errors[0]?.cause as Error | undefined)?.message).toMatch(/l1Serializer returned undefined for key "k"/)
+    expect(reader.peek('k')).toBeUndefined()
+  })
+
+  it('on set: rejects with a TypeError, nothing is cached', async () => {
+    const cache = new TierCache<string>({ name: 'ser-set', l1Serializer: () => undefined as never })
+    await expect(cache.set('k', 'v')).rejects.toThrow(/l1Serializer returned undefined/)
+    expect(cache.peek('k')).toBeUndefined()
+  })
+})
+
+describe('store and ipc options are checked in the constructor', () => {
+  it('store: {} is refused, naming the missing methods', () => {
+    expect(() => new TierCache({ store: {} as SharedStore })).toThrow(
+      'options.store must be a SharedStore; it has no get, getMany, set, setMany, delete, purge method',
+    )
+    const noLock = { ...new MemoryStore(), get: async () => undefined } as unknown as SharedStore
+    expect(() => new TierCache({ store: noLock })).toThrow(TypeError)
+    const badLock = Object.assign(Object.create(MemoryStore.prototype), { lock: {} })
+    expect(() => new TierCache({ store: badLock })).toThrow(/options\.store\.lock must be a StoreLock/)
+  })
+
+  it('ipc: {} is refused', () => {
+    expect(() => new TierCache({ ipc: {} as never })).toThrow(/options\.ipc must be an InvalidationBus/)
+  })
+})
+
+describe('getWithInfo without a loader', () => {
+  it('reports a miss as hitLevel 0 (not found), not 3 (loader): no loader ran', async () => {
+    const { cache } = cacheWithClock<string>()
+    expect(await cache.getWithInfo('absent')).toEqual({ value: undefined, hitLevel: 0, stale: false })
+    await cache.set('k', 'v')
+    expect((await cache.getWithInfo('k')).hitLevel).toBe(1)
+  })
+})
