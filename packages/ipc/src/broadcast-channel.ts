@@ -1,5 +1,11 @@
 import { BroadcastChannel } from 'node:worker_threads'
-import type { InvalidationBus, InvalidationEvent, InvalidationHandler } from '@tiercache/core'
+import {
+  checkOptionNames,
+  type InvalidationBus,
+  type InvalidationEvent,
+  type InvalidationHandler,
+  optionNames,
+} from '@tiercache/core'
 import { EventEmitter } from 'eventemitter3'
 import { IpcError } from './errors.js'
 import type { IpcEvents } from './events.js'
@@ -15,6 +21,13 @@ export interface BroadcastChannelIpcOptions extends IpcOptions {
    */
   channel: string
 }
+
+const OPTION_NAMES = optionNames<BroadcastChannelIpcOptions>({
+  nodeId: true,
+  coalesceMs: true,
+  maxBatchKeys: true,
+  channel: true,
+})
 
 /**
  * Carries L1 invalidations between the worker threads of one process over a
@@ -37,6 +50,7 @@ export class BroadcastChannelIpc extends EventEmitter<IpcEvents> implements Inva
   constructor(options: BroadcastChannelIpcOptions) {
     super()
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+    checkOptionNames(options, OPTION_NAMES, 'options')
     if (typeof options.channel !== 'string' || options.channel === '') {
       throw new TypeError('options.channel must be a non-empty string')
     }

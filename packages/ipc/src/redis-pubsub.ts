@@ -1,4 +1,10 @@
-import type { InvalidationBus, InvalidationEvent, InvalidationHandler } from '@tiercache/core'
+import {
+  checkOptionNames,
+  type InvalidationBus,
+  type InvalidationEvent,
+  type InvalidationHandler,
+  optionNames,
+} from '@tiercache/core'
 import { EventEmitter } from 'eventemitter3'
 import type { Cluster, Redis } from 'ioredis'
 import { IpcError } from './errors.js'
@@ -52,6 +58,18 @@ export interface RedisPubSubIpcOptions extends IpcOptions {
 
 const MIN_DEFAULT_HEARTBEAT_MS = 100
 
+const OPTION_NAMES = optionNames<RedisPubSubIpcOptions>({
+  nodeId: true,
+  coalesceMs: true,
+  maxBatchKeys: true,
+  publisher: true,
+  subscriber: true,
+  channel: true,
+  maxStalenessMs: true,
+  heartbeatMs: true,
+  sharded: true,
+})
+
 /** Defaults of `RedisPubSubIpcOptions`. */
 export const REDIS_PUBSUB_DEFAULTS = {
   maxStalenessMs: 3000,
@@ -89,6 +107,7 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   constructor(options: RedisPubSubIpcOptions) {
     super()
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+    checkOptionNames(options, OPTION_NAMES, 'options')
     const { publisher, subscriber, channel } = options
     if (!isClient(publisher)) throw new TypeError('options.publisher must be an ioredis Redis or Cluster')
     if (!isClient(subscriber)) throw new TypeError('options.subscriber must be an ioredis Redis or Cluster')

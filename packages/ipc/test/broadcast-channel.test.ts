@@ -85,5 +85,8 @@ describe('BroadcastChannelIpc across worker threads', () => {
   it('rejects a missing channel name with a TypeError', () => {
     expect(() => new BroadcastChannelIpc({ channel: '' })).toThrow(/options.channel/)
     expect(() => new BroadcastChannelIpc({ channel: 'x', coalesceMs: -1 })).toThrow(/options.coalesceMs/)
+    expect(() => new BroadcastChannelIpc({ channel: 'x', coalesceMS: 1 } as never)).toThrow(
+      /options\.coalesceMS is not an option; valid options: nodeId, coalesceMs, maxBatchKeys, channel/,
+    )
   })
 })

@@ -252,6 +252,9 @@ describe('RedisPubSubIpc on a real Redis', () => {
     expect(() => new RedisPubSubIpc({ ...ok, coalesceMs: -1 })).toThrow(/options.coalesceMs/)
     expect(() => new RedisPubSubIpc({ ...ok, maxBatchKeys: 0 })).toThrow(/options.maxBatchKeys/)
     expect(() => new RedisPubSubIpc({ ...ok, nodeId: '' })).toThrow(/options.nodeId/)
+    expect(() => new RedisPubSubIpc({ ...ok, maxStaleness: 500 } as never)).toThrow(
+      /options\.maxStaleness is not an option; valid options: .*maxStalenessMs/,
+    )
   })
 })
 

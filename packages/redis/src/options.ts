@@ -1,3 +1,4 @@
+import { checkOptionNames, optionNames } from '@tiercache/core'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 
 /**
@@ -101,12 +102,26 @@ export const DEFAULTS = {
   maxRecheckMs: 500,
 } as const
 
+const OPTION_NAMES = optionNames<RedisStoreOptions>({
+  client: true,
+  url: true,
+  redis: true,
+  prefix: true,
+  commandTimeoutMs: true,
+  failureThreshold: true,
+  breakerOpenMs: true,
+  generationTrustMs: true,
+  minRecheckMs: true,
+  maxRecheckMs: true,
+})
+
 /** Options after defaults and checks. */
 export type ResolvedOptions = Required<Omit<RedisStoreOptions, 'client' | 'url' | 'redis'>>
 
 /** Apply defaults; throw `TypeError` naming the first bad option. */
 export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+  checkOptionNames(options, OPTION_NAMES, 'options')
   if ((options.client === undefined) === (options.url === undefined)) {
     throw new TypeError('options must have exactly one of client or url')
   }
