@@ -34,7 +34,12 @@ export class Refresher<V> {
   readonly #o: RefresherOptions<V>
   /** Keys with a background refresh running on this node. */
   readonly #running = new Set<string>()
-  /** Keys whose last refresh failed, and when the next may start. */
+  /**
+   * Keys whose last refresh failed, and when the next may start, oldest first.
+   * Only keys still waiting are kept: each failure drops the entries whose
+   * time has passed, so the map holds at most the keys that failed within one
+   * `retryDelay`, not every key that ever failed.
+   */
   readonly #backoff = new Map<string, number>()
 
   constructor(options: RefresherOptions<V>) {
@@ -64,7 +69,19 @@ export class Refresher<V> {
 
   /** A refresh of `key` failed (or gave up): no other starts before the retry delay. */
   failed(key: string): void {
-    this.#backoff.set(key, this.#o.clock.now() + this.#o.retryDelay)
+    const now = this.#o.clock.now()
+    // Insertion order is retry order (one delay for every key), so the passed ones are at the front.
+    for (const [held, retryAt] of this.#backoff) {
+      if (retryAt > now) break
+      this.#backoff.delete(held)
+    }
+    this.#backoff.delete(key)
+    this.#backoff.set(key, now + this.#o.retryDelay)
+  }
+
+  /** Keys whose next refresh is held back (for tests and heap checks). */
+  get backingOff(): number {
+    return this.#backoff.size
   }
 
   /** A refresh of `key` landed a value: the next may start at once. */
@@ -90,7 +107,10 @@ export class Refresher<V> {
     const flights = this.#o.flights
     if (this.#running.has(key) || (!inFlight && flights.has(key))) return
     const retryAt = this.#backoff.get(key)
-    if (retryAt !== undefined && this.#o.clock.now() < retryAt) return
+    if (retryAt !== undefined) {
+      if (this.#o.clock.now() < retryAt) return
+      this.#backoff.delete(key)
+    }
     this.#running.add(key)
     this.#o.stats.refresh(key)
     // Its own ticket, even from inside a flight: the flight settles now, the refresh later.
