@@ -1,6 +1,25 @@
-/** A source of milliseconds; injectable so tests can move time by hand. */
+/**
+ * A source of milliseconds for everything the cache times in this process (L1
+ * TTLs, the stale and resurrect windows, MemoryStore records, lock leases);
+ * injectable so tests can move time by hand. Only differences between two
+ * readings matter: times never leave the process as instants (the store
+ * contract speaks in remaining ms).
+ */
 export interface Clock {
   now(): number
+}
+
+/** Read once: `performance.timeOrigin` is a getter that costs as much as the clock read itself. */
+const origin = performance.timeOrigin
+
+/**
+ * A monotonic clock (`performance.now()`), offset by the process's start so it
+ * reads like `Date.now()`. Unlike the wall clock it never steps back (an NTP
+ * correction, a VM restored, an operator's `date -s`): a backward step of the
+ * wall clock would otherwise extend every L1 entry by the step.
+ */
+function monotonicNow(): number {
+  return origin + performance.now()
 }
 
 let cachedNow = 0
@@ -9,8 +28,8 @@ const forget = () => {
 }
 
 /**
- * The wall clock, read at most once per millisecond: on this class of VM a
- * `Date.now()` costs ~50 ns, half of an L1 hit. Like nginx, which caches its
+ * The monotonic clock, read at most once per millisecond: on this class of VM
+ * a clock read costs ~50 ns, half of an L1 hit. Like nginx, which caches its
  * time once per event-loop turn, the value is reused until a timer clears it,
  * so a chain of microtasks that never yields to the event loop sees one time.
  * Freshness is therefore exact to within one event-loop turn.
@@ -18,11 +37,11 @@ const forget = () => {
 export const systemClock: Clock = {
   now(): number {
     if (cachedNow !== 0) return cachedNow
-    cachedNow = Date.now()
+    cachedNow = monotonicNow()
     setTimeout(forget, 1).unref()
     return cachedNow
   },
 }
 
-/** The wall clock read on every call, for callers that need each millisecond. */
-export const preciseClock: Clock = { now: Date.now }
+/** The monotonic clock read on every call, for callers that need each millisecond. */
+export const preciseClock: Clock = { now: monotonicNow }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { TierCache } from '../src/index.js'
 import { cacheWithClock, countingLoader } from './fixtures.js'
 
@@ -41,5 +41,22 @@ describe('L1 bounds', () => {
     clock.advance(1)
     expect(await cache.get('k', loader)).toBe('v2')
     expect(calls).toHaveLength(2)
+  })
+})
+
+describe('L1 runs on a monotonic clock', () => {
+  it('a backward step of the wall clock does not extend L1 entries', async () => {
+    // The default (system) clock; the wall clock is stepped back by a minute once the value is cached.
+    const cache = new TierCache<string>({ name: 'wall-step', ttl: 40 })
+    await cache.set('k', 'v')
+    const wall = Date.now()
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall - 60_000)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      expect(cache.peek('k')).toBeUndefined() // expired after its 40 ms, whatever the wall clock says
+      expect((await cache.getWithInfo('k', async () => 'reloaded')).value).toBe('reloaded')
+    } finally {
+      stepped.mockRestore()
+    }
   })
 })
