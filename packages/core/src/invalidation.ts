@@ -35,12 +35,35 @@ export interface InvalidationHandler {
   disconnected(maxStalenessMs: number): void
   /** The bus is back; anything may have been missed, so the cache drops its L1. */
   reconnected(): void
+  /**
+   * Optional; called by a bus with heartbeats each time one of its own makes
+   * the round trip. Every invalidation whose publish was acknowledged before
+   * that heartbeat left (`ageMs` ago) has been delivered to this handler. The
+   * cache trusts its L1 until `maxStalenessMs` after that instant; past it (its
+   * process was paused, its event loop blocked, the connection died
+   * silently) it serves no L1 entry until the bus confirms again, even before
+   * it has read the messages waiting in its socket. A bus that never calls it
+   * (in-process delivery) is trusted until `disconnected`.
+   */
+  confirmed?(ageMs: number, maxStalenessMs: number): void
 }
 
 /** A transport that carries invalidations between nodes. */
 export interface InvalidationBus {
-  /** Broadcast a local change to the other nodes. Never throws: failures go out as the bus's own events. */
-  publish(event: InvalidationEvent): void
+  /**
+   * Broadcast a local change to the other nodes. With `from` (the handler the
+   * publishing cache subscribed with), also at once to the other caches of
+   * `event.namespace` on this bus in this process: a node ignores its own
+   * messages, so its local siblings would otherwise never hear them. Without
+   * `from`, no subscriber of this bus hears it (the publisher is the node).
+   *
+   * May return a promise that settles once the change has left this process
+   * (Redis: the PUBLISH acknowledged, so every subscriber has it in its
+   * socket). The cache's `set`/`delete`/`purge` resolve only then: a writer
+   * whose event loop blocks right after has already sent its invalidation.
+   * Never rejects and never throws: failures go out as the bus's own events.
+   */
+  publish(event: InvalidationEvent, from?: InvalidationHandler): void | Promise<void>
   /**
    * Receive changes made by other nodes for `namespace` (never this node's own).
    * Returns a function that unsubscribes.

@@ -4,7 +4,7 @@ import { type Codec, checkRepresentable, msgpackCodec } from './codec.js'
 import { type Entry, isFresh, isKept, isServableStale, remainingTtl } from './entry.js'
 import { StoreError } from './errors.js'
 import { type GetManyParts, getMany } from './get-many.js'
-import { checkBus, type InvalidationBus, type InvalidationKind } from './invalidation.js'
+import { checkBus, type InvalidationBus, type InvalidationHandler, type InvalidationKind } from './invalidation.js'
 import { LoadPipeline } from './load.js'
 import type { BulkLoader, Loader } from './loader.js'
 import { checkedL1Serializer, createLocalTier, type LocalTier } from './local-tier.js'
@@ -57,6 +57,15 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   readonly #bulk: GetManyParts<V>
   /** While the invalidation bus is down: L1 entries older than this many ms are not trusted. */
   #l1MaxAge: number | undefined
+  /**
+   * Until this instant of the monotonic clock (`performance.now()`, never the
+   * injectable one: a paused process must see the real time) the bus vouches
+   * for L1; past it no L1 entry is served until it confirms again.
+   * `Infinity` without a bus that confirms (see `InvalidationHandler.confirmed`).
+   */
+  #trustUntil = Number.POSITIVE_INFINITY
+  /** This cache's subscription: named when it publishes, so the bus tells its local siblings, not it. */
+  readonly #handler: InvalidationHandler
 
   constructor(options: TierCacheOptions<V> = {}) {
     super()
@@ -112,7 +121,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       checkValue,
     }
     this.#ipc = options.ipc
-    this.#unsubscribe = this.#ipc?.subscribe(name, {
+    this.#handler = {
       invalidate: (keys) => {
         for (const key of keys) this.#forget(key)
       },
@@ -122,9 +131,14 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       },
       reconnected: () => {
         this.#l1MaxAge = undefined
+        this.#trustUntil = Number.POSITIVE_INFINITY
         this.#forgetAll()
       },
-    })
+      confirmed: (ageMs, maxStalenessMs) => {
+        this.#trustUntil = performance.now() - ageMs + maxStalenessMs
+      },
+    }
+    this.#unsubscribe = this.#ipc?.subscribe(name, this.#handler)
   }
 
   /**
@@ -139,8 +153,14 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   get(key: string, options: GetOptions | undefined, loader?: Loader<V>): Promise<V | undefined>
   get(key: string, a?: GetOptions | Loader<V>, b?: Loader<V>): Promise<V | undefined> {
     // The L1 hit path: one LRU look-up that returns the value as a settled promise.
-    // While the invalidation bus is down every read takes the slow path, which bounds L1 trust.
-    if (this.#l1MaxAge === undefined && (a === undefined || typeof a === 'function') && b === undefined) {
+    // While the invalidation bus is down, or has not vouched for L1 lately, every read
+    // takes the slow path, which bounds L1 trust.
+    if (
+      this.#l1MaxAge === undefined &&
+      (a === undefined || typeof a === 'function') &&
+      b === undefined &&
+      (this.#trustUntil === Number.POSITIVE_INFINITY || performance.now() < this.#trustUntil)
+    ) {
       const hit = this.#l1?.hit(key)
       if (hit !== undefined) {
         this.#stats.l1Hit(key)
@@ -297,7 +317,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       else for (const key of keys) this.#forget(key)
       throw error
     } finally {
-      this.#publish(kind, keys)
+      // Resolved only once the bus has sent it: a writer whose loop blocks next has told everyone.
+      await this.#publish(kind, keys)
     }
   }
 
@@ -330,10 +351,14 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
 
   // ---- L1 trust and invalidation ------------------------------------------
 
-  /** The L1 entry of `key` if it may be served now: held, and not older than the bus-down bound. */
+  /**
+   * The L1 entry of `key` if it may be served now: held, the bus has vouched
+   * for L1 lately, and not older than the bus-down bound.
+   */
   #trustedL1(key: string, now: number): Entry<V> | undefined {
     const entry = this.#l1?.get(key)
     if (entry === undefined) return undefined
+    if (this.#trustUntil !== Number.POSITIVE_INFINITY && performance.now() >= this.#trustUntil) return undefined
     if (!isKept(entry, now)) {
       this.#l1!.delete(key)
       return undefined
@@ -354,12 +379,15 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#refresher.forgetAll()
   }
 
-  #publish(kind: InvalidationKind, keys: string[]): void {
-    if (this.#ipc === undefined) return
+  /** Tell the other nodes (and the other caches of this name on the bus); settles once the bus has sent it. */
+  #publish(kind: InvalidationKind, keys: string[]): Promise<void> | undefined {
+    if (this.#ipc === undefined) return undefined
+    const report = (cause: unknown) => this.#stats.error(new StoreError('publish', cause), keys[0])
     try {
-      this.#ipc.publish({ kind, namespace: this.name, keys })
+      return this.#ipc.publish({ kind, namespace: this.name, keys }, this.#handler)?.then(undefined, report)
     } catch (cause) {
-      this.#stats.error(new StoreError('publish', cause), keys[0])
+      report(cause)
+      return undefined
     }
   }
 }

@@ -71,9 +71,13 @@ export class BroadcastChannelIpc extends EventEmitter<IpcEvents> implements Inva
       this.emit('error', new IpcError('decode', (event as MessageEvent).data ?? 'message could not be deserialized'))
   }
 
-  /** Broadcast a local change. Never throws; failures are `error` events. */
-  publish(event: InvalidationEvent): void {
-    if (!this.#closed) this.#relay.publish(event)
+  /**
+   * Broadcast a local change (and tell the other caches of the namespace on
+   * this bus at once, except `from`). Resolves once posted. Never throws;
+   * failures are `error` events.
+   */
+  publish(event: InvalidationEvent, from?: InvalidationHandler): Promise<void> | undefined {
+    return this.#closed ? undefined : this.#relay.publish(event, from)
   }
 
   /** Receive other threads' changes to `namespace`. */

@@ -25,6 +25,13 @@ export interface InvalidationMessage {
   readonly seq: number
   /** What changed; empty for a heartbeat. */
   readonly ops: readonly InvalidationOp[]
+  /**
+   * Heartbeats only: when the sender sent it, by its own monotonic clock
+   * (`performance.now()`), so that when its echo comes back the sender knows
+   * from which instant everything published before has reached it. Other
+   * nodes ignore it (and nodes that predate it ignore the field).
+   */
+  readonly at?: number
 }
 
 /** One kind of change over some keys; `purge` has no keys. */
@@ -51,13 +58,15 @@ export function encodeMessage(message: InvalidationMessage): Uint8Array {
 export function decodeMessage(bytes: Uint8Array): InvalidationMessage {
   const value: unknown = packr.unpack(bytes)
   if (!isRecord(value)) throw new TypeError('message is not a map')
-  const { v, node, ns, seq, ops } = value
+  const { v, node, ns, seq, ops, at } = value
   if (v !== WIRE_VERSION) throw new TypeError(`unsupported wire version ${String(v)}`)
   if (typeof node !== 'string' || node === '') throw new TypeError('message.node must be a non-empty string')
   if (typeof ns !== 'string') throw new TypeError('message.ns must be a string')
   if (!Number.isSafeInteger(seq) || (seq as number) < 0) throw new TypeError('message.seq must be an integer >= 0')
   if (!Array.isArray(ops) || !ops.every(isOp)) throw new TypeError('message.ops must be a list of {kind, keys}')
-  return { v, node, ns, seq: seq as number, ops }
+  if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at)))
+    throw new TypeError('message.at must be a number')
+  return at === undefined ? { v, node, ns, seq: seq as number, ops } : { v, node, ns, seq: seq as number, ops, at }
 }
 
 /** True for a heartbeat (a message that changes nothing). */

@@ -1,8 +1,12 @@
 import type { InvalidationEvent, InvalidationKind } from '@tiercache/core'
 import { encodeMessage, type InvalidationOp, WIRE_VERSION } from './message.js'
 
-/** How the outbox hands a finished message to its transport. */
-export type SendMessage = (namespace: string, bytes: Uint8Array) => void
+/**
+ * How the outbox hands a finished message to its transport. May return a
+ * promise that settles once the message has left this process (it must not
+ * reject: the transport reports its own failures).
+ */
+export type SendMessage = (namespace: string, bytes: Uint8Array) => void | Promise<void>
 
 /** What an `Outbox` needs. */
 export interface OutboxOptions {
@@ -29,6 +33,8 @@ type Pending = Map<string, InvalidationKind> | 'purge'
 export class Outbox {
   readonly #options: OutboxOptions
   readonly #pending = new Map<string, Pending>()
+  /** Per namespace, who waits for the pending batch to be sent (the `set`s that made it). */
+  readonly #waiting = new Map<string, (() => void)[]>()
   /** Last sequence number sent per namespace. */
   readonly #seq = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
@@ -37,23 +43,36 @@ export class Outbox {
     this.#options = options
   }
 
-  /** Queue one local change; it goes out when the window closes (or now, when coalescing is off or the batch is full). */
-  add(event: InvalidationEvent): void {
+  /**
+   * Queue one local change; it goes out when the window closes (or now, when
+   * coalescing is off or the batch is full). Resolves once the message that
+   * carries it has been sent (as far as the transport tells).
+   */
+  add(event: InvalidationEvent): Promise<void> {
     const { namespace } = event
     // Nothing changed; and an empty message would read as a heartbeat.
-    if (event.kind !== 'purge' && event.keys.length === 0) return
+    if (event.kind !== 'purge' && event.keys.length === 0) return Promise.resolve()
     const pending = this.#merge(this.#pending.get(namespace), event)
     this.#pending.set(namespace, pending)
+    const sent = new Promise<void>((resolve) => {
+      const waiting = this.#waiting.get(namespace)
+      if (waiting === undefined) this.#waiting.set(namespace, [resolve])
+      else waiting.push(resolve)
+    })
     if (this.#options.coalesceMs === 0 || (pending !== 'purge' && pending.size >= this.#options.maxBatchKeys)) {
       this.#flushNamespace(namespace)
-      return
+    } else {
+      this.#timer ??= setTimeout(() => this.flush(), this.#options.coalesceMs)
     }
-    this.#timer ??= setTimeout(() => this.flush(), this.#options.coalesceMs)
+    return sent
   }
 
-  /** Send a heartbeat for `namespace`: no change, the last sequence number (0 before any message). */
-  heartbeat(namespace: string): void {
-    this.#send(namespace, this.#seq.get(namespace) ?? 0, [])
+  /**
+   * Send a heartbeat for `namespace`: no change, the last sequence number (0
+   * before any message), and `at`, the sender's monotonic time.
+   */
+  heartbeat(namespace: string, at: number): void {
+    this.#send(namespace, this.#seq.get(namespace) ?? 0, [], at)
   }
 
   /** Send everything pending now. */
@@ -74,14 +93,23 @@ export class Outbox {
     const pending = this.#pending.get(namespace)
     if (pending === undefined) return
     this.#pending.delete(namespace)
+    const waiting = this.#waiting.get(namespace)
+    this.#waiting.delete(namespace)
     const seq = (this.#seq.get(namespace) ?? 0) + 1
     this.#seq.set(namespace, seq)
-    this.#send(namespace, seq, pending === 'purge' ? [{ kind: 'purge', keys: [] }] : groupByKind(pending))
+    const sent = this.#send(namespace, seq, pending === 'purge' ? [{ kind: 'purge', keys: [] }] : groupByKind(pending))
+    if (waiting === undefined) return
+    const wake = () => {
+      for (const resolve of waiting) resolve()
+    }
+    if (sent === undefined) wake()
+    else sent.then(wake, wake)
   }
 
-  #send(namespace: string, seq: number, ops: readonly InvalidationOp[]): void {
-    const bytes = encodeMessage({ v: WIRE_VERSION, node: this.#options.nodeId, ns: namespace, seq, ops })
-    this.#options.send(namespace, bytes)
+  #send(namespace: string, seq: number, ops: readonly InvalidationOp[], at?: number): void | Promise<void> {
+    const message = { v: WIRE_VERSION, node: this.#options.nodeId, ns: namespace, seq, ops } as const
+    const bytes = encodeMessage(at === undefined ? message : { ...message, at })
+    return this.#options.send(namespace, bytes)
   }
 }
 

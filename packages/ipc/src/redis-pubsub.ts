@@ -92,6 +92,7 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   readonly #subscriber: RedisClient
   readonly #prefix: string
   readonly #heartbeatMs: number
+  readonly #maxStalenessMs: number
   readonly #relay: InvalidationRelay
   readonly #namespaceOf = new Map<string, string>()
   /** Namespaces whose SUBSCRIBE was acknowledged on the current connection. */
@@ -126,6 +127,7 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     this.#subscriber = subscriber
     this.#prefix = `${channel}:`
     this.#heartbeatMs = heartbeatMs
+    this.#maxStalenessMs = maxStalenessMs
     this.#relay = new InvalidationRelay({
       ...shared,
       maxStalenessMs,
@@ -134,7 +136,7 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
       send: (namespace, bytes) => this.#send(namespace, bytes),
       onNamespaceAdded: (namespace) => this.#listen(namespace),
       onNamespaceRemoved: (namespace) => this.#unlisten(namespace),
-      onEcho: (namespace) => this.#echo(namespace),
+      onEcho: (namespace, at) => this.#echo(namespace, at),
     })
 
     this.#listeners = {
@@ -147,9 +149,24 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     for (const [event, listener] of Object.entries(this.#listeners)) subscriber.on(event, listener as () => void)
   }
 
-  /** Broadcast a local change. Never throws; failures are `error` events. */
-  publish(event: InvalidationEvent): void {
-    if (!this.#closed) this.#relay.publish(event)
+  /**
+   * Broadcast a local change (and tell the other caches of the namespace on
+   * this bus at once, except `from`). Resolves once Redis acknowledged the
+   * PUBLISH, or failed, or `maxStalenessMs` passed. Never throws or rejects;
+   * failures are `error` events.
+   */
+  publish(event: InvalidationEvent, from?: InvalidationHandler): Promise<void> | undefined {
+    const sent = this.#closed ? undefined : this.#relay.publish(event, from)
+    if (sent === undefined) return undefined
+    // A stalled publisher must not hold a set for longer than the staleness bound it protects.
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.#maxStalenessMs)
+      timer.unref()
+      sent.then(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
   }
 
   /**
@@ -204,13 +221,18 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
 
   // ---- outgoing -----------------------------------------------------------
 
-  #send(namespace: string, bytes: Uint8Array): void {
+  #send(namespace: string, bytes: Uint8Array): Promise<void> {
     const channel = this.channelOf(namespace)
     const message = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const sent = this.sharded ? this.#publisher.spublish(channel, message) : this.#publisher.publish(channel, message)
     // A failed publish consumed its sequence number, so receivers see the gap
     // at this node's next message or heartbeat and drop that namespace's L1.
-    sent.catch((error: unknown) => this.emit('error', new IpcError('publish', error, namespace)))
+    return sent.then(
+      () => undefined,
+      (error: unknown) => {
+        this.emit('error', new IpcError('publish', error, namespace))
+      },
+    )
   }
 
   // ---- subscriptions and connection state ----------------------------------
@@ -309,9 +331,12 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     this.#relay.heartbeat(namespace)
   }
 
-  #echo(namespace: string): void {
+  #echo(namespace: string, at: number | undefined): void {
     this.#probes.delete(namespace)
-    if (this.#subscribed.has(namespace)) this.#relay.markUp(namespace)
+    if (!this.#subscribed.has(namespace)) return
+    this.#relay.markUp(namespace)
+    // After markUp: reconnected resets a cache's trust, this sets it from the heartbeat's departure.
+    if (at !== undefined) this.#relay.confirm(namespace, Math.max(0, performance.now() - at))
   }
 }
 

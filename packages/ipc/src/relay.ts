@@ -21,8 +21,8 @@ export interface RelayOptions extends ResolvedIpcOptions {
   readonly onNamespaceAdded?: (namespace: string) => void
   /** The last cache of `namespace` unsubscribed. */
   readonly onNamespaceRemoved?: (namespace: string) => void
-  /** One of this node's own heartbeats came back. */
-  readonly onEcho?: (namespace: string) => void
+  /** One of this node's own heartbeats came back; `at` is when it left (`performance.now()`), when it says. */
+  readonly onEcho?: (namespace: string, at: number | undefined) => void
 }
 
 /**
@@ -55,14 +55,30 @@ export class InvalidationRelay {
     return this.#handlers.has(namespace)
   }
 
-  /** `InvalidationBus.publish`: validate, then queue. Reports bad input as an `error` event, never throws. */
-  publish(event: InvalidationEvent): void {
+  /**
+   * `InvalidationBus.publish`: validate, tell the other caches of the
+   * namespace in this process at once when `from` names the publishing one
+   * (this node drops its own messages when they come back, so they would never
+   * hear it), then queue for the other nodes.
+   * Resolves once sent; reports bad input as an `error` event, never throws.
+   */
+  publish(event: InvalidationEvent, from?: InvalidationHandler): Promise<void> | undefined {
     try {
       validateEvent(event)
-      this.#outbox.add(event)
     } catch (error) {
       this.#error('publish', error, typeof event?.namespace === 'string' ? event.namespace : undefined)
+      return undefined
     }
+    // Without `from` the publisher is the node itself, which hears none of its own changes (as before).
+    const siblings = from === undefined ? undefined : this.#handlers.get(event.namespace)
+    if (siblings !== undefined && siblings.size > 1) {
+      for (const handler of siblings) {
+        if (handler === from) continue
+        if (event.kind === 'purge') this.#call(event.namespace, handler, 'invalidateAll')
+        else this.#call(event.namespace, handler, 'invalidate', event.keys)
+      }
+    }
+    return this.#outbox.add(event)
   }
 
   /** Send what is queued now (on close, or before a test counts messages). */
@@ -70,9 +86,26 @@ export class InvalidationRelay {
     this.#outbox.flush()
   }
 
-  /** Send a heartbeat on `namespace`. */
+  /** Send a heartbeat on `namespace`, stamped with when it leaves. */
   heartbeat(namespace: string): void {
-    this.#outbox.heartbeat(namespace)
+    this.#outbox.heartbeat(namespace, performance.now())
+  }
+
+  /**
+   * One of this node's heartbeats, sent `ageMs` ago, came back on
+   * `namespace`: everything published and acknowledged before it left has
+   * been delivered. The caches may trust their L1 until `maxStalenessMs` after that.
+   */
+  confirm(namespace: string, ageMs: number): void {
+    const handlers = this.#handlers.get(namespace)
+    if (handlers === undefined) return
+    for (const handler of handlers) {
+      try {
+        handler.confirmed?.(ageMs, this.#options.maxStalenessMs)
+      } catch (error) {
+        this.#error('handler', error, namespace)
+      }
+    }
   }
 
   /** `InvalidationBus.subscribe`. Throws `TypeError` on bad arguments (a programming error, at construction time). */
@@ -128,7 +161,7 @@ export class InvalidationRelay {
       return
     }
     if (message.node === this.#options.nodeId) {
-      if (isHeartbeat(message)) this.#options.onEcho?.(message.ns)
+      if (isHeartbeat(message)) this.#options.onEcho?.(message.ns, message.at)
       return
     }
     if (!this.#handlers.has(message.ns)) return
@@ -167,13 +200,13 @@ export class InvalidationRelay {
     return this.#down.has(namespace)
   }
 
-  #dispatch(namespace: string, method: keyof InvalidationHandler, keys?: readonly string[]): void {
+  #dispatch(namespace: string, method: Notice, keys?: readonly string[]): void {
     const handlers = this.#handlers.get(namespace)
     if (handlers === undefined) return
     for (const handler of handlers) this.#call(namespace, handler, method, keys)
   }
 
-  #call(namespace: string, handler: InvalidationHandler, method: keyof InvalidationHandler, keys?: readonly string[]) {
+  #call(namespace: string, handler: InvalidationHandler, method: Notice, keys?: readonly string[]) {
     try {
       if (method === 'invalidate') handler.invalidate(keys ?? [])
       else if (method === 'disconnected') handler.disconnected(this.#options.maxStalenessMs)
@@ -187,6 +220,9 @@ export class InvalidationRelay {
     this.#options.events.emit('error', new IpcError(operation, cause, namespace))
   }
 }
+
+/** What the relay tells a handler, besides `confirmed`. */
+type Notice = Exclude<keyof InvalidationHandler, 'confirmed'>
 
 const KINDS: ReadonlySet<string> = new Set(INVALIDATION_KINDS)
 
