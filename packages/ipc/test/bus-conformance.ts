@@ -72,6 +72,42 @@ export function busConformanceSuite(name: string, factory: BusFactory): void {
       expect(onA.keys()).toEqual(['theirs'])
     })
 
+    it('tells the other subscribers of the namespace on the same bus at once, never the publishing one', async () => {
+      // Two caches of one name in one process on one bus: the bus drops its own messages when they come
+      // back, so the publishing cache names itself (`from`) and its siblings hear the change directly.
+      const publisher = recorder()
+      const sibling = recorder()
+      const onB = recorder()
+      await factory.subscribe(a, 'users', publisher)
+      await factory.subscribe(a, 'users', sibling)
+      await factory.subscribe(b, 'users', onB)
+      const sent = a.publish({ kind: 'set', namespace: 'users', keys: ['k'] }, publisher)
+      expect(sibling.keys()).toEqual(['k'])
+      await sent
+      await onB.until(() => onB.keys().includes('k'))
+      a.publish({ kind: 'purge', namespace: 'users', keys: [] }, publisher)
+      expect(sibling.count('invalidateAll')).toBe(1)
+      await onB.until(() => onB.count('invalidateAll') === 1)
+      await drained(onB, 'users')
+      expect(publisher.keys()).toEqual([])
+      expect(publisher.count('invalidateAll')).toBe(0)
+      expect(sibling.keys()).toEqual(['k'])
+    })
+
+    it('settles the promise of a publish once its message has been sent', async () => {
+      const onB = recorder()
+      await factory.subscribe(b, 'users', onB)
+      let settled = false
+      const sent = a.publish({ kind: 'set', namespace: 'users', keys: ['k'] })
+      void sent?.then(() => {
+        settled = true
+      })
+      // Coalesced: nothing has left yet.
+      expect(settled).toBe(false)
+      await sent
+      await onB.until(() => onB.keys().includes('k'))
+    })
+
     it('coalesces a burst of invalidations of the same keys', async () => {
       const onB = recorder()
       await factory.subscribe(b, 'users', onB)
