@@ -3,7 +3,8 @@
 // propagation.ts over the IPC channel of child_process.
 //
 //   writer: sets `key` to 1, 2, ... count at a steady rate; reports when each set started and finished.
-//   reader: reads `key` continuously (every ~1 ms); reports, per version seen, when it was first and last returned.
+//   reader: reads `key` continuously (every ~1 ms); reports, per version seen, when it was first returned and
+//           when the last read that returned it started.
 import { TierCache } from '@tiercache/core'
 import { RedisPubSubIpc } from '@tiercache/ipc'
 import { RedisStore } from '@tiercache/redis'
@@ -59,6 +60,12 @@ async function write(): Promise<void> {
     const startedAt = now()
     await cache.set(config.key, version)
     sets.push([version, startedAt, now()])
+    if (version === config.blockAfterVersion) {
+      // A loop blocked right after set resolved (a long sync computation, a GC pause): whatever
+      // the set had to send must already be sent.
+      const until = now() + (config.blockMs ?? 0)
+      while (now() < until) {}
+    }
   }
   send({ type: 'written', sets })
   await finish()
@@ -68,12 +75,15 @@ async function read(): Promise<void> {
   const segments: Segment[] = []
   let current: Segment | undefined
   while (!stopped) {
+    // The staleness bound concerns gets that START after a set resolved: a read already under way when
+    // this process was paused may come back after the pause with what it found before it.
+    const startedAt = now()
     const version = (await cache.get(config.key)) ?? 0
     const at = now()
     if (current === undefined || current[0] !== version) {
-      current = [version, at, at]
+      current = [version, at, startedAt]
       segments.push(current)
-    } else current[2] = at
+    } else current[2] = startedAt
     await sleep(1)
   }
   send({ type: 'read', segments, events })

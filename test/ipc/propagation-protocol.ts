@@ -14,9 +14,15 @@ export interface NodeConfig {
   readonly coalesceMs: number
   /** Delay before the subscriber reconnects after its connection dies. */
   readonly subscriberRetryMs: number
+  /** Writer: right after the set of this version resolved, block the event loop for `blockMs`. */
+  readonly blockAfterVersion?: number
+  readonly blockMs?: number
 }
 
-/** One run of reads that returned the same version: [version, first read at, last read at] (epoch ms). */
+/**
+ * One run of reads that returned the same version: [version, when the first one returned it, when the
+ * last one started] (epoch ms).
+ */
 export type Segment = [version: number, firstAt: number, lastAt: number]
 
 /** Parent → node. */

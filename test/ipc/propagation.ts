@@ -31,6 +31,12 @@ export interface PropagationOptions {
   killAtMs?: number
   /** How long a killed subscriber waits before reconnecting. @default 50 */
   subscriberRetryMs?: number
+  /** SIGSTOP the first reader this many ms after the writes start, for `pauseMs`, then SIGCONT it. */
+  pauseReaderAtMs?: number
+  pauseMs?: number
+  /** The writer blocks its event loop for `blockMs` right after the set of this version resolved. */
+  blockWriterAfterVersion?: number
+  blockMs?: number
 }
 
 /** Percentiles of the per-version propagation delay, in ms. */
@@ -46,7 +52,7 @@ export interface Figures {
   /** How long node A's `set` took (store write, then publish), p50 and p99, in ms: part of every delay. */
   readonly setP50: number
   readonly setP99: number
-  /** Longest time a reader returned a version after the next one was written, in ms. */
+  /** Longest time after the next version was written that a read started which still returned a version, in ms. */
   readonly maxStaleness: number
   /** Bus events seen by the readers. */
   readonly readers: { disconnected: number; reconnected: number; gaps: number; errors: number }[]
@@ -74,11 +80,14 @@ export async function measurePropagation(options: PropagationOptions = {}): Prom
     coalesceMs: options.coalesceMs ?? IPC_DEFAULTS.coalesceMs,
     subscriberRetryMs: options.subscriberRetryMs ?? 50,
   }
+  const writerOnly = { blockAfterVersion: options.blockWriterAfterVersion, blockMs: options.blockMs }
   const nodes = (['writer', 'reader', 'reader'] as const).map((role, i) =>
-    startNode({ ...base, role, name: `${'ABC'[i]}-${role}` }),
+    startNode({ ...base, ...(role === 'writer' ? writerOnly : {}), role, name: `${'ABC'[i]}-${role}` }),
   )
   const [writer, ...readers] = nodes as [NodeHandle, NodeHandle, NodeHandle]
   let killTimer: NodeJS.Timeout | undefined
+  let pauseTimer: NodeJS.Timeout | undefined
+  let paused: Promise<void> | undefined
   try {
     await Promise.all(nodes.map((node) => node.next('ready')))
     const written = writer.next('written')
@@ -87,7 +96,20 @@ export async function measurePropagation(options: PropagationOptions = {}): Prom
     if (options.killAtMs !== undefined) {
       killTimer = setTimeout(() => void admin.client('KILL', 'TYPE', 'pubsub'), options.killAtMs)
     }
+    if (options.pauseReaderAtMs !== undefined) {
+      const reader = readers[0]
+      paused = new Promise((resolve) => {
+        pauseTimer = setTimeout(() => {
+          reader.child.kill('SIGSTOP')
+          pauseTimer = setTimeout(() => {
+            reader.child.kill('SIGCONT')
+            resolve()
+          }, options.pauseMs ?? 2000)
+        }, options.pauseReaderAtMs)
+      })
+    }
     const { sets } = await written
+    await paused
     // Give the readers time to see the last version, then stop them.
     await new Promise((resolve) => setTimeout(resolve, Math.max(500, base.maxStalenessMs)))
     for (const reader of readers) reader.child.send({ type: 'stop' })
@@ -101,7 +123,11 @@ export async function measurePropagation(options: PropagationOptions = {}): Prom
     )
   } finally {
     clearTimeout(killTimer)
-    for (const node of nodes) node.child.kill()
+    clearTimeout(pauseTimer)
+    for (const node of nodes) {
+      node.child.kill('SIGCONT')
+      node.child.kill()
+    }
     admin.disconnect()
     await server.stop()
   }

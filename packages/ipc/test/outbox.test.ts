@@ -86,9 +86,9 @@ describe('Outbox', () => {
 
   it('sends heartbeats that repeat the last sequence number and change nothing', () => {
     const box = outbox(0)
-    box.heartbeat('users')
+    box.heartbeat('users', 0)
     box.add({ kind: 'set', namespace: 'users', keys: ['a'] })
-    box.heartbeat('users')
+    box.heartbeat('users', 0)
     expect(sent.map((m) => [m.seq, m.ops.length])).toEqual([
       [0, 0],
       [1, 1],
