@@ -1,4 +1,4 @@
-import type { TierCache } from '@tiercache/core'
+import { checkOptionNames, optionNames, type TierCache } from '@tiercache/core'
 import { type CacheKeyFunction, defaultCacheKey } from './cache-key.js'
 import type { CacheablePolicy, SetCookiePolicy } from './cacheable.js'
 import type { HttpCacheValue } from './cached-response.js'
@@ -229,8 +229,40 @@ export interface ResolvedOptions extends CacheablePolicy, PolicySettings {
 }
 
 /** Check `options` and apply defaults; throws a `TypeError` naming the first bad option. */
+/** The names of every {@link HttpCacheOptions} field, for the check of misspelled names. */
+const OPTION_NAMES = optionNames<HttpCacheOptions>({
+  cache: true,
+  policy: true,
+  ttl: true,
+  staleTtl: true,
+  staleIfError: true,
+  resurrectTtl: true,
+  respectCacheControl: true,
+  methods: true,
+  statuses: true,
+  key: true,
+  statusHeader: true,
+  lockTimeout: true,
+  originTimeout: true,
+  maxBodySize: true,
+  revalidate: true,
+  revalidateTtl: true,
+  errorStatuses: true,
+  targetedFields: true,
+  setCookie: true,
+  allowPrivate: true,
+  allowNoStore: true,
+  allowAuthorization: true,
+  tagHeaders: true,
+  tagCache: true,
+  passTtl: true,
+  varyTtl: true,
+  convertHead: true,
+})
+
 export function resolveOptions(options: HttpCacheOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+  checkOptionNames(options, OPTION_NAMES, 'options')
   const { cache, tagCache } = options
   if (!isTierCache(cache)) throw new TypeError('options.cache must be a TierCache')
   if (tagCache !== undefined && !isTierCache(tagCache)) throw new TypeError('options.tagCache must be a TierCache')
