@@ -58,12 +58,18 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   /** While the invalidation bus is down: L1 entries older than this many ms are not trusted. */
   #l1MaxAge: number | undefined
   /**
+   * True while L1 may not be served on the hot path without a check: the bus
+   * is down (`#l1MaxAge`), or it vouches for L1 only until `#trustUntil`.
+   * One boolean, so the hot path of a cache without such a bus tests one field.
+   */
+  #bounded = false
+  /**
    * Until this instant of the monotonic clock (`performance.now()`, never the
    * injectable one: a paused process must see the real time) the bus vouches
-   * for L1; past it no L1 entry is served until it confirms again.
-   * `Infinity` without a bus that confirms (see `InvalidationHandler.confirmed`).
+   * for L1; past it no L1 entry is served until it confirms again (see
+   * `InvalidationHandler.confirmed`). `-Infinity` while the bus is down.
    */
-  #trustUntil = Number.POSITIVE_INFINITY
+  #trustUntil = Number.NEGATIVE_INFINITY
   /** This cache's subscription: named when it publishes, so the bus tells its local siblings, not it. */
   readonly #handler: InvalidationHandler
 
@@ -128,13 +134,17 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       invalidateAll: () => this.#forgetAll(),
       disconnected: (maxStalenessMs) => {
         this.#l1MaxAge = maxStalenessMs
+        this.#bounded = true
+        this.#trustUntil = Number.NEGATIVE_INFINITY
       },
       reconnected: () => {
         this.#l1MaxAge = undefined
-        this.#trustUntil = Number.POSITIVE_INFINITY
+        this.#bounded = false
         this.#forgetAll()
       },
       confirmed: (ageMs, maxStalenessMs) => {
+        if (this.#l1MaxAge !== undefined) return
+        this.#bounded = true
         this.#trustUntil = performance.now() - ageMs + maxStalenessMs
       },
     }
@@ -156,10 +166,9 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     // While the invalidation bus is down, or has not vouched for L1 lately, every read
     // takes the slow path, which bounds L1 trust.
     if (
-      this.#l1MaxAge === undefined &&
       (a === undefined || typeof a === 'function') &&
       b === undefined &&
-      (this.#trustUntil === Number.POSITIVE_INFINITY || performance.now() < this.#trustUntil)
+      (!this.#bounded || performance.now() < this.#trustUntil)
     ) {
       const hit = this.#l1?.hit(key)
       if (hit !== undefined) {
@@ -358,12 +367,12 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   #trustedL1(key: string, now: number): Entry<V> | undefined {
     const entry = this.#l1?.get(key)
     if (entry === undefined) return undefined
-    if (this.#trustUntil !== Number.POSITIVE_INFINITY && performance.now() >= this.#trustUntil) return undefined
     if (!isKept(entry, now)) {
       this.#l1!.delete(key)
       return undefined
     }
-    if (this.#l1MaxAge !== undefined && now - entry.cachedAt >= this.#l1MaxAge) return undefined
+    if (this.#l1MaxAge !== undefined) return now - entry.cachedAt < this.#l1MaxAge ? entry : undefined
+    if (this.#bounded && performance.now() >= this.#trustUntil) return undefined
     return entry
   }
 
