@@ -14,12 +14,13 @@ const origin = performance.timeOrigin
 
 /**
  * A monotonic clock (`performance.now()`), offset by the process's start so it
- * reads like `Date.now()`. Unlike the wall clock it never steps back (an NTP
+ * reads like `Date.now()` (whole ms). Unlike the wall clock it never steps back (an NTP
  * correction, a VM restored, an operator's `date -s`): a backward step of the
  * wall clock would otherwise extend every L1 entry by the step.
  */
 function monotonicNow(): number {
-  return origin + performance.now()
+  // Whole milliseconds, as Date.now() gave: readers (store versions, lru-cache TTLs) count in them.
+  return Math.floor(origin + performance.now())
 }
 
 let cachedNow = 0

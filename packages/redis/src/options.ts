@@ -110,6 +110,8 @@ const OPTION_NAMES = optionNames<RedisStoreOptions>({
   commandTimeoutMs: true,
   failureThreshold: true,
   breakerOpenMs: true,
+  fenceMs: true,
+  maxValueBytes: true,
   generationTrustMs: true,
   minRecheckMs: true,
   maxRecheckMs: true,
