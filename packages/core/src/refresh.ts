@@ -10,7 +10,9 @@ import type { Stats } from './stats.js'
  * What a stale value is refreshed with: its key, the call's freshness, the
  * loader, and the store version the stale value was read at, if it was.
  */
-export type RefreshRequest<V> = Pick<Load<V>, 'key' | 'f' | 'loader' | 'hardTimeout'> & { readonly version?: Load<V>['version'] }
+export type RefreshRequest<V> = Pick<Load<V>, 'key' | 'f' | 'loader' | 'hardTimeout'> & {
+  readonly version?: Load<V>['version']
+}
 
 /** How a {@link Refresher} is wired into its cache. */
 export interface RefresherOptions<V> {

@@ -23,18 +23,17 @@ function silentBus() {
 function countingStore(): { store: SharedStore; reads: () => number } {
   const inner = new MemoryStore()
   let reads = 0
-  const store: SharedStore = {
-    name: 'counting',
-    get: (ns, key) => {
-      reads++
-      return inner.get(ns, key)
+  // Every method of the real store, bound to it; single-key reads counted.
+  const store = new Proxy(inner, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        if (property === 'get' || property === 'read') reads++
+        return value.apply(target, args)
+      }
     },
-    getMany: (ns, keys) => inner.getMany(ns, keys),
-    set: (ns, key, write) => inner.set(ns, key, write),
-    setMany: (ns, entries) => inner.setMany(ns, entries),
-    delete: (ns, key) => inner.delete(ns, key),
-    purge: (ns) => inner.purge(ns),
-  }
+  }) as SharedStore
   return { store, reads: () => reads }
 }
 
