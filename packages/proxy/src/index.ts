@@ -1,0 +1,7 @@
+export { AccessLog } from './access-log.js'
+export { HELP, type ProxyConfig, parseConfig, USAGE } from './config.js'
+export { parseDuration } from './duration.js'
+export { ConfigError } from './errors.js'
+export { forwardedHeaders } from './forwarded.js'
+export { type Proxy, startProxy } from './proxy-server.js'
+export { rejectReason } from './request-checks.js'

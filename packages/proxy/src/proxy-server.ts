@@ -1,0 +1,191 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type InvalidationBus, type SharedStore, TierCache } from '@tiercache/core'
+import {
+  type Exchange,
+  fromNodeRequest,
+  HttpCache,
+  type HttpCacheValue,
+  readNodeBody,
+  replyFromOrigin,
+  serve,
+  writeNodeReply,
+} from '@tiercache/http'
+import { RedisPubSubIpc } from '@tiercache/ipc'
+import { RedisStore } from '@tiercache/redis'
+import { Redis } from 'ioredis'
+import { AccessLog } from './access-log.js'
+import { admin } from './admin.js'
+import type { ProxyConfig } from './config.js'
+import { rejectReason } from './request-checks.js'
+import { Upstream, type UpstreamTiming } from './upstream.js'
+
+/** A running `tiercache-proxy`: its server, its cache, and a graceful `close`. */
+export interface Proxy {
+  readonly server: Server
+  readonly httpCache: HttpCache
+  /** Where it listens (the port is the one bound, when the config said 0). */
+  readonly address: AddressInfo
+  /**
+   * Stop accepting connections, let requests in flight finish (up to the
+   * config's `shutdownTimeout`), wait for origin fetches that will write the
+   * cache, then close the cache, the store, the bus and the origin pool.
+   */
+  close(): Promise<void>
+}
+
+/** The shared tier and bus of a proxy: in memory, or Redis for a cluster. */
+interface Tiers {
+  readonly store: SharedStore | undefined
+  readonly ipc: InvalidationBus | undefined
+  close(): Promise<void>
+}
+
+/**
+ * Start a caching reverse proxy in front of `config.origin`.
+ *
+ * @example
+ * const proxy = await startProxy(parseConfig(['--origin', 'http://127.0.0.1:9999', '--port', '8080']))
+ * process.once('SIGTERM', () => proxy.close())
+ */
+export async function startProxy(config: ProxyConfig): Promise<Proxy> {
+  const tiers = await connectTiers(config)
+  const cache = new TierCache<HttpCacheValue>({ name: config.name, store: tiers.store, ipc: tiers.ipc })
+  const engine = new HttpCache({
+    cache,
+    ttl: config.ttl,
+    staleTtl: config.stale,
+    staleIfError: config.staleIfError,
+    respectCacheControl: config.policy === 'rfc9111',
+  })
+  const upstream = new Upstream(config.origin, config.originConnections)
+  const log = new AccessLog(config.accessLog)
+  const adminPrefix = config.adminPath
+  let draining = false
+  const adminContext = { engine, purgeToken: config.purgeToken, draining: () => draining, origin: config.origin }
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const startedAt = performance.now()
+    const timing: UpstreamTiming = { ms: undefined }
+    res.once('finish', () => log.write(req, res, startedAt, timing.ms))
+    if (draining) res.shouldKeepAlive = false
+
+    const reason = rejectReason(req)
+    if (reason !== undefined) return badRequest(res, reason)
+    const url = req.url ?? '/'
+    if (
+      url.startsWith(adminPrefix) &&
+      (url.length === adminPrefix.length || url[adminPrefix.length] === '/' || url[adminPrefix.length] === '?')
+    ) {
+      const path = url.slice(adminPrefix.length).split('?')[0]!
+      admin(req, res, path, adminContext).catch((error: unknown) => failed(res, error))
+      return
+    }
+    serve(engine, exchange(req, res, timing)).catch((error: unknown) => failed(res, error))
+  })
+
+  /** One client request as the cache's request flow sees it. */
+  function exchange(req: IncomingMessage, res: ServerResponse, timing: UpstreamTiming): Exchange<void> {
+    const request = fromNodeRequest(req)
+    return {
+      request,
+      origin: upstream.origin(req, timing),
+      readBody: (limit) => readNodeBody(req, limit),
+      replaySignal: () => {
+        const controller = new AbortController()
+        res.once('close', () => controller.abort())
+        return controller.signal
+      },
+      pass: async (cacheStatus) => {
+        const response = await upstream.pass(req, timing)
+        const at = {
+          method: request.method,
+          requestHeaders: request.headers,
+          statusHeader: engine.options.statusHeader,
+        }
+        await writeNodeReply(res, replyFromOrigin(response.status, response.headers, response.body, cacheStatus, at))
+      },
+      reply: (reply) => writeNodeReply(res, reply),
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+
+  let closing: Promise<void> | undefined
+  const close = async () => {
+    draining = true
+    // 1. Stop accepting; idle keep-alive connections go now, busy ones after their response
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    server.closeIdleConnections()
+    // 2. Requests in flight finish, up to the timeout; then what is left is cut
+    if (!(await within(closed, config.shutdownTimeout))) server.closeAllConnections()
+    // 3. Origin fetches still running (background refreshes) complete and write the cache
+    await within(upstream.idle(), config.shutdownTimeout)
+    await new Promise((resolve) => setImmediate(resolve))
+    // 4. Let go of the cache, the store, the bus and the origin pool
+    engine.close()
+    cache.close()
+    await tiers.close()
+    await upstream.close()
+    log.close()
+  }
+  return {
+    server,
+    httpCache: engine,
+    address: server.address() as AddressInfo,
+    close: () => {
+      closing ??= close()
+      return closing
+    },
+  }
+}
+
+async function connectTiers(config: ProxyConfig): Promise<Tiers> {
+  if (config.redis === undefined) return { store: undefined, ipc: undefined, close: async () => undefined }
+  const store = new RedisStore({ url: config.redis })
+  const publisher = new Redis(config.redis, { lazyConnect: false })
+  const subscriber = new Redis(config.redis, { lazyConnect: false })
+  const ipc = new RedisPubSubIpc({ publisher, subscriber, channel: `${config.name}:invalidations` })
+  return {
+    store,
+    ipc,
+    close: async () => {
+      await ipc.close()
+      await store.close()
+      await Promise.all([publisher.quit().catch(() => undefined), subscriber.quit().catch(() => undefined)])
+    },
+  }
+}
+
+/** Whether `promise` settled within `ms`. */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    void promise.then(() => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+}
+
+function badRequest(res: ServerResponse, reason: string): void {
+  res.shouldKeepAlive = false
+  res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
+  res.end(`Bad Request: ${reason}\n`)
+}
+
+/** Last resort when serving threw: a 502 if nothing was sent yet, else a cut connection. */
+function failed(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy(error instanceof Error ? error : undefined)
+    return
+  }
+  res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' })
+  res.end('Bad Gateway\n')
+}
