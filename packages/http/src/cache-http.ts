@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { NodeHandler } from './capture.js'
 import { HttpCache } from './http-cache.js'
 import { nodeExchange } from './node-exchange.js'
+import { writeFreshHit } from './node-reply.js'
+import { fromNodeRequest } from './node-request.js'
 import type { HttpCacheOptions } from './options.js'
 import { serve } from './serve.js'
 
@@ -27,12 +29,26 @@ export interface CachedListener {
 export function cacheHttp(origin: NodeHandler, options: HttpCacheOptions | HttpCache): CachedListener {
   if (typeof origin !== 'function') throw new TypeError('origin must be a function (req, res) => void')
   const engine = options instanceof HttpCache ? options : new HttpCache(options)
-  const listener = (req: IncomingMessage, res: ServerResponse) => {
+  const full = (req: IncomingMessage, res: ServerResponse) => {
     const exchange = nodeExchange(
       { req, res, url: req.url ?? '/', handler: origin, pass: () => origin(req, res) },
       engine.options.statusHeader,
     )
     serve(engine, exchange).catch((error: unknown) => serveFailed(res, error))
+  }
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // The hot path first: a fresh L1 hit written with its prebuilt head; anything else takes the full flow.
+    let hit: ReturnType<HttpCache['freshHit']>
+    try {
+      hit = engine.freshHit(fromNodeRequest(req))
+    } catch (error) {
+      return serveFailed(res, error)
+    }
+    if (hit === undefined) return full(req, res)
+    hit.then(
+      (found) => (found === undefined ? full(req, res) : writeFreshHit(res, found)),
+      (error: unknown) => serveFailed(res, error),
+    )
   }
   return Object.assign(listener, { httpCache: engine })
 }

@@ -6,6 +6,7 @@ import type { BypassReason } from './cacheable.js'
 import type { HttpCacheValue } from './cached-response.js'
 import { OriginError } from './errors.js'
 import { FailingOrigins } from './failing-origins.js'
+import { FreshHeads, type FreshHit } from './fresh-hit.js'
 import { endToEnd, type HeaderMap, headerValue } from './headers.js'
 import { LoadStorage, type Site } from './load-storage.js'
 import type { HttpCacheOptions, ResolvedOptions } from './options.js'
@@ -53,6 +54,7 @@ export class HttpCache {
   readonly #storage: LoadStorage
   readonly #failing = new FailingOrigins()
   readonly #purged: PurgedEntries
+  readonly #heads: FreshHeads
 
   constructor(options: HttpCacheOptions) {
     const o = resolveOptions(options)
@@ -77,6 +79,7 @@ export class HttpCache {
     this.#origin = new OriginLoader(o, this.#tags, this.#clock)
     this.#storage = new LoadStorage(o)
     this.#purged = new PurgedEntries(o.cache)
+    this.#heads = new FreshHeads(o.statusHeader)
   }
 
   /** The options in force, defaults applied. */
@@ -131,6 +134,41 @@ export class HttpCache {
 
     // 3. The answer
     return this.#answer(site, found, trip)
+  }
+
+  /**
+   * The hot path, for integrations that write the reply themselves: a fresh
+   * response this node holds in L1, with its reply head built once per entry
+   * (see `FreshHit`), through the cache's L1 fast path. `undefined`, or a
+   * promise of `undefined`, when the request needs `handle`: a miss, a stale
+   * or tagged entry L1 cannot vouch for, a Vary index, a conditional request,
+   * an origin that is failing, a request that bypasses the cache.
+   *
+   * @example
+   * const hit = httpCache.freshHit(request)
+   * const found = hit && (await hit)
+   * if (found) res.writeHead(found.status, found.head).end(found.body)
+   * else await serve(httpCache, exchange)
+   */
+  freshHit(request: CacheRequest): Promise<FreshHit | undefined> | undefined {
+    const { method, headers } = request
+    if ((method !== 'GET' && method !== 'HEAD') || this.bypassReason(request) !== undefined) return undefined
+    // A 304 answers these: the full path decides.
+    if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) return undefined
+    const key = this.keyOf(request)
+    // Resurrected entries look fresh to L1 but are served as STALE: they follow a failed load here.
+    if (this.#failing.has(key)) return undefined
+    const held = this.#o.cache.peek(key)
+    if (held === undefined || held.stale || held.value?.kind !== 'response') return undefined
+    if (held.value.tags !== undefined && this.#tags.unchangedNow(held.value.tags) !== true) return undefined
+    // What `#answer` asks of the policy before a hit: reuse for this request (Authorization), and ranges.
+    if (this.#o.policy.servesRanges && headers.range !== undefined) return undefined
+    if (!this.#o.policy.mayReuse(held.value.headers, request, this.#o)) return undefined
+    // The fast path of `get` (counted as an L1 hit); it reads the same entry peek just saw.
+    return this.#o.cache.get(key).then((value) => {
+      if (value?.kind !== 'response' || value !== held.value) return undefined
+      return this.#heads.hit(value, method, this.#clock.now())
+    })
   }
 
   /** Remove the response cached under `key` (see `keyOf`, `purgeUrl`), on every node. */

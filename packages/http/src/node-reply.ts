@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import type { FreshHit } from './fresh-hit.js'
 import type { Reply } from './reply.js'
 
 /**
@@ -27,6 +28,12 @@ export async function writeNodeReply(res: ServerResponse, reply: Reply): Promise
   } finally {
     res.off('close', leave)
   }
+}
+
+/** Write a fresh hit: its head as built once for the entry, its body in the same write. */
+export function writeFreshHit(res: ServerResponse, hit: FreshHit): void {
+  res.writeHead(hit.status, hit.head as string[])
+  res.end(hit.body)
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -52,6 +52,19 @@ export class TagVersions {
     return tags.every((tag) => current[tag] === recorded[tag])
   }
 
+  /**
+   * `unchanged` for the hot path, synchronously from L1: `undefined` when L1
+   * does not hold every tag (then ask `unchanged`).
+   */
+  unchangedNow(recorded: Readonly<Record<string, string>>): boolean | undefined {
+    for (const tag in recorded) {
+      const held = this.#cache.peek(tag)
+      if (held === undefined || held.stale) return undefined
+      if (held.value !== recorded[tag]) return false
+    }
+    return true
+  }
+
   /** Make every response stored under `tag` stale, on every node. */
   async purge(tag: string): Promise<void> {
     this.#purgedAt.delete(tag)
