@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { type InvalidationBus, type SharedStore, TierCache } from '@tiercache/core'
 import {
+  type CacheRequest,
   type Exchange,
   fromNodeRequest,
   HttpCache,
@@ -9,6 +10,7 @@ import {
   readNodeBody,
   replyFromOrigin,
   serve,
+  writeFreshHit,
   writeNodeReply,
 } from '@tiercache/http'
 import { RedisPubSubIpc } from '@tiercache/ipc'
@@ -51,8 +53,12 @@ interface Tiers {
 export async function startProxy(config: ProxyConfig): Promise<Proxy> {
   const tiers = await connectTiers(config)
   const cache = new TierCache<HttpCacheValue>({ name: config.name, store: tiers.store, ipc: tiers.ipc })
+  // Tag versions keep an L1 (so tagged hits take the hot path) when purges reach every node:
+  // over the bus with Redis, trivially when the store is this process's own memory.
+  const tagCache = new TierCache<string>({ name: `${config.name}:tags`, store: cache.store, ipc: tiers.ipc, ttl: 0 })
   const engine = new HttpCache({
     cache,
+    tagCache,
     ttl: config.ttl,
     staleTtl: config.stale,
     staleIfError: config.staleIfError,
@@ -81,12 +87,27 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
       admin(req, res, path, adminContext).catch((error: unknown) => failed(res, error))
       return
     }
-    serve(engine, exchange(req, res, timing)).catch((error: unknown) => failed(res, error))
+    // The hot path first: a fresh L1 hit written with its prebuilt head; anything else takes the full flow.
+    const request = fromNodeRequest(req)
+    const hit = engine.freshHit(request)
+    if (hit === undefined) return full(req, res, request, timing)
+    hit.then(
+      (found) => (found === undefined ? full(req, res, request, timing) : writeFreshHit(res, found)),
+      (error: unknown) => failed(res, error),
+    )
   })
 
+  function full(req: IncomingMessage, res: ServerResponse, request: CacheRequest, timing: UpstreamTiming): void {
+    serve(engine, exchange(req, res, request, timing)).catch((error: unknown) => failed(res, error))
+  }
+
   /** One client request as the cache's request flow sees it. */
-  function exchange(req: IncomingMessage, res: ServerResponse, timing: UpstreamTiming): Exchange<void> {
-    const request = fromNodeRequest(req)
+  function exchange(
+    req: IncomingMessage,
+    res: ServerResponse,
+    request: CacheRequest,
+    timing: UpstreamTiming,
+  ): Exchange<void> {
     return {
       request,
       origin: upstream.origin(req, timing),
@@ -130,6 +151,7 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     await new Promise((resolve) => setImmediate(resolve))
     // 4. Let go of the cache, the store, the bus and the origin pool
     engine.close()
+    tagCache.close()
     cache.close()
     await tiers.close()
     await upstream.close()
