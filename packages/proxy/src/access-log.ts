@@ -28,6 +28,11 @@ export class AccessLog {
     this.#fd = path === 'off' ? undefined : path === '-' ? 1 : openSync(path, 'a')
   }
 
+  /** Whether lines go anywhere (`off` costs a hit nothing). */
+  get enabled(): boolean {
+    return this.#fd !== undefined
+  }
+
   /** Log one finished request. `upstreamMs` is `undefined` when the origin was not asked. */
   write(req: IncomingMessage, res: ServerResponse, startedAt: number, upstreamMs: number | undefined): void {
     if (this.#fd === undefined) return

@@ -71,9 +71,11 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
   const adminContext = { engine, purgeToken: config.purgeToken, draining: () => draining, origin: config.origin }
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const startedAt = performance.now()
     const timing: UpstreamTiming = { ms: undefined }
-    res.once('finish', () => log.write(req, res, startedAt, timing.ms))
+    if (log.enabled) {
+      const startedAt = performance.now()
+      res.once('finish', () => log.write(req, res, startedAt, timing.ms))
+    }
     if (draining) res.shouldKeepAlive = false
 
     const reason = rejectReason(req)
