@@ -11,7 +11,7 @@ export default defineConfig({
     alias: [
       { find: /^@tiercache\/core\/testing$/, replacement: src('core', 'testing/index.ts') },
       {
-        find: /^@tiercache\/(core|redis|ipc|http)$/,
+        find: /^@tiercache\/(core|redis|ipc|http|proxy)$/,
         replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),
       },
     ],

@@ -1,6 +1,15 @@
 import { closeSync, openSync, writeSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
+/** What the access log learns about one client request as it is served. */
+export interface RequestRecord {
+  /** Milliseconds from sending the origin request to its response's end, `undefined` when none was made. */
+  ms: number | undefined
+  /** Set by a hot-path hit, whose head `getHeader` cannot read. */
+  cacheStatus: string | undefined
+  bytes: number | undefined
+}
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 /** Flushed at this size, or after `FLUSH_MS`, whichever comes first (nginx's `access_log … buffer= flush=`). */
 const BUFFER_BYTES = 64 * 1024
@@ -33,12 +42,13 @@ export class AccessLog {
     return this.#fd !== undefined
   }
 
-  /** Log one finished request. `upstreamMs` is `undefined` when the origin was not asked. */
-  write(req: IncomingMessage, res: ServerResponse, startedAt: number, upstreamMs: number | undefined): void {
+  /** Log one finished request; what `seen` lacks is read from the response's headers. */
+  write(req: IncomingMessage, res: ServerResponse, startedAt: number, seen: RequestRecord): void {
     if (this.#fd === undefined) return
     const now = Date.now()
-    const length = res.getHeader('content-length')
-    const cacheStatus = res.getHeader('x-cache')
+    const upstreamMs = seen.ms
+    const length = seen.bytes ?? res.getHeader('content-length')
+    const cacheStatus = seen.cacheStatus ?? res.getHeader('x-cache')
     const ua = req.headers['user-agent']
     const referer = req.headers.referer
     this.#buffer +=

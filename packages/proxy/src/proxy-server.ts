@@ -16,11 +16,11 @@ import {
 import { RedisPubSubIpc } from '@tiercache/ipc'
 import { RedisStore } from '@tiercache/redis'
 import { Redis } from 'ioredis'
-import { AccessLog } from './access-log.js'
+import { AccessLog, type RequestRecord } from './access-log.js'
 import { admin } from './admin.js'
 import type { ProxyConfig } from './config.js'
 import { rejectReason } from './request-checks.js'
-import { Upstream, type UpstreamTiming } from './upstream.js'
+import { Upstream } from './upstream.js'
 
 /** A running `tiercache-proxy`: its server, its cache, and a graceful `close`. */
 export interface Proxy {
@@ -71,10 +71,10 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
   const adminContext = { engine, purgeToken: config.purgeToken, draining: () => draining, origin: config.origin }
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const timing: UpstreamTiming = { ms: undefined }
+    const timing: RequestRecord = { ms: undefined, cacheStatus: undefined, bytes: undefined }
     if (log.enabled) {
       const startedAt = performance.now()
-      res.once('finish', () => log.write(req, res, startedAt, timing.ms))
+      res.once('finish', () => log.write(req, res, startedAt, timing))
     }
     if (draining) res.shouldKeepAlive = false
 
@@ -94,12 +94,18 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     const hit = engine.freshHit(request)
     if (hit === undefined) return full(req, res, request, timing)
     hit.then(
-      (found) => (found === undefined ? full(req, res, request, timing) : writeFreshHit(res, found)),
+      (found) => {
+        if (found === undefined) return full(req, res, request, timing)
+        // writeHead with a list leaves nothing for getHeader: the log learns the status from here.
+        timing.cacheStatus = 'HIT'
+        timing.bytes = found.body?.byteLength ?? 0
+        writeFreshHit(res, found)
+      },
       (error: unknown) => failed(res, error),
     )
   })
 
-  function full(req: IncomingMessage, res: ServerResponse, request: CacheRequest, timing: UpstreamTiming): void {
+  function full(req: IncomingMessage, res: ServerResponse, request: CacheRequest, timing: RequestRecord): void {
     serve(engine, exchange(req, res, request, timing)).catch((error: unknown) => failed(res, error))
   }
 
@@ -108,7 +114,7 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     req: IncomingMessage,
     res: ServerResponse,
     request: CacheRequest,
-    timing: UpstreamTiming,
+    timing: RequestRecord,
   ): Exchange<void> {
     return {
       request,
@@ -145,9 +151,12 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     draining = true
     // 1. Stop accepting; idle keep-alive connections go now, busy ones after their response
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    // A keep-alive connection whose response ends during the drain turns idle: close those as they come.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50)
     server.closeIdleConnections()
     // 2. Requests in flight finish, up to the timeout; then what is left is cut
     if (!(await within(closed, config.shutdownTimeout))) server.closeAllConnections()
+    clearInterval(sweep)
     // 3. Origin fetches still running (background refreshes) complete and write the cache
     await within(upstream.idle(), config.shutdownTimeout)
     await new Promise((resolve) => setImmediate(resolve))

@@ -1,16 +1,11 @@
 import type { IncomingMessage } from 'node:http'
 import type { Origin, OriginRequest, OriginResponse } from '@tiercache/http'
 import { Pool } from 'undici'
+import type { RequestRecord } from './access-log.js'
 import { forwardedHeaders } from './forwarded.js'
 
 /** Request headers as sent to the origin. */
 type Headers = Record<string, string | string[]>
-
-/** Timings of the origin requests one client request caused, for the access log. */
-export interface UpstreamTiming {
-  /** Milliseconds from sending the request to the response's end, `undefined` when none was made. */
-  ms: number | undefined
-}
 
 /**
  * The origin, reached over a pool of keep-alive connections (undici `Pool`):
@@ -34,12 +29,12 @@ export class Upstream {
   }
 
   /** The cache's way to the origin; `timing` learns how long this client's trips took. */
-  origin(req: IncomingMessage, timing: UpstreamTiming): Origin {
+  origin(req: IncomingMessage, timing: RequestRecord): Origin {
     return (request) => this.#send(request, forwardedHeaders(request.headers, req), timing)
   }
 
   /** Send a client request the cache does not keep (a bypass, a pass) and return the origin's response. */
-  pass(req: IncomingMessage, timing: UpstreamTiming): Promise<OriginResponse> {
+  pass(req: IncomingMessage, timing: RequestRecord): Promise<OriginResponse> {
     const headers = forwardedHeaders(req.headers, req)
     const signal = new AbortController()
     req.once('close', () => {
@@ -71,7 +66,7 @@ export class Upstream {
     return this.#pool.close()
   }
 
-  #send(request: OriginRequest, headers: Headers, timing: UpstreamTiming): Promise<OriginResponse> {
+  #send(request: OriginRequest, headers: Headers, timing: RequestRecord): Promise<OriginResponse> {
     const body =
       request.body === undefined
         ? undefined
@@ -87,7 +82,7 @@ export class Upstream {
       body: Buffer | IncomingMessage | undefined
       signal: AbortSignal
     },
-    timing: UpstreamTiming,
+    timing: RequestRecord,
   ): Promise<OriginResponse> {
     const started = performance.now()
     this.#inFlight++
