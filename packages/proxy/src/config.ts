@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import type { HttpCachePolicyName } from '@tiercache/http'
 import { parseDuration } from './duration.js'
 import { ConfigError } from './errors.js'
 
@@ -18,8 +19,12 @@ export interface ProxyConfig {
   readonly stale: number
   /** How long after expiry a response is kept for when the origin fails. @default the stale window */
   readonly staleIfError: number
-  /** `rfc9111`: the origin's `Cache-Control`/`Expires` decide freshness, the TTLs are the fallback. */
-  readonly policy: 'rfc9111' | undefined
+  /**
+   * Which rules decide what is stored and for how long (the http package's `policy`): `nginx`, the
+   * TTLs as `proxy_cache_valid` would; `rfc9111`, the origin's headers as a shared cache by RFC 9111.
+   * @default 'nginx'
+   */
+  readonly policy: HttpCachePolicyName
   /** Bearer token the purge endpoint requires; without one the endpoint answers 403 to everybody. */
   readonly purgeToken: string | undefined
   /** Path prefix of the health and purge endpoints. @default '/_tiercache' */
@@ -45,7 +50,8 @@ export const USAGE = `Usage: tiercache-proxy --origin <url> --port <n> [options]
   --ttl <duration>      how long a response is fresh (default 60s)
   --stale <duration>    serve stale this long after expiry while one refresh runs (default 0)
   --stale-if-error <d>  serve stale this long after expiry while the origin fails (default: --stale)
-  --policy rfc9111      let the origin's Cache-Control/Expires set freshness (TTLs as fallback)
+  --policy <name>       nginx (default): the TTLs decide, as proxy_cache_valid;
+                        rfc9111: the origin's Cache-Control/Expires decide, as RFC 9111 says
   --config <file>       JSON file with any of these settings (camelCase keys, plus purgeToken,
                         adminPath, accessLog, shutdownTimeout, name, originConnections);
                         flags win over the file
@@ -116,8 +122,9 @@ export function parseConfig(args: readonly string[]): ProxyConfig | typeof HELP 
   const redis = pick('redis')
   if (redis !== undefined) parseUrl(String(redis), '--redis', ['redis:', 'rediss:'])
   const policy = pick('policy')
-  if (policy !== undefined && policy !== 'rfc9111')
-    throw new ConfigError(`--policy must be rfc9111, got ${String(policy)}`)
+  if (policy !== undefined && policy !== 'nginx' && policy !== 'rfc9111') {
+    throw new ConfigError(`--policy must be nginx or rfc9111, got ${String(policy)}`)
+  }
   const stale = duration(pick('stale'), '--stale', 0)
   const adminPath = String(pick('adminPath') ?? '/_tiercache')
   if (!/^\/[\w./-]*[^/]$/.test(adminPath))
@@ -130,7 +137,7 @@ export function parseConfig(args: readonly string[]): ProxyConfig | typeof HELP 
     ttl: duration(pick('ttl'), '--ttl', 60_000),
     stale,
     staleIfError: duration(pick('staleIfError', 'stale-if-error'), '--stale-if-error', stale),
-    policy,
+    policy: policy ?? 'nginx',
     purgeToken: optionalString(file.purgeToken, 'purgeToken'),
     adminPath,
     accessLog: String(pick('accessLog', 'access-log') ?? '-'),

@@ -62,7 +62,7 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     ttl: config.ttl,
     staleTtl: config.stale,
     staleIfError: config.staleIfError,
-    respectCacheControl: config.policy === 'rfc9111',
+    policy: config.policy,
   })
   const upstream = new Upstream(config.origin, config.originConnections)
   const log = new AccessLog(config.accessLog)

@@ -97,6 +97,24 @@ describe('tiercache-proxy (the bin)', () => {
     expect(await proxy.exited).toBe(0)
   })
 
+  it("--policy rfc9111 lets the origin's Cache-Control decide; the default (nginx) keeps to --ttl", async () => {
+    const { origin, proxy } = await setUp(['--policy', 'rfc9111'])
+    origin.headers = { 'content-type': 'text/plain', 'cache-control': 'max-age=0' }
+    await (await fetch(`${proxy.url}/zero`)).text()
+    expect((await fetch(`${proxy.url}/zero`)).headers.get('x-cache')).not.toBe('HIT')
+    expect(origin.count).toBe(2)
+    await proxy.stop()
+    running.pop()
+    const nginxLike = await startBin(PORT + 1, [
+      '--origin',
+      `http://127.0.0.1:${(origin.server.address() as { port: number }).port}`,
+    ])
+    running.push(nginxLike)
+    await (await fetch(`${nginxLike.url}/zero`)).text()
+    expect((await fetch(`${nginxLike.url}/zero`)).headers.get('x-cache')).toBe('HIT')
+    expect(origin.count).toBe(3)
+  })
+
   it('an unknown flag or a bad duration is a usage error: exit 2 with the usage', async () => {
     const unknown = await runBin(['--origin', 'http://127.0.0.1:1', '--port', '1', '--bogus'])
     expect(unknown.code).toBe(2)

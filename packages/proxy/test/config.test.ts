@@ -24,6 +24,8 @@ describe('parseConfig', () => {
     const config = parseConfig([...base, '--ttl', '2m', '--stale', '30s'])
     expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, ttl: 120_000, stale: 30_000, staleIfError: 30_000 })
     expect(config !== HELP && config.origin.href).toBe('http://127.0.0.1:9999/')
+    expect(config).toMatchObject({ policy: 'nginx' })
+    expect(parseConfig([...base, '--policy', 'rfc9111'])).toMatchObject({ policy: 'rfc9111' })
   })
 
   it('reads a config file; flags win over it', () => {
@@ -44,7 +46,7 @@ describe('parseConfig', () => {
     expect(() => parseConfig(['--origin', 'ftp://x', '--port', '1'])).toThrow(/--origin must be a http: or https: URL/)
     expect(() => parseConfig([...base, '--nope'])).toThrow(ConfigError)
     expect(() => parseConfig(['--origin', 'http://x', '--port', '70000'])).toThrow(/--port must be an integer/)
-    expect(() => parseConfig([...base, '--policy', 'rfc7234'])).toThrow(/--policy must be rfc9111/)
+    expect(() => parseConfig([...base, '--policy', 'rfc7234'])).toThrow(/--policy must be nginx or rfc9111/)
     expect(parseConfig(['--help'])).toBe(HELP)
   })
 })
