@@ -46,6 +46,7 @@ function label(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)
 }
 
-function xmlEscape(text: string): string {
+/** `text` escaped for an SVG text node or attribute. */
+export function xmlEscape(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 }

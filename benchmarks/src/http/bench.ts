@@ -15,9 +15,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { loadAverage, machineInfo } from '../harness/machine.js'
 import { latencySvg } from './latency-svg.js'
-import { type BenchConfig, clusterScenario, expiryScenario, hotHitScenario } from './scenarios.js'
 import { hasNginx, nginxVersion } from './processes.js'
 import { renderReport } from './report.js'
+import { type BenchConfig, clusterScenario, expiryScenario, hotHitScenario } from './scenarios.js'
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +31,8 @@ const { values } = parseArgs({
   },
 })
 const nginx = !values['no-nginx'] && hasNginx()
-if (!values['no-nginx'] && !nginx) process.stderr.write('nginx is not installed: running without it (apt-get install -y nginx)\n')
+if (!values['no-nginx'] && !nginx)
+  process.stderr.write('nginx is not installed: running without it (apt-get install -y nginx)\n')
 
 const config: BenchConfig = {
   quick: values.quick === true,
@@ -43,8 +44,8 @@ const config: BenchConfig = {
     ? { seconds: 2, connections: 10, ttl: '1s', ttlMs: 1000, latencyMs: 100 }
     : { seconds: 12, connections: 50, ttl: '2s', ttlMs: 2000, latencyMs: 100 },
   cluster: values.quick
-    ? { seconds: 3, versionMs: 1000, ttl: '500ms', latencyMs: 20, loops: 6, pauseMs: 5 }
-    : { seconds: 25, versionMs: 5000, ttl: '2s', latencyMs: 20, loops: 24, pauseMs: 5 },
+    ? { seconds: 3, versionMs: 1000, ttl: '500ms', ttlMs: 500, latencyMs: 20, loops: 6, pauseMs: 5 }
+    : { seconds: 25, versionMs: 5000, ttl: '2s', ttlMs: 2000, latencyMs: 20, loops: 24, pauseMs: 5 },
 }
 
 const machine = machineInfo()
@@ -52,16 +53,34 @@ const started = Date.now()
 log(`load average at start: ${machine.loadAtStart.join(' ')}`)
 const only = new Set(values.only!.split(','))
 const hot = only.has('hot') ? await hotHitScenario(config, log) : []
-const expiry = only.has('expiry') ? await expiryScenario(config, log) : { rows: [], series: [], range: [0, 1] as [number, number] }
+const expiry = only.has('expiry')
+  ? await expiryScenario(config, log)
+  : { rows: [], series: [], range: [0, 1] as [number, number] }
 const cluster = only.has('cluster') ? await clusterScenario(config, log) : []
 const loadAtEnd = loadAverage()
 log(`load average at end: ${loadAtEnd.join(' ')}; ${((Date.now() - started) / 1000).toFixed(0)} s`)
 
 mkdirSync(values.out!, { recursive: true })
-writeFileSync(`${values.out}/http-expiry.svg`, latencySvg('p99 latency around an expiry (origin latency ' + config.expiry.latencyMs + ' ms)', expiry.series, expiry.range))
+writeFileSync(
+  `${values.out}/http-expiry.svg`,
+  latencySvg(
+    'p99 latency around an expiry (origin latency ' + config.expiry.latencyMs + ' ms)',
+    expiry.series,
+    expiry.range,
+  ),
+)
 writeFileSync(
   `${values.out}/http.md`,
-  renderReport({ config, machine, loadAtEnd, nginx: nginx ? nginxVersion() : undefined, hot, expiry, cluster, seconds: (Date.now() - started) / 1000 }),
+  renderReport({
+    config,
+    machine,
+    loadAtEnd,
+    nginx: nginx ? nginxVersion() : undefined,
+    hot,
+    expiry,
+    cluster,
+    seconds: (Date.now() - started) / 1000,
+  }),
 )
 log(`wrote ${values.out}/http.md and http-expiry.svg`)
 

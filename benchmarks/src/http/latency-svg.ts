@@ -1,3 +1,5 @@
+import { xmlEscape } from '../harness/svg-chart.js'
+
 /** One line of a latency-over-time chart: points of (ms from the expiry, latency ms). */
 export interface Series {
   readonly label: string
@@ -31,12 +33,12 @@ export function latencySvg(title: string, series: readonly Series[], range: read
   }
   const legend = series.map(
     (s, i) =>
-      `<rect x="${M.left + 10 + i * 220}" y="${M.top - 22}" width="12" height="12" fill="${s.color}"/><text x="${M.left + 28 + i * 220}" y="${M.top - 12}">${escape(s.label)}</text>`,
+      `<rect x="${M.left + 10 + i * 220}" y="${M.top - 22}" width="12" height="12" fill="${s.color}"/><text x="${M.left + 28 + i * 220}" y="${M.top - 12}">${xmlEscape(s.label)}</text>`,
   )
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="${M.left}" y="16" font-size="14" font-weight="600">${escape(title)}</text>`,
+    `<text x="${M.left}" y="16" font-size="14" font-weight="600">${xmlEscape(title)}</text>`,
     ...ticksY,
     ...ticksX,
     `<line x1="${x(0).toFixed(1)}" x2="${x(0).toFixed(1)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#c00" stroke-dasharray="4 3"/>`,
@@ -47,8 +49,4 @@ export function latencySvg(title: string, series: readonly Series[], range: read
     '</svg>',
     '',
   ].join('\n')
-}
-
-function escape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

@@ -15,7 +15,10 @@ export interface LoadRun {
 }
 
 /** autocannon with `connections` keep-alive connections for `seconds` against `url`. */
-export async function cannon(url: string, opts: { connections: number; seconds: number; timeline?: boolean }): Promise<LoadRun> {
+export async function cannon(
+  url: string,
+  opts: { connections: number; seconds: number; timeline?: boolean },
+): Promise<LoadRun> {
   const timeline: [number, number][] = []
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon({ url, connections: opts.connections, duration: opts.seconds }, (error, done) =>
@@ -53,7 +56,10 @@ export interface Seen {
  * loops, each sending its next request to the next node, `pauseMs` apart.
  * Records the version every response carries.
  */
-export async function roundRobin(ports: readonly number[], opts: { loops: number; seconds: number; pauseMs: number }): Promise<Seen[]> {
+export async function roundRobin(
+  ports: readonly number[],
+  opts: { loops: number; seconds: number; pauseMs: number },
+): Promise<Seen[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.loops })
   const seen: Seen[] = []
   const until = Date.now() + opts.seconds * 1000
@@ -63,7 +69,12 @@ export async function roundRobin(ports: readonly number[], opts: { loops: number
       const node = next++ % ports.length
       const started = performance.now()
       const body = await getText(ports[node]!, agent)
-      seen.push({ at: Date.now(), node, version: Number(/^v(\d+)/.exec(body)?.[1] ?? 0), ms: performance.now() - started })
+      seen.push({
+        at: Date.now(),
+        node,
+        version: Number(/^v(\d+)/.exec(body)?.[1] ?? 0),
+        ms: performance.now() - started,
+      })
       if (opts.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, opts.pauseMs))
     }
   }
@@ -89,7 +100,11 @@ function getText(port: number, agent: Agent): Promise<string> {
 }
 
 /** p99 of the latencies of `timeline` entries completed in [from, to). */
-export function p99Between(timeline: readonly (readonly [number, number])[], from: number, to: number): number | undefined {
+export function p99Between(
+  timeline: readonly (readonly [number, number])[],
+  from: number,
+  to: number,
+): number | undefined {
   const ms = timeline.filter(([at]) => at >= from && at < to).map(([, latency]) => latency)
   return ms.length === 0 ? undefined : quantile(ms, 0.99)
 }

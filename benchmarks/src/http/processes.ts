@@ -60,11 +60,18 @@ export function startOrigin(port: number, opts: { latencyMs: number; versionMs: 
 
 /** The bare node:http server answering from a Map. */
 export function startMapServer(port: number, originPort: number): Promise<Running> {
-  return forkScript('node:http + Map', 'servers/map-server.ts', port, { MAP_PORT: String(port), ORIGIN_PORT: String(originPort) })
+  return forkScript('node:http + Map', 'servers/map-server.ts', port, {
+    MAP_PORT: String(port),
+    ORIGIN_PORT: String(originPort),
+  })
 }
 
 /** `cacheHttp` from the library, in-memory store. */
-export function startCacheHttp(port: number, originPort: number, ttl: { ttlMs: number; staleMs: number }): Promise<Running> {
+export function startCacheHttp(
+  port: number,
+  originPort: number,
+  ttl: { ttlMs: number; staleMs: number },
+): Promise<Running> {
   return forkScript('cacheHttp (library)', 'servers/cache-http-server.ts', port, {
     CACHE_PORT: String(port),
     ORIGIN_PORT: String(originPort),
@@ -103,7 +110,11 @@ export function nginxVersion(): string {
  * pid is ours to stop. `proxy_cache_use_stale updating` + `background_update`
  * + `lock` is nginx's stale-while-revalidate with single flight.
  */
-export async function startNginx(name: string, port: number, opts: { originPort: number; ttl: string }): Promise<Running> {
+export async function startNginx(
+  name: string,
+  port: number,
+  opts: { originPort: number; ttl: string },
+): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'tiercache-bench-nginx-'))
   const user = process.getuid?.() === 0 ? 'user root root;' : ''
   writeFileSync(
@@ -157,9 +168,13 @@ http {
 
 /** A private redis-server for the cluster scenario. */
 export async function startRedisServer(port: number): Promise<Running> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  })
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  )
   await waitForPort(port, child)
   return running('redis', port, child)
 }

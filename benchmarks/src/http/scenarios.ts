@@ -21,7 +21,15 @@ export interface BenchConfig {
   readonly redisPort: number
   readonly hot: { rounds: number; seconds: number; connections: number }
   readonly expiry: { seconds: number; connections: number; ttl: string; ttlMs: number; latencyMs: number }
-  readonly cluster: { seconds: number; versionMs: number; ttl: string; latencyMs: number; loops: number; pauseMs: number }
+  readonly cluster: {
+    seconds: number
+    versionMs: number
+    ttl: string
+    ttlMs: number
+    latencyMs: number
+    loops: number
+    pauseMs: number
+  }
 }
 
 type Log = (line: string) => void
@@ -40,11 +48,15 @@ function contenders(config: BenchConfig, ttl: { text: string; ms: number }): { n
     },
     {
       name: 'tiercache-proxy',
-      start: (port, origin) => startProxy('tiercache-proxy', port, { originPort: origin, ttl: ttl.text, stale: STALE.text }),
+      start: (port, origin) =>
+        startProxy('tiercache-proxy', port, { originPort: origin, ttl: ttl.text, stale: STALE.text }),
     },
   ]
   if (config.nginx) {
-    list.push({ name: 'nginx proxy_cache', start: (port, origin) => startNginx('nginx', port, { originPort: origin, ttl: ttl.text }) })
+    list.push({
+      name: 'nginx proxy_cache',
+      start: (port, origin) => startNginx('nginx', port, { originPort: origin, ttl: ttl.text }),
+    })
   }
   return list
 }
@@ -83,7 +95,9 @@ export async function hotHitScenario(config: BenchConfig, log: Log): Promise<Hot
           row.cpu.push((cpu * 1000) / run.requests)
           row.errors += run.non2xx
           runs.set(contender.name, row)
-          log(`hot ${contender.name} round ${round + 1}: ${Math.round(run.reqPerSec)} req/s p99 ${run.p99} ms, ${((cpu * 1000) / run.requests).toFixed(1)} µs CPU/req`)
+          log(
+            `hot ${contender.name} round ${round + 1}: ${Math.round(run.reqPerSec)} req/s p99 ${run.p99} ms, ${((cpu * 1000) / run.requests).toFixed(1)} µs CPU/req`,
+          )
         } finally {
           await server.stop()
         }
@@ -122,7 +136,11 @@ export async function expiryScenario(
 ): Promise<{ rows: ExpiryRow[]; series: Series[]; range: [number, number] }> {
   const rows: ExpiryRow[] = []
   const series: Series[] = []
-  const colors: Record<string, string> = { 'tiercache-proxy': '#2e9d5b', 'nginx proxy_cache': '#4a7bd0', 'cacheHttp (library)': '#e08a1e' }
+  const colors: Record<string, string> = {
+    'tiercache-proxy': '#2e9d5b',
+    'nginx proxy_cache': '#4a7bd0',
+    'cacheHttp (library)': '#e08a1e',
+  }
   const ttl = { text: config.expiry.ttl, ms: config.expiry.ttlMs }
   for (const [i, contender] of contenders(config, ttl).entries()) {
     if (contender.name === 'node:http + Map') continue
@@ -133,7 +151,11 @@ export async function expiryScenario(
       const url = `http://127.0.0.1:${server.port}/item`
       await fetch(url).then((r) => r.arrayBuffer())
       const from = Date.now()
-      const run = await cannon(url, { connections: config.expiry.connections, seconds: config.expiry.seconds, timeline: true })
+      const run = await cannon(url, {
+        connections: config.expiry.connections,
+        seconds: config.expiry.seconds,
+        timeline: true,
+      })
       const stats = (await (await fetch(`http://127.0.0.1:${origin.port}/__stats`)).json()) as { requests: number[] }
       const refreshes = groups(stats.requests.filter((at) => at >= from))
       const after = refreshes.map((at) => p99Between(run.timeline, at, at + 1000)).filter((p) => p !== undefined)
@@ -146,8 +168,15 @@ export async function expiryScenario(
         p99Overall: run.p99,
       })
       const around = refreshes[Math.min(1, refreshes.length - 1)]
-      if (around !== undefined) series.push({ label: contender.name, color: colors[contender.name] ?? '#888', points: buckets(run.timeline, around) })
-      log(`expiry ${contender.name}: ${refreshes.length} expiries, ${rows.at(-1)!.originRequests} origin requests, p99 after expiry ≤ ${Math.max(...after)} ms`)
+      if (around !== undefined)
+        series.push({
+          label: contender.name,
+          color: colors[contender.name] ?? '#888',
+          points: buckets(run.timeline, around),
+        })
+      log(
+        `expiry ${contender.name}: ${refreshes.length} expiries, ${rows.at(-1)!.originRequests} origin requests, p99 after expiry ≤ ${Math.max(...after)} ms`,
+      )
     } finally {
       await server.stop()
       await origin.stop()
@@ -191,6 +220,8 @@ export interface ClusterRow {
   readonly mixedMedian: number
   /** Most distinct versions served within one 100 ms window. */
   readonly versionsAtOnce: number
+  /** Share of 100 ms windows in which clients got more than one version. */
+  readonly mixedShare: number
   readonly originRequests: number
   readonly originRequestsPerChange: number
   readonly p99: number
@@ -206,17 +237,40 @@ export async function clusterScenario(config: BenchConfig, log: Log): Promise<Cl
       {
         name: '3 × tiercache-proxy + Redis',
         start: (port, origin, i) =>
-          startProxy(`proxy-${i}`, port, { originPort: origin, ttl: c.ttl, stale: STALE.text, redis: `redis://127.0.0.1:${redis.port}` }),
+          startProxy(`proxy-${i}`, port, {
+            originPort: origin,
+            ttl: c.ttl,
+            stale: STALE.text,
+            redis: `redis://127.0.0.1:${redis.port}`,
+          }),
       },
     ]
-    if (config.nginx) clusters.push({ name: '3 × nginx proxy_cache', start: (port, origin, i) => startNginx(`nginx-${i}`, port, { originPort: origin, ttl: c.ttl }) })
+    if (config.nginx)
+      clusters.push({
+        name: '3 × nginx proxy_cache',
+        start: (port, origin, i) => startNginx(`nginx-${i}`, port, { originPort: origin, ttl: c.ttl }),
+      })
     for (const [k, cluster] of clusters.entries()) {
       const origin = await startOrigin(config.portBase + 20, { latencyMs: c.latencyMs, versionMs: c.versionMs })
       const nodes: Running[] = []
       try {
         for (let i = 0; i < 3; i++) nodes.push(await cluster.start(config.portBase + 21 + k * 3 + i, origin.port, i))
-        const seen = await roundRobin(nodes.map((n) => n.port), { loops: c.loops, seconds: c.seconds, pauseMs: c.pauseMs })
-        const stats = (await (await fetch(`http://127.0.0.1:${origin.port}/__stats`)).json()) as { started: number; count: number }
+        // Nodes that joined a third of a TTL apart (restarts and evictions do that): each nginx then
+        // expires on its own phase, as in production; the proxies share one entry whatever their phase.
+        for (const node of nodes) {
+          await fetch(`http://127.0.0.1:${node.port}/item`, { headers: { host: 'www.example.test' } }).then((r) =>
+            r.text(),
+          )
+          await sleep(c.ttlMs / 3)
+        }
+        const seen = await roundRobin(
+          nodes.map((n) => n.port),
+          { loops: c.loops, seconds: c.seconds, pauseMs: c.pauseMs },
+        )
+        const stats = (await (await fetch(`http://127.0.0.1:${origin.port}/__stats`)).json()) as {
+          started: number
+          count: number
+        }
         rows.push(coherence(cluster.name, seen, stats.started, stats.count, c.versionMs))
         log(`cluster ${cluster.name}: ${JSON.stringify(rows.at(-1))}`)
       } finally {
@@ -231,7 +285,13 @@ export async function clusterScenario(config: BenchConfig, log: Log): Promise<Cl
   return rows
 }
 
-function coherence(name: string, seen: readonly Seen[], started: number, originRequests: number, versionMs: number): ClusterRow {
+function coherence(
+  name: string,
+  seen: readonly Seen[],
+  started: number,
+  originRequests: number,
+  versionMs: number,
+): ClusterRow {
   const first = seen[0]!.at
   const last = seen.at(-1)!.at
   const old: number[] = []
@@ -261,6 +321,7 @@ function coherence(name: string, seen: readonly Seen[], started: number, originR
     oldServedWorst: Math.max(...old),
     mixedMedian: median(mixed),
     versionsAtOnce: Math.max(...[...windows.values()].map((set) => set.size)),
+    mixedShare: [...windows.values()].filter((set) => set.size > 1).length / windows.size,
     originRequests,
     originRequestsPerChange: originRequests / Math.max(1, changes),
     p99: quantile(
