@@ -37,7 +37,7 @@ describe('HTTP benchmark harness (pnpm bench:http --quick)', () => {
       expect(report).toMatch(new RegExp(`^\\| ${server.replace(/[+()]/g, '\\$&')} \\| [\\d,]+ \\|`, 'm'))
     }
     expect(report).toMatch(/^\| tiercache-proxy \| \d+ \| \d+ \|/m) // the expiry table
-    expect(report).toMatch(/^\| 3 × tiercache-proxy \+ Redis \| \d+ \| \d+ \|/m)
+    expect(report).toMatch(/^\| 3 × tiercache-proxy \+ Redis \| \d+ \| [\d,]+ \|/m)
     expect(report).toContain('Load average (1/5/15 min)')
     const svg = readFileSync(join(out, 'http-expiry.svg'), 'utf8')
     expect(svg).toMatch(/^<svg /)

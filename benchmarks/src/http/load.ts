@@ -83,6 +83,12 @@ export async function roundRobin(
   return seen
 }
 
+/** One GET of the cluster's URL under the public Host (fetch would drop a `Host` header). */
+export function getItem(port: number): Promise<string> {
+  const agent = new Agent({ keepAlive: false })
+  return getText(port, agent).finally(() => agent.destroy())
+}
+
 function getText(port: number, agent: Agent): Promise<string> {
   return new Promise((resolve, reject) => {
     // One public Host for every node, as behind a balancer (the cache key holds the Host).

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { median, quantile } from '../harness/stats.js'
 import type { Series } from './latency-svg.js'
-import { cannon, p99Between, roundRobin, type Seen } from './load.js'
+import { cannon, getItem, p99Between, roundRobin, type Seen } from './load.js'
 import {
   cpuMs,
   type Running,
@@ -258,9 +258,7 @@ export async function clusterScenario(config: BenchConfig, log: Log): Promise<Cl
         // Nodes that joined a third of a TTL apart (restarts and evictions do that): each nginx then
         // expires on its own phase, as in production; the proxies share one entry whatever their phase.
         for (const node of nodes) {
-          await fetch(`http://127.0.0.1:${node.port}/item`, { headers: { host: 'www.example.test' } }).then((r) =>
-            r.text(),
-          )
+          await getItem(node.port)
           await sleep(c.ttlMs / 3)
         }
         const seen = await roundRobin(

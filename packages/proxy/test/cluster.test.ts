@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -45,10 +46,20 @@ describe('tiercache-proxy --redis: two processes, one cache', () => {
   })
 
   // Clients reach both nodes under one public Host, as behind a balancer (the key holds the Host).
-  const get = async (proxy: ProxyProcess, path: string) => {
-    const res = await fetch(`${proxy.url}${path}`, { headers: { host: 'www.example.test' } })
-    return { cache: res.headers.get('x-cache'), body: await res.text() }
-  }
+  // (node:http, since fetch drops a Host header.)
+  const get = (proxy: ProxyProcess, path: string) =>
+    new Promise<{ cache: string | undefined; body: string }>((resolve, reject) => {
+      request(`${proxy.url}${path}`, { headers: { host: 'www.example.test' } }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          body += chunk
+        })
+        res.on('end', () => resolve({ cache: res.headers['x-cache'] as string | undefined, body }))
+      })
+        .on('error', reject)
+        .end()
+    })
 
   it('a response fetched through one node is a hit on the other; a purge on one reaches both', async () => {
     const [a, b] = proxies as [ProxyProcess, ProxyProcess]
