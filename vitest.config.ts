@@ -10,6 +10,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@tiercache\/core\/testing$/, replacement: src('core', 'testing/index.ts') },
+      { find: /^@tiercache\/ipc\/testing$/, replacement: src('ipc', 'testing/index.ts') },
       {
         find: /^@tiercache\/(core|redis|ipc|http|proxy)$/,
         replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),

@@ -1,8 +1,7 @@
 import { Worker } from 'node:worker_threads'
+import { busConformanceSuite, ChaosBus, recorder, type TestBus } from '@tiercache/ipc/testing'
 import { describe, expect, it } from 'vitest'
 import { BroadcastChannelIpc } from '../src/broadcast-channel.js'
-import { busConformanceSuite, type TestBus } from './bus-conformance.js'
-import { recorder } from './recorder.js'
 
 let channelCount = 0
 
@@ -23,6 +22,96 @@ busConformanceSuite('BroadcastChannelIpc', {
   async subscribe(bus, namespace, handler) {
     return bus.subscribe(namespace, handler)
   },
+})
+
+// The chaos wrapper in `ok` mode must be a bus like any other.
+busConformanceSuite('ChaosBus(BroadcastChannelIpc)', {
+  async pair() {
+    const channel = `chaos-conformance-${channelCount++}`
+    const a = new ChaosBus(new BroadcastChannelIpc({ channel }) as TestBus)
+    const b = new ChaosBus(new BroadcastChannelIpc({ channel }) as TestBus)
+    return {
+      a,
+      b,
+      close: async () => {
+        await Promise.all([a.close(), b.close()])
+      },
+    }
+  },
+  async subscribe(bus, namespace, handler) {
+    return bus.subscribe(namespace, handler)
+  },
+})
+
+describe('ChaosBus', () => {
+  /** Two nodes on a fresh channel, `b` wrapped in chaos, with a recorder subscribed on `b`. */
+  function chaosPair(options: ConstructorParameters<typeof ChaosBus>[1] = {}) {
+    const channel = `chaos-${channelCount++}`
+    const a = new BroadcastChannelIpc({ channel, coalesceMs: 1 })
+    const b = new ChaosBus(new BroadcastChannelIpc({ channel, coalesceMs: 1 }) as TestBus, options)
+    const onB = recorder()
+    b.subscribe('users', onB)
+    const close = () => Promise.all([a.close(), b.close()])
+    return { a, b, onB, close }
+  }
+
+  it('loses what arrives in drop mode, and delivers again once ok', async () => {
+    const { a, b, onB, close } = chaosPair()
+    b.mode = 'drop'
+    a.publish({ kind: 'set', namespace: 'users', keys: ['lost'] })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(b.received.get('invalidate')).toBe(1)
+    b.mode = 'ok'
+    a.publish({ kind: 'set', namespace: 'users', keys: ['kept'] })
+    await onB.until(() => onB.keys().includes('kept'))
+    expect(onB.keys()).toEqual(['kept'])
+    await close()
+  })
+
+  it('delivers late in delay mode', async () => {
+    const { a, b, onB, close } = chaosPair({ delayMs: 150 })
+    b.mode = 'delay'
+    const sent = Date.now()
+    a.publish({ kind: 'purge', namespace: 'users', keys: [] })
+    await onB.until(() => onB.count('invalidateAll') === 1)
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(140)
+    await close()
+  })
+
+  it('tells handlers it disconnected, loses messages meanwhile, and tells them it reconnected', async () => {
+    const { a, b, onB, close } = chaosPair({ maxStalenessMs: 250 })
+    const events: string[] = []
+    b.on('disconnected', (info) => events.push(`disconnected:${info.namespace}:${info.reason}`))
+    b.on('reconnected', (info) => events.push(`reconnected:${info.namespace}`))
+    b.mode = 'disconnect'
+    a.publish({ kind: 'set', namespace: 'users', keys: ['missed'] })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    b.mode = 'ok'
+    a.publish({ kind: 'set', namespace: 'users', keys: ['after'] })
+    await onB.until(() => onB.keys().includes('after'))
+    expect(onB.calls).toEqual([
+      { method: 'disconnected', maxStalenessMs: 250 },
+      { method: 'reconnected' },
+      { method: 'invalidate', keys: ['after'] },
+    ])
+    expect(events).toEqual(['disconnected:users:chaos', 'reconnected:users'])
+    await close()
+  })
+
+  it('cancels delayed deliveries on close', async () => {
+    const { a, b, onB, close } = chaosPair({ delayMs: 100 })
+    b.mode = 'delay'
+    a.publish({ kind: 'set', namespace: 'users', keys: ['late'] })
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    await close()
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    expect(onB.calls).toEqual([])
+  })
+
+  it('rejects an inner bus that is not one, naming the argument', () => {
+    expect(() => new ChaosBus({} as never)).toThrow(TypeError)
+    expect(() => new ChaosBus(null as never)).toThrow(/inner/)
+  })
 })
 
 type WorkerReport =

@@ -1,6 +1,6 @@
+import { recorder } from '@tiercache/ipc/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RedisPubSubIpc } from '../src/redis-pubsub.js'
-import { recorder } from './recorder.js'
 import { type Cluster, Redis, type RedisCluster, startRedisCluster } from './redis-server.js'
 
 let cluster: RedisCluster

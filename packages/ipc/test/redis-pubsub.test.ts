@@ -1,9 +1,8 @@
+import { busConformanceSuite, recorder, type TestBus } from '@tiercache/ipc/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { IpcError } from '../src/errors.js'
 import { decodeMessage, encodeMessage, WIRE_VERSION } from '../src/message.js'
 import { RedisPubSubIpc, type RedisPubSubIpcOptions } from '../src/redis-pubsub.js'
-import { busConformanceSuite, type TestBus } from './bus-conformance.js'
-import { recorder } from './recorder.js'
 import { type Redis, type RedisServer, startRedisServer } from './redis-server.js'
 
 let server: RedisServer

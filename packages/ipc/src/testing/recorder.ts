@@ -9,15 +9,17 @@ export type HandlerCall =
 
 /** A handler that records what the bus told it, for assertions. */
 export interface Recorder extends InvalidationHandler {
+  /** Every call, in order. */
   readonly calls: HandlerCall[]
   /** Every key passed to `invalidate`, in order. */
   keys(): string[]
+  /** How many calls of `method` were made. */
   count(method: HandlerCall['method']): number
   /** Resolve once `predicate` holds, reject after `timeoutMs`. */
   until(predicate: (calls: readonly HandlerCall[]) => boolean, timeoutMs?: number): Promise<void>
 }
 
-/** A new recording handler. */
+/** A new recording handler, to pass to `subscribe` and assert on what the bus delivered. */
 export function recorder(): Recorder {
   const calls: HandlerCall[] = []
   let waiters: (() => void)[] = []

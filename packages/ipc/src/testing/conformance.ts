@@ -1,11 +1,11 @@
 import type { InvalidationBus, InvalidationHandler } from '@tiercache/core'
 import type { EventEmitter } from 'eventemitter3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { IpcError } from '../src/errors.js'
-import type { IpcEvents } from '../src/events.js'
+import { IpcError } from '../errors.js'
+import type { IpcEvents } from '../events.js'
 import { type Recorder, recorder } from './recorder.js'
 
-/** A bus as the suite drives it. */
+/** A bus as the suite drives it: an `InvalidationBus` with this package's events, `flush` and `close`. */
 export type TestBus = InvalidationBus & EventEmitter<IpcEvents> & { flush(): void; close(): Promise<void> }
 
 /** What a transport's test file gives the suite. */
@@ -18,7 +18,20 @@ export interface BusFactory {
 
 /**
  * The behaviour every invalidation transport must have, run by each
- * transport's tests against itself (as undici's `cacheStoreTests`).
+ * transport's tests against itself (as undici's `cacheStoreTests`). Call it at
+ * the top level of a vitest test file; it registers a `describe` block.
+ *
+ * @example
+ * ```ts
+ * import { busConformanceSuite, type TestBus } from '@tiercache/ipc/testing'
+ * busConformanceSuite('MyBus', {
+ *   async pair() {
+ *     const a = new MyBus(), b = new MyBus()
+ *     return { a: a as TestBus, b: b as TestBus, close: () => Promise.all([a.close(), b.close()]).then(() => {}) }
+ *   },
+ *   async subscribe(bus, namespace, handler) { return bus.subscribe(namespace, handler) },
+ * })
+ * ```
  */
 export function busConformanceSuite(name: string, factory: BusFactory): void {
   describe(`${name}: InvalidationBus conformance`, () => {
