@@ -35,7 +35,7 @@ export class ChaosBus extends EventEmitter<IpcEvents> implements TestBus {
   readonly received = new Map<'invalidate' | 'invalidateAll', number>()
   readonly #inner: TestBus
   readonly #maxStalenessMs: number
-  readonly #handlers = new Map<InvalidationHandler, string>()
+  readonly #handlers = new Map<InvalidationHandler, { namespace: string; chaotic: InvalidationHandler }>()
   readonly #timers = new Set<NodeJS.Timeout>()
   #mode: ChaosBusMode = 'ok'
 
@@ -62,21 +62,22 @@ export class ChaosBus extends EventEmitter<IpcEvents> implements TestBus {
     const was = this.#mode
     this.#mode = mode
     if (was !== 'disconnect' && mode === 'disconnect') {
-      for (const [handler, namespace] of this.#handlers) {
+      for (const [handler, { namespace }] of this.#handlers) {
         this.emit('disconnected', { namespace, reason: 'chaos' })
         handler.disconnected(this.#maxStalenessMs)
       }
     } else if (was === 'disconnect' && mode !== 'disconnect') {
-      for (const [handler, namespace] of this.#handlers) {
+      for (const [handler, { namespace }] of this.#handlers) {
         this.emit('reconnected', { namespace })
         handler.reconnected()
       }
     }
   }
 
-  /** Publish through the wrapped bus. */
-  publish(event: InvalidationEvent): void {
-    this.#inner.publish(event)
+  /** Publish through the wrapped bus; `from`, a handler subscribed here, is not told its own change. */
+  publish(event: InvalidationEvent, from?: InvalidationHandler): void | Promise<void> {
+    // The wrapped bus knows the handler by the wrapper it was subscribed with.
+    return this.#inner.publish(event, from === undefined ? undefined : (this.#handlers.get(from)?.chaotic ?? from))
   }
 
   /** Subscribe on the wrapped bus, with what it delivers passed through the current mode. */
@@ -90,7 +91,7 @@ export class ChaosBus extends EventEmitter<IpcEvents> implements TestBus {
     }
     // A handler that is not one goes to the wrapped bus as is, which throws naming the argument.
     const unsubscribe = this.#inner.subscribe(namespace, isHandler(handler) ? chaotic : handler)
-    this.#handlers.set(handler, namespace)
+    this.#handlers.set(handler, { namespace, chaotic })
     return () => {
       this.#handlers.delete(handler)
       unsubscribe()
