@@ -12,7 +12,7 @@ export default defineConfig({
       { find: /^@tiercache\/core\/testing$/, replacement: src('core', 'testing/index.ts') },
       { find: /^@tiercache\/ipc\/testing$/, replacement: src('ipc', 'testing/index.ts') },
       {
-        find: /^@tiercache\/(core|redis|ipc|http|proxy)$/,
+        find: /^@tiercache\/(core|redis|ipc|http|proxy|metrics)$/,
         replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)),
       },
     ],

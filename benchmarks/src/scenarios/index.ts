@@ -6,6 +6,7 @@ import { l1Hit } from './l1-hit.js'
 import { l2Hit } from './l2-hit.js'
 import { memory } from './memory.js'
 import { stampede } from './stampede.js'
+import { tracing } from './tracing.js'
 
 /** Every scenario, in report order. */
-export const SCENARIOS: readonly Scenario[] = [l1Hit, l2Hit, codec, getMany, stampede, expiry, memory]
+export const SCENARIOS: readonly Scenario[] = [l1Hit, tracing, l2Hit, codec, getMany, stampede, expiry, memory]

@@ -163,3 +163,32 @@ export class StoreCallError extends StoreError {
     if (details.key !== undefined) this.key = details.key
   }
 }
+
+/**
+ * What `cache.stats().storeErrorsByKind` counts: a store's {@link StoreErrorKind}s,
+ * plus the cache's own `encode` (a value its codec could not write; it stays in
+ * L1 only) and `other` (a failure that says no kind, e.g. from a store that
+ * throws plain errors).
+ */
+export type StoreFailureKind = StoreErrorKind | 'encode' | 'other'
+
+/** Every {@link StoreFailureKind}, in one place. */
+export const STORE_FAILURE_KINDS: readonly StoreFailureKind[] = [
+  'timeout',
+  'circuit-open',
+  'connection',
+  'server',
+  'decode',
+  'too-large',
+  'contention',
+  'encode',
+  'other',
+]
+
+/** The kind of a failure the store or the cache reported. */
+export function storeFailureKind(error: unknown): StoreFailureKind {
+  if (error instanceof StoreCallError) return error.kind
+  if (error instanceof DecodeError) return 'decode'
+  if (error instanceof StoreError && error.operation === 'encode') return 'encode'
+  return 'other'
+}

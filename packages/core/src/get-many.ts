@@ -63,6 +63,7 @@ export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest
   const single: Loader<V> | undefined = loader && (async (key, ctx) => (await loader([key], ctx))[0])
 
   // L1, and loads already running
+  stats.gets(keys.length)
   for (const [i, key] of keys.entries()) {
     const entry = parts.trustedL1(key, now)
     const flight = flights.get(key)
@@ -72,6 +73,7 @@ export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest
     } else if (entry !== undefined && single !== undefined && isServableStale(entry, now)) {
       results[i] = refresher.serveStale({ key, f, loader: single, hardTimeout: request.hardTimeout }, entry).value
     } else if (flight !== undefined) {
+      stats.flightWait()
       joined.push(
         flight.then((got) => {
           results[i] = got.value
@@ -80,7 +82,11 @@ export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest
     } else {
       const at = wanted.get(key)
       if (at === undefined) wanted.set(key, [i])
-      else at.push(i)
+      else {
+        // The same key twice in one call: the repeat rides on the first one's load.
+        stats.flightWait()
+        at.push(i)
+      }
     }
   }
 
@@ -166,8 +172,9 @@ async function loadMany<V>(
   parts.stats.loadStarted()
   let values: readonly (V | undefined | null)[]
   try {
-    const run = () => loader(keys, ctx)
-    values = await pipeline.withHardTimeout(keys.join(','), controller, run, request.hardTimeout)
+    values = await pipeline.traced(keys, false, () =>
+      pipeline.withHardTimeout(keys.join(','), controller, () => loader(keys, ctx), request.hardTimeout),
+    )
     if (!Array.isArray(values) || values.length !== keys.length) {
       throw new TypeError(`bulk loader must resolve to an array of ${keys.length} values, got ${describe(values)}`)
     }

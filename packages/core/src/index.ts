@@ -4,13 +4,17 @@ export {
   DecodeError,
   errorBrand,
   LoaderError,
+  STORE_FAILURE_KINDS,
   StoreCallError,
   StoreError,
   type StoreErrorKind,
+  type StoreFailureKind,
   type StoreOutcome,
+  storeFailureKind,
   TierCacheError,
   TimeoutError,
 } from './errors.js'
+export type { TierCacheHealth } from './health.js'
 export {
   INVALIDATION_KINDS,
   type InvalidationBus,
@@ -19,6 +23,7 @@ export {
   type InvalidationKind,
 } from './invalidation.js'
 export type { BulkLoader, BulkLoaderContext, Loader, LoaderContext } from './loader.js'
+export type { TierCacheLogger } from './logger.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export {
   CACHE_DEFAULTS,
@@ -34,7 +39,9 @@ export type { Unrepresentable } from './representable.js'
 export type { GetInfo, HitLevel, PeekResult, StaleReason } from './result.js'
 export type { TierCacheEvents, TierCacheStats } from './stats.js'
 export type {
+  CircuitState,
   SharedStore,
+  StoreHealth,
   StoreLock,
   StoreRead,
   StoreRecord,
@@ -43,4 +50,15 @@ export type {
   StoreWriteResult,
 } from './store.js'
 export { TierCache } from './tier-cache.js'
+export {
+  CHANNELS,
+  type GetManyTrace,
+  type GetTrace,
+  type HttpRequestTrace,
+  isTraced,
+  type LoadTrace,
+  type StoreTrace,
+  type TraceSource,
+  tracing,
+} from './tracing.js'
 export { checkOptionNames } from './validate.js'

@@ -12,10 +12,13 @@ import { FAILED, type SharedTier } from './shared-tier.js'
 import type { SingleFlight, Ticket } from './single-flight.js'
 import type { Stats } from './stats.js'
 import type { StoreVersion, StoreWrite, StoreWriteResult } from './store.js'
+import { isTraced, tracing } from './tracing.js'
 import { checkDurations } from './validate.js'
 
 /** How a {@link LoadPipeline} is wired into its cache. */
 export interface LoadPipelineOptions<V> {
+  /** The cache's name and the cache itself, for the `tiercache:load` trace. */
+  readonly source: { readonly cache: string; readonly owner: object }
   readonly l1: LocalTier<V> | undefined
   readonly l2: SharedTier<V>
   readonly clock: Clock
@@ -129,6 +132,7 @@ export class LoadPipeline<V> {
         const taken = await l2.acquire(key, this.#o.lockLease)
         if (taken === FAILED) break // store down: load without the lock
         const waitMs = deadline - clock.now()
+        if (taken === undefined && waitMs > 0) this.#o.stats.lockWait()
         const woken = taken === undefined && waitMs > 0 ? await l2.waitForRelease(key, waitMs) : false
         token = taken
         const landed = await reread()
@@ -181,7 +185,9 @@ export class LoadPipeline<V> {
     stats.loadStarted()
     let value: V | undefined | null
     try {
-      value = await this.withHardTimeout(key, controller, () => loader(key, ctx), load.hardTimeout)
+      value = await this.traced([key], refreshing, () =>
+        this.withHardTimeout(key, controller, () => loader(key, ctx), load.hardTimeout),
+      )
     } catch (thrown) {
       return this.loadFailed(load, thrown instanceof TimeoutError ? thrown : new LoaderError(key, thrown))
     } finally {
@@ -282,6 +288,12 @@ export class LoadPipeline<V> {
   #forL1(key: string, value: V | undefined): V | undefined {
     const serializer = this.#o.l1Serializer
     return value !== undefined && serializer ? serializer(value, key) : value
+  }
+
+  /** Run one loader call, published on `tiercache:load` when someone listens (nothing is built otherwise). */
+  traced<T>(keys: readonly string[], refreshing: boolean, run: () => Promise<T>): Promise<T> {
+    if (!isTraced(tracing.load)) return run()
+    return tracing.load.tracePromise(run, { ...this.#o.source, key: keys[0]!, keys, refreshing })
   }
 
   /** Run a loader under the hard timeout; on time-out its signal aborts and the call rejects with `TimeoutError`. */

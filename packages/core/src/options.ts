@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js'
 import type { Codec } from './codec.js'
 import type { InvalidationBus } from './invalidation.js'
+import type { TierCacheLogger } from './logger.js'
 import type { SharedStore } from './store.js'
 
 /** Options of a {@link TierCache}. Per-call options ({@link GetOptions}) override the freshness ones. */
@@ -110,6 +111,13 @@ export interface TierCacheOptions<V> {
   refreshRetryDelay?: number
   /** Time source, injectable for tests. @default the system clock */
   clock?: Clock
+  /**
+   * Where failures are logged as they happen, pino-style `(obj, msg)`: store
+   * and bus failures at `warn`, loader failures at `error`, refreshes and bus
+   * reconnections at `debug`. `obj` carries `cache`, `key` and `err`.
+   * Independent of the `error` event. @default none
+   */
+  logger?: TierCacheLogger
 }
 
 /** The names of the per-call options of `set`. */
@@ -149,6 +157,7 @@ export const CACHE_OPTION_NAMES = optionNames<TierCacheOptions<unknown>>({
   storeTimeout: true,
   refreshRetryDelay: true,
   clock: true,
+  logger: true,
 })
 
 /** The freshness settings of one entry, resolved from the cache options, the call and the loader. */

@@ -4,7 +4,16 @@ import { withDeadline } from './deadline.js'
 import { type Entry, makeEntry } from './entry.js'
 import { DecodeError, StoreCallError, StoreError, type TierCacheError } from './errors.js'
 import type { FreshnessPolicy } from './options.js'
-import type { SharedStore, StoreLock, StoreRecord, StoreVersion, StoreWrite, StoreWriteResult } from './store.js'
+import type {
+  SharedStore,
+  StoreHealth,
+  StoreLock,
+  StoreRecord,
+  StoreVersion,
+  StoreWrite,
+  StoreWriteResult,
+} from './store.js'
+import { isTraced, type StoreTrace, tracing } from './tracing.js'
 
 /** What a store call resolves to when it failed or timed out (already reported). */
 export const FAILED: unique symbol = Symbol('store call failed')
@@ -25,9 +34,25 @@ function storeErrorOf(operation: string, cause: unknown): StoreError {
   return new StoreCallError({ operation, kind: 'server', outcome: 'unknown', cause })
 }
 
+/** The key a health check reads when the store has no `health()`: any answer, even "absent", is healthy. */
+const HEALTH_KEY = '__tiercache_health__'
+
+/** What a store call is about, for reports and traces. */
+export interface CallSite {
+  /** The key concerned, when the call is about one key. */
+  readonly key?: string
+  /** ms added to the store timeout, for calls that wait by design (a lock wait). */
+  readonly extraMs?: number
+}
+
+/** A call about no one key (shared, so a call allocates none). */
+const NO_SITE: CallSite = Object.freeze({})
+
 /** How a {@link SharedTier} is wired into its cache. */
 export interface SharedTierOptions<V> {
   readonly namespace: string
+  /** The cache this tier belongs to: the `owner` of its store traces. */
+  readonly owner: object
   readonly store: SharedStore
   readonly codec: Codec
   readonly clock: Clock
@@ -74,11 +99,12 @@ export class SharedTier<V> {
 
   /**
    * A store call that never throws: failures and time-outs are reported and
-   * resolve `FAILED`. `extraMs` widens the deadline for calls that wait by design (a lock wait).
+   * resolve `FAILED`. `at.key` names the key concerned in the report and the
+   * trace; `at.extraMs` widens the deadline for calls that wait by design (a lock wait).
    */
-  call<T>(operation: string, run: () => Promise<T>, extraMs = 0): Promise<T | typeof FAILED> {
-    return this.#bounded(operation, run, extraMs).then(undefined, (cause: unknown) => {
-      this.#report(cause instanceof StoreError ? cause : new StoreError(operation, cause))
+  call<T>(operation: string, run: () => Promise<T>, at: CallSite = NO_SITE): Promise<T | typeof FAILED> {
+    return this.#traced(operation, run, at).then(undefined, (cause: unknown) => {
+      this.#report(cause instanceof StoreError ? cause : new StoreError(operation, cause), at.key)
       return FAILED
     })
   }
@@ -88,16 +114,43 @@ export class SharedTier<V> {
    * then rejected with a `StoreError`, a `StoreCallError` saying whether the
    * write may still land (`outcome`) when the store (or the time-out) knows.
    */
-  must<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return this.#bounded(operation, run, 0).then(undefined, (cause: unknown) => {
+  must<T>(operation: string, run: () => Promise<T>, at: CallSite = NO_SITE): Promise<T> {
+    return this.#traced(operation, run, at).then(undefined, (cause: unknown) => {
       const error = storeErrorOf(operation, cause)
-      this.#report(error)
+      this.#report(error, at.key)
       throw error
     })
   }
 
-  /** `run()` under the cache's own time-out, unless the store bounds its calls itself. */
-  #bounded<T>(operation: string, run: () => Promise<T>, extraMs: number): Promise<T> {
+  /** `run` bounded, published on `tiercache:store` when someone listens (nothing is built otherwise). */
+  #traced<T>(operation: string, run: () => Promise<T>, at: CallSite): Promise<T> {
+    return isTraced(tracing.store)
+      ? tracing.store.tracePromise(() => this.#bounded(operation, run, at), this.#trace(operation, at.key))
+      : this.#bounded(operation, run, at)
+  }
+
+  /**
+   * Check the store now, without counting or reporting a failure (a health
+   * check is not traffic): its own `health()`, else a read of one key.
+   */
+  async probe(): Promise<StoreHealth> {
+    const check = (): Promise<StoreHealth> =>
+      this.store.health !== undefined
+        ? this.store.health()
+        : this.store.get(this.#o.namespace, HEALTH_KEY).then(() => ({ ok: true }))
+    try {
+      const health = await this.#traced('health', check, NO_SITE)
+      return health.circuit === undefined && this.store.circuit !== undefined
+        ? { ...health, circuit: this.store.circuit }
+        : health
+    } catch (cause) {
+      const error = cause instanceof Error ? cause.message : String(cause)
+      return this.store.circuit === undefined ? { ok: false, error } : { ok: false, circuit: this.store.circuit, error }
+    }
+  }
+
+  /** `run` under the store timeout (unless the store bounds its calls); a synchronous throw becomes a rejection. */
+  #bounded<T>(operation: string, run: () => Promise<T>, at: CallSite): Promise<T> {
     let running: Promise<T>
     try {
       running = run()
@@ -105,7 +158,7 @@ export class SharedTier<V> {
       return Promise.reject(cause)
     }
     if (this.store.boundsCalls === true) return running
-    const limit = this.#o.timeoutMs + extraMs
+    const limit = this.#o.timeoutMs + (at.extraMs ?? 0)
     return withDeadline(
       running,
       limit,
@@ -119,6 +172,10 @@ export class SharedTier<V> {
     )
   }
 
+  #trace(operation: string, key: string | undefined): StoreTrace {
+    return { cache: this.#o.namespace, owner: this.#o.owner, store: this.store.name, operation, key }
+  }
+
   /**
    * The entry of `key` in the store, fresh or stale (`undefined` when absent,
    * unreadable or the store failed), and the version a load writes back with
@@ -126,7 +183,7 @@ export class SharedTier<V> {
    */
   read(key: string, f: FreshnessPolicy): Promise<Reading<V>> {
     // One promise step over the store's: this is every L1 miss's path.
-    return this.call('get', () => this.store.read(this.#o.namespace, key)).then((read) =>
+    return this.call('get', () => this.store.read(this.#o.namespace, key), { key }).then((read) =>
       read === FAILED
         ? UNREAD
         : {
@@ -157,7 +214,7 @@ export class SharedTier<V> {
     const ns = this.#o.namespace
     if (writes.length === 1) {
       const [key, write] = writes[0]!
-      return [await this.call('set', () => this.store.set(ns, key, write))]
+      return [await this.call('set', () => this.store.set(ns, key, write), { key })]
     }
     if (writes.length === 0) return []
     const results = await this.call('setMany', () => this.store.setMany(ns, writes))
@@ -166,7 +223,7 @@ export class SharedTier<V> {
 
   /** A user's `set`: unconditional; rejects with the store's `StoreError` when it failed or timed out. */
   async put(key: string, write: StoreWrite): Promise<void> {
-    await this.must('set', () => this.store.set(this.#o.namespace, key, write))
+    await this.must('set', () => this.store.set(this.#o.namespace, key, write), { key })
   }
 
   /** Encode a value (or a miss) into a store write; `FAILED` when the codec cannot encode it. */
@@ -191,7 +248,7 @@ export class SharedTier<V> {
 
   /** Delete the record of `key`; rejects with the store's `StoreError` when it failed or timed out. */
   async delete(key: string): Promise<void> {
-    await this.must('delete', () => this.store.delete(this.#o.namespace, key))
+    await this.must('delete', () => this.store.delete(this.#o.namespace, key), { key })
   }
 
   /** Make every record of this namespace unreachable; rejects with the store's `StoreError` when it failed or timed out. */
@@ -208,18 +265,21 @@ export class SharedTier<V> {
 
   /** Try once to take the lock of `key`: the owner token, `undefined` when another owner holds it. */
   acquire(key: string, leaseMs: number): Promise<string | undefined | typeof FAILED> {
-    return this.call('lock', () => this.#lock().acquire(this.#o.namespace, key, leaseMs))
+    return this.call('lock', () => this.#lock().acquire(this.#o.namespace, key, leaseMs), { key })
   }
 
   /** Wait until the holder of `key`'s lock releases it (`true`) or `waitMs` pass (`false`). */
   waitForRelease(key: string, waitMs: number): Promise<boolean | typeof FAILED> {
     // The wait is by design: it widens this call's deadline rather than counting against it.
-    return this.call('lock', () => this.#lock().waitForRelease(this.#o.namespace, key, waitMs), waitMs)
+    return this.call('lock-wait', () => this.#lock().waitForRelease(this.#o.namespace, key, waitMs), {
+      key,
+      extraMs: waitMs,
+    })
   }
 
   /** Release the lock of `key` if `token` still owns it. */
   async release(key: string, token: string): Promise<void> {
-    await this.call('unlock', () => this.#lock().release(this.#o.namespace, key, token))
+    await this.call('unlock', () => this.#lock().release(this.#o.namespace, key, token), { key })
   }
 
   /**
@@ -242,7 +302,7 @@ export class SharedTier<V> {
         clearInterval(timer)
         return
       }
-      void this.call('lock', () => lock.extend!(this.#o.namespace, key, token, lease.ms))
+      void this.call('lock', () => lock.extend!(this.#o.namespace, key, token, lease.ms), { key })
     }, lease.ms / 2)
     timer.unref?.()
     return timer

@@ -117,6 +117,19 @@ export interface StoreLock {
   waitForRelease(namespace: string, key: string, timeoutMs: number): Promise<boolean>
 }
 
+/** The state of a store's circuit breaker: `open` while calls are refused without trying. */
+export type CircuitState = 'closed' | 'open' | 'half-open'
+
+/** What a store says about itself from {@link SharedStore.health}. */
+export interface StoreHealth {
+  /** The store answered. */
+  readonly ok: boolean
+  /** Its circuit breaker's state after the check, when it has one. */
+  readonly circuit?: CircuitState
+  /** Why it is not ok. */
+  readonly error?: string
+}
+
 /**
  * A shared (L2) store. Implementations: `MemoryStore` (embedded default),
  * `RedisStore` from `@tiercache/redis`. Run `storeConformanceSuite` from
@@ -172,6 +185,16 @@ export interface SharedStore {
    * per read. A store that says so and stalls anyway stalls its callers.
    */
   readonly boundsCalls?: boolean
+  /**
+   * The state of the store's circuit breaker, when it has one (RedisStore).
+   * Read by `cache.health()` and by `@tiercache/metrics`.
+   */
+  readonly circuit?: CircuitState
+  /**
+   * Check the store now (one round trip, e.g. a PING). Without it,
+   * `cache.health()` reads one key. Must not throw: report in the result.
+   */
+  health?(): Promise<StoreHealth>
   /** Release connections or timers the store owns. */
   close?(): Promise<void>
   /**

@@ -4,6 +4,7 @@ import { type Codec, checkRepresentable, msgpackCodec } from './codec.js'
 import { type Entry, isFresh, isKept, isServableStale, remainingTtl } from './entry.js'
 import { StoreError } from './errors.js'
 import { type GetManyParts, getMany } from './get-many.js'
+import type { TierCacheHealth } from './health.js'
 import { checkBus, type InvalidationBus, type InvalidationHandler, type InvalidationKind } from './invalidation.js'
 import { LoadPipeline } from './load.js'
 import type { BulkLoader, Loader } from './loader.js'
@@ -25,7 +26,8 @@ import { SharedTier } from './shared-tier.js'
 import { SingleFlight } from './single-flight.js'
 import { Stats, type TierCacheEvents, type TierCacheStats } from './stats.js'
 import { checkStore, type SharedStore } from './store.js'
-import { checkDurations, checkKey, checkKeys, checkOptionNames, splitArgs } from './validate.js'
+import { type GetTrace, isTraced, tracing } from './tracing.js'
+import { checkDurations, checkKey, checkKeys, checkLogger, checkOptionNames, splitArgs } from './validate.js'
 
 /**
  * A multi-level cache: L1 (in-process LRU) → L2 (a shared store) → a loader,
@@ -50,7 +52,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   readonly #unsubscribe: (() => void) | undefined
   readonly #defaults: FreshnessPolicy
   readonly #softTimeout: number
-  readonly #stats = new Stats(this)
+  readonly #stats: Stats
   readonly #flights = new SingleFlight<GetInfo<V>>()
   readonly #refresher: Refresher<V>
   readonly #pipeline: LoadPipeline<V>
@@ -82,15 +84,18 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     if (options.store !== undefined) checkStore(options.store, 'options.store')
     if (options.ipc !== undefined) checkBus(options.ipc, 'options.ipc')
     const l1Serializer = checkedL1Serializer(options.l1Serializer)
+    checkLogger(options.logger)
     const codec = options.codec ?? msgpackCodec()
     this.name = name
     this.#codec = codec
+    this.#stats = new Stats({ events: this, cache: name, logger: options.logger })
     this.#defaults = freshnessPolicy(CACHE_DEFAULTS, options)
     this.#softTimeout = options.softTimeout ?? CACHE_DEFAULTS.softTimeout
     this.#clock = options.clock ?? systemClock
     this.#l1 = createLocalTier(options, this.#clock)
     this.#l2 = new SharedTier<V>({
       namespace: name,
+      owner: this,
       store: options.store ?? new MemoryStore({ clock: options.clock }),
       codec,
       clock: this.#clock,
@@ -110,6 +115,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#pipeline = new LoadPipeline<V>({
       ...levels,
       flights: this.#flights,
+      source: { cache: name, owner: this },
       refresher: this.#refresher,
       l1Serializer,
       checkValue,
@@ -129,10 +135,15 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#ipc = options.ipc
     this.#handler = {
       invalidate: (keys) => {
+        this.#stats.busReceived()
         for (const key of keys) this.#forget(key)
       },
-      invalidateAll: () => this.#forgetAll(),
+      invalidateAll: () => {
+        this.#stats.busReceived()
+        this.#forgetAll()
+      },
       disconnected: (maxStalenessMs) => {
+        this.#stats.busDisconnected(maxStalenessMs)
         this.#l1MaxAge = maxStalenessMs
         this.#bounded = true
         this.#trustUntil = Number.NEGATIVE_INFINITY
@@ -141,6 +152,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         this.#l1MaxAge = undefined
         this.#bounded = false
         this.#forgetAll()
+        this.#stats.busReconnected()
       },
       confirmed: (ageMs, maxStalenessMs) => {
         if (this.#l1MaxAge !== undefined) return
@@ -162,6 +174,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   get(key: string, loader?: Loader<V>): Promise<V | undefined>
   get(key: string, options: GetOptions | undefined, loader?: Loader<V>): Promise<V | undefined>
   get(key: string, a?: GetOptions | Loader<V>, b?: Loader<V>): Promise<V | undefined> {
+    // Traced only when someone subscribes: otherwise no context is built.
+    if (isTraced(tracing.get)) return this.#traceGet(key, a, b, valueOfInfo)
     // The L1 hit path: one LRU look-up that returns the value as a settled promise.
     // While the invalidation bus is down, or has not vouched for L1 lately, every read
     // takes the slow path, which bounds L1 trust.
@@ -176,7 +190,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         return hit
       }
     }
-    return this.getWithInfo(key, a as GetOptions, b).then(valueOfInfo)
+    return this.#getWithInfo(key, a, b).then(valueOfInfo)
   }
 
   /**
@@ -189,6 +203,11 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   getWithInfo(key: string, loader?: Loader<V>): Promise<GetInfo<V>>
   getWithInfo(key: string, options: GetOptions | undefined, loader?: Loader<V>): Promise<GetInfo<V>>
   getWithInfo(key: string, a?: GetOptions | Loader<V>, b?: Loader<V>): Promise<GetInfo<V>> {
+    if (isTraced(tracing.get)) return this.#traceGet(key, a, b, (got) => got)
+    return this.#getWithInfo(key, a, b)
+  }
+
+  #getWithInfo(key: string, a: GetOptions | Loader<V> | undefined, b: Loader<V> | undefined): Promise<GetInfo<V>> {
     // Not an async function: a miss hands back the flight's own promise, with no wrapper
     // promise and no extra microtask hops; bad arguments still become a rejection.
     try {
@@ -196,6 +215,26 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  /** A look-up published on `tiercache:get`, its hit level set on the context before it settles. */
+  #traceGet<R>(
+    key: string,
+    a: GetOptions | Loader<V> | undefined,
+    b: Loader<V> | undefined,
+    pick: (got: GetInfo<V>) => R,
+  ): Promise<R> {
+    const trace: GetTrace = { cache: this.name, owner: this, key }
+    return tracing.get.tracePromise(
+      () =>
+        this.#getWithInfo(key, a, b).then((got) => {
+          trace.hitLevel = got.hitLevel
+          trace.stale = got.stale
+          if (got.reason !== undefined) trace.reason = got.reason
+          return pick(got)
+        }),
+      trace,
+    )
   }
 
   /** The one narrative of a get, from the arguments to the value. */
@@ -206,6 +245,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     const f = freshnessPolicy(this.#defaults, options)
     const hardTimeout = options?.hardTimeout
     const now = this.#clock.now()
+    this.#stats.gets(1)
 
     // 2. L1: a fresh entry is served; a stale one inside its window is served at once
     //    while one background refresh starts (refresh.ts)
@@ -224,9 +264,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     // 4. Join the flight already running for this key, or start one (load.ts): the shared
     //    store, then the distributed lock, the store once more (another process may have
     //    filled it meanwhile), the loader, the write-through to the store and L1, the unlock
-    const flight =
-      this.#flights.get(key) ??
-      this.#flights.start(key, (ticket) => this.#pipeline.fly({ key, f, loader, ticket, hardTimeout }, entry))
+    let flight = this.#flights.get(key)
+    if (flight !== undefined) this.#stats.flightWait()
+    else
+      flight = this.#flights.start(key, (ticket) => this.#pipeline.fly({ key, f, loader, ticket, hardTimeout }, entry))
 
     // 5. Soft timeout: past it, a value still held is served while the flight goes on
     const softTimeout = options?.softTimeout ?? this.#softTimeout
@@ -246,10 +287,15 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    */
   getMany(keys: readonly string[], loader?: BulkLoader<V>): Promise<(V | undefined)[]>
   getMany(keys: readonly string[], options: GetOptions | undefined, loader?: BulkLoader<V>): Promise<(V | undefined)[]>
-  async getMany(
+  getMany(keys: readonly string[], a?: GetOptions | BulkLoader<V>, b?: BulkLoader<V>): Promise<(V | undefined)[]> {
+    if (!isTraced(tracing.getMany)) return this.#getMany(keys, a, b)
+    return tracing.getMany.tracePromise(() => this.#getMany(keys, a, b), { cache: this.name, owner: this, keys })
+  }
+
+  async #getMany(
     keys: readonly string[],
-    a?: GetOptions | BulkLoader<V>,
-    b?: BulkLoader<V>,
+    a: GetOptions | BulkLoader<V> | undefined,
+    b: BulkLoader<V> | undefined,
   ): Promise<(V | undefined)[]> {
     checkKeys(keys)
     const [options, loader] = splitArgs(a, b)
@@ -346,9 +392,34 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     return this.#ipc
   }
 
-  /** Counters per level since this cache was created. */
+  /** Counters per level since this cache was created; see {@link TierCacheStats} for how `hitRatio` is computed. */
   stats(): TierCacheStats {
     return this.#stats.snapshot(this.#l1?.size ?? 0)
+  }
+
+  /**
+   * Check the shared store now (one call, not counted as traffic: its
+   * `health()`, e.g. a Redis PING, or a read of one key) and report it with the
+   * circuit breaker's state and the bus connection. `degraded` still answers:
+   * from L1 and the loader.
+   *
+   * @example
+   * app.get('/healthz', async () => {
+   *   const health = await users.health()
+   *   return { statusCode: health.status === 'ok' ? 200 : 503, body: health }
+   * })
+   */
+  async health(): Promise<TierCacheHealth> {
+    const started = performance.now()
+    const store = await this.#l2.probe()
+    const latencyMs = performance.now() - started
+    const bus = this.#ipc === undefined ? undefined : { connected: this.#l1MaxAge === undefined }
+    return {
+      status: store.ok && bus?.connected !== false ? 'ok' : 'degraded',
+      cache: this.name,
+      store: { name: this.#l2.store.name, ...store, latencyMs },
+      ...(bus === undefined ? {} : { bus }),
+    }
   }
 
   /** Stop listening to the invalidation bus and the store. The store is the caller's to close. */
@@ -393,7 +464,9 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     if (this.#ipc === undefined) return undefined
     const report = (cause: unknown) => this.#stats.error(new StoreError('publish', cause), keys[0])
     try {
-      return this.#ipc.publish({ kind, namespace: this.name, keys }, this.#handler)?.then(undefined, report)
+      const sent = this.#ipc.publish({ kind, namespace: this.name, keys }, this.#handler)?.then(undefined, report)
+      this.#stats.busPublished()
+      return sent
     } catch (cause) {
       report(cause)
       return undefined

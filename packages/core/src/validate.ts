@@ -1,3 +1,4 @@
+import type { TierCacheLogger } from './logger.js'
 import { GET_OPTION_NAMES, type GetOptions, type TierCacheOptions } from './options.js'
 
 /** The options and loader-context fields that hold a duration in ms. */
@@ -78,6 +79,23 @@ export function splitArgs<L>(a: GetOptions | L | undefined, b: L | undefined): [
     throw new TypeError(`loader must be a function, got ${describe(loader)}`)
   }
   return [options, loader]
+}
+
+/** Throws a `TypeError` naming `options.logger` unless it has `warn` and `error` functions (and `debug`, if any). */
+export function checkLogger(logger: unknown): asserts logger is TierCacheLogger | undefined {
+  if (logger === undefined) return
+  const l = logger as Partial<Record<keyof TierCacheLogger, unknown>> | null
+  if (
+    typeof l !== 'object' ||
+    l === null ||
+    typeof l.warn !== 'function' ||
+    typeof l.error !== 'function' ||
+    (l.debug !== undefined && typeof l.debug !== 'function')
+  ) {
+    throw new TypeError(
+      `options.logger must have warn(obj, msg) and error(obj, msg) functions, got ${describe(logger)}`,
+    )
+  }
 }
 
 /** A short description of a bad argument for error messages. */

@@ -1,5 +1,5 @@
 import type { Clock, GetInfo, GetOptions, LoaderContext } from '@tiercache/core'
-import { TierCache } from '@tiercache/core'
+import { isTraced, TierCache, tracing } from '@tiercache/core'
 import { variantKey } from './cache-key.js'
 import type { CacheRequest } from './cache-request.js'
 import type { BypassReason } from './cacheable.js'
@@ -16,6 +16,7 @@ import { discardLoad, type OriginLoad, OriginLoader, type OriginTrip } from './o
 import { invalidatedUrls, isUnsafeMethod } from './policy/invalidation.js'
 import { PurgedEntries } from './purged-entries.js'
 import { type Outcome, type ReplyContext, replyFromCache, replyFromFailure, replyFromOrigin } from './reply.js'
+import { countsOf, type HttpCacheStats } from './response-counts.js'
 import { TagVersions } from './tag-versions.js'
 
 /** One request's way to the origin, should its look-up have to load. */
@@ -153,6 +154,8 @@ export class HttpCache {
   freshHit(request: CacheRequest): Promise<FreshHit | undefined> | undefined {
     const { method, headers } = request
     if ((method !== 'GET' && method !== 'HEAD') || this.bypassReason(request) !== undefined) return undefined
+    // A traced request takes the full flow, which publishes it on `tiercache:http:request`.
+    if (isTraced(tracing.httpRequest)) return undefined
     // A 304 answers these: the full path decides.
     if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) return undefined
     const key = this.keyOf(request)
@@ -167,8 +170,20 @@ export class HttpCache {
     // The fast path of `get` (counted as an L1 hit); it reads the same entry peek just saw.
     return this.#o.cache.get(key).then((value) => {
       if (value?.kind !== 'response' || value !== held.value) return undefined
+      // Counted as the full flow counts its answers (`stats()`).
+      countsOf(this).answered('HIT')
       return this.#heads.hit(value, method, this.#clock.now())
     })
+  }
+
+  /**
+   * Requests answered by the integrations built on this engine (`cacheHttp`,
+   * `cacheExpress`, `cacheFastify`, `cacheFetch`) since it was made, by the
+   * `X-Cache` status they got, and those that failed. (A request answered
+   * through `handle` directly is yours to count: its outcome has the status.)
+   */
+  stats(): HttpCacheStats {
+    return countsOf(this).snapshot()
   }
 
   /** Remove the response cached under `key` (see `keyOf`, `purgeUrl`), on every node. */

@@ -25,4 +25,5 @@ export { HTTP_DEFAULTS, type HttpCacheOptions, type ResolvedOptions } from './op
 export type { Origin, OriginBody, OriginRequest, OriginResponse } from './origin.js'
 export type { HttpCachePolicy, HttpCachePolicyName } from './policy/http-cache-policy.js'
 export { type CacheStatus, type Outcome, type Reply, replyFromOrigin } from './reply.js'
+export type { HttpCacheStats } from './response-counts.js'
 export { type Exchange, serve } from './serve.js'

@@ -1,7 +1,9 @@
+import { type HttpRequestTrace, isTraced, tracing } from '@tiercache/core'
 import type { CacheRequest } from './cache-request.js'
 import type { HttpCache } from './http-cache.js'
 import type { Origin } from './origin.js'
 import { type CacheStatus, type Reply, replyFromOrigin } from './reply.js'
+import { countsOf, type ResponseCounts } from './response-counts.js'
 
 /**
  * Told the status and headers of a passed request's response, once the
@@ -37,21 +39,48 @@ export interface Exchange<R> {
   reply(reply: Reply): R | Promise<R>
 }
 
-/** The request flow every integration shares: bypass, read a cacheable body, look up, answer or pass. */
-export async function serve<R>(engine: HttpCache, exchange: Exchange<R>): Promise<R> {
+/**
+ * The request flow every integration shares: bypass, read a cacheable body,
+ * look up, answer or pass. Each answer is counted by its `X-Cache` status
+ * (`httpCache.stats()`) and, when someone listens, published on the
+ * `tiercache:http:request` tracing channel.
+ */
+export function serve<R>(engine: HttpCache, exchange: Exchange<R>): Promise<R> {
+  const counts = countsOf(engine)
+  if (!isTraced(tracing.httpRequest)) {
+    return flow(engine, exchange, (status) => counts.answered(status)).catch(failed(counts))
+  }
+  const { method, url } = exchange.request
+  const trace: HttpRequestTrace = { cache: engine.options.cache.name, owner: engine, method, url }
+  const answered = (status: CacheStatus) => {
+    counts.answered(status)
+    trace.cacheStatus = status
+  }
+  return tracing.httpRequest.tracePromise(() => flow(engine, exchange, answered).catch(failed(counts)), trace)
+}
+
+async function flow<R>(engine: HttpCache, exchange: Exchange<R>, answered: (status: CacheStatus) => void): Promise<R> {
   let request = exchange.request
   // What a passed unsafe method changed must not be served from the cache afterwards (RFC 9111 §4.4).
   const passed: PassedResponse | undefined = engine.options.policy.invalidatesAfterUnsafeMethods
     ? (status, headers) => engine.invalidateAfter(exchange.request, status, headers).catch(() => {})
     : undefined
+  const pass = (status: CacheStatus) => {
+    answered(status)
+    return exchange.pass(status, passed)
+  }
+  const reply = (answer: Reply) => {
+    answered(answer.cacheStatus)
+    return exchange.reply(answer)
+  }
   // 1. Not cacheable (method, Authorization, Upgrade): straight to the origin
-  if (engine.bypassReason(request) !== undefined) return exchange.pass('BYPASS', passed)
+  if (engine.bypassReason(request) !== undefined) return pass('BYPASS')
 
   // 2. A cacheable method with a body: read it, bounded, so it can be keyed and replayed
   if (engine.wantsBody(request.method)) {
     const body = await exchange.readBody(engine.options.maxBodySize)
     // Too large to key or replay (or unreadable here): the request goes through whole.
-    if (body === undefined) return exchange.pass('BYPASS', passed)
+    if (body === undefined) return pass('BYPASS')
     request = { ...request, body }
   }
 
@@ -61,14 +90,21 @@ export async function serve<R>(engine: HttpCache, exchange: Exchange<R>): Promis
     // A cacheable unsafe method (POST in `methods`) that went to the origin changed what it targets too.
     if (outcome.cacheStatus === 'MISS' || outcome.cacheStatus === 'EXPIRED')
       await passed?.(outcome.status, outcome.headers)
-    return exchange.reply(outcome)
+    return reply(outcome)
   }
-  if (request.body === undefined || exchange.replaySignal === undefined)
-    return exchange.pass(outcome.cacheStatus, passed)
+  if (request.body === undefined || exchange.replaySignal === undefined) return pass(outcome.cacheStatus)
 
   // 4. Passed, but the body was read off the live request: replay it on a request of the cache's own
   const replayed = await exchange.origin({ ...request, signal: exchange.replaySignal() })
   await passed?.(replayed.status, replayed.headers)
   const at = { method: request.method, requestHeaders: request.headers, statusHeader: engine.options.statusHeader }
-  return exchange.reply(replyFromOrigin(replayed.status, replayed.headers, replayed.body, outcome.cacheStatus, at))
+  return reply(replyFromOrigin(replayed.status, replayed.headers, replayed.body, outcome.cacheStatus, at))
+}
+
+/** Counts a request the flow could not answer (the integration sends its error), and rethrows. */
+function failed(counts: ResponseCounts): (error: unknown) => never {
+  return (error) => {
+    counts.failed()
+    throw error
+  }
 }

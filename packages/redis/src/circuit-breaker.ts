@@ -1,5 +1,7 @@
+import type { CircuitState } from '@tiercache/core'
+
 /** `closed`: calls go to Redis. `open`: calls fail at once. `half-open`: one probe call is let through. */
-export type CircuitState = 'closed' | 'open' | 'half-open'
+export type { CircuitState }
 
 /** A call's ticket from `CircuitBreaker.allow`. */
 export type Permit = 'call' | 'probe'
@@ -39,6 +41,13 @@ export class CircuitBreaker {
   /** The current state. */
   get state(): CircuitState {
     return this.#state
+  }
+
+  /** True when the next call would be let through as the probe (open for `openMs` or more, no probe running). */
+  get probeDue(): boolean {
+    if (this.#probing) return false
+    if (this.#state === 'half-open') return true
+    return this.#state === 'open' && this.#options.now() - this.#openedAt >= this.#options.openMs
   }
 
   /**

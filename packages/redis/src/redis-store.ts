@@ -3,6 +3,7 @@ import {
   type SharedStore,
   StoreCallError,
   StoreError,
+  type StoreHealth,
   type StoreRead,
   type StoreRecord,
   type StoreWrite,
@@ -11,6 +12,7 @@ import {
 import { EventEmitter } from 'eventemitter3'
 import { type Cluster, Redis } from 'ioredis'
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js'
+import { CircuitProbe } from './circuit-probe.js'
 import { splitBySlot } from './cluster-batch.js'
 import { CommandGuard, type ErrorCounts } from './command-guard.js'
 import { DELETED, open, type SealedRecord, seal, sealTombstone } from './envelope.js'
@@ -99,6 +101,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   readonly #scripts: ScriptedClient
   readonly #guard: CommandGuard
   readonly #breaker: CircuitBreaker
+  readonly #probe: CircuitProbe
   readonly #generations: Generations
   readonly #listener: ReleaseListener
   readonly #clock = new ServerClock(() => performance.now())
@@ -109,20 +112,40 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.#options = resolveOptions(options)
     this.#ownsClient = options.client === undefined
     this.client = options.client ?? new Redis(options.url as string, { ...OWN_CLIENT, ...options.redis })
-    if (this.#ownsClient) this.client.on('error', (error) => this.emit('error', new StoreError('connect', error)))
+    if (this.#ownsClient)
+      this.client.on('error', (error) =>
+        this.emit(
+          'error',
+          new StoreCallError({ operation: 'connect', kind: 'connection', outcome: 'not-applied', cause: error }),
+        ),
+      )
     this.#cluster = this.client.isCluster
     this.#keys = new KeySpace(this.#options.prefix)
     this.#scripts = registerScripts(this.client)
     this.#breaker = new CircuitBreaker({
       failureThreshold: this.#options.failureThreshold,
       openMs: this.#options.breakerOpenMs,
-      onChange: (state) => this.emit('circuit', state),
+      onChange: (state) => {
+        if (state === 'open') this.#probe.opened()
+        this.emit('circuit', state)
+      },
       now: () => performance.now(),
     })
     this.#guard = new CommandGuard(this.client, this.#breaker, this.#options.commandTimeoutMs, this.#clock)
+    this.#probe = new CircuitProbe({
+      client: this.client,
+      guard: this.#guard,
+      breaker: this.#breaker,
+      openMs: this.#options.breakerOpenMs,
+    })
     this.#generations = new Generations(this.#cluster ? this.#options.generationTrustMs : 0, () => performance.now())
     this.#listener = new ReleaseListener(this.client, this.#keys.releaseChannel, (error) =>
-      this.emit('error', error instanceof StoreError ? error : new StoreError('subscribe', error)),
+      this.emit(
+        'error',
+        error instanceof StoreError
+          ? error
+          : new StoreCallError({ operation: 'subscribe', kind: 'connection', outcome: 'not-applied', cause: error }),
+      ),
     )
     this.lock = new RedisLock({
       client: this.client,
@@ -140,9 +163,27 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     if (this.client.status === 'ready') this.#onReady()
   }
 
-  /** The circuit breaker's state: `open` while calls are refused without trying Redis. */
+  /**
+   * The circuit breaker's state: `open` while calls are refused without trying
+   * Redis. It moves without traffic too: a PING probes Redis `breakerOpenMs`
+   * after the circuit opened and when the client reconnects.
+   */
   get circuit(): CircuitState {
     return this.#breaker.state
+  }
+
+  /**
+   * PING Redis through the circuit breaker (as the probe when the circuit is
+   * due for one, so a Redis that came back closes it). Never throws.
+   */
+  async health(): Promise<StoreHealth> {
+    try {
+      await this.#guard.run('health', () => this.client.ping())
+      return { ok: true, circuit: this.circuit }
+    } catch (error) {
+      const cause = error instanceof StoreError && error.cause instanceof Error ? error.cause : error
+      return { ok: false, circuit: this.circuit, error: cause instanceof Error ? cause.message : String(cause) }
+    }
   }
 
   /** Read one record with its remaining fresh and kept time by Redis's clock; `undefined` when absent or unreadable. */
@@ -238,6 +279,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
 
   /** Close the subscriber connection, and the client if the store made it from `url`. */
   async close(): Promise<void> {
+    this.#probe.stop()
     this.client.off('ready', this.#onReady)
     await this.#listener.close()
     if (!this.#ownsClient) return

@@ -56,6 +56,7 @@ describe('RedisStore while Redis fails (own server on 127.0.0.1:7011)', () => {
     const results = await Promise.all(Array.from({ length: 100 }, () => elapsed(() => store.get(n, 'k'))))
     for (const { ms, error } of results) {
       expect(error).toBeInstanceOf(StoreError)
+      expect((error as StoreError).kind).toBe('connection')
       expect(ms).toBeLessThan(50)
     }
     const lock = await elapsed(() => store.lock.acquire(n, 'k', 1_000))
@@ -98,5 +99,33 @@ describe('RedisStore while Redis fails (own server on 127.0.0.1:7011)', () => {
     expect(Array.from((await store.get(n, 'frozen'))!.data!)).toEqual([3])
     expect(store.circuit).toBe('closed')
     expect(circuit).toEqual(['open', 'half-open', 'closed'])
+  })
+
+  // Regression: with no calls the breaker never moved, so `circuit` said `open` long after Redis came back.
+  it('closes the circuit without traffic once Redis answers again (a health check tells the truth)', async () => {
+    circuit.length = 0
+    process.kill(server.pid, 'SIGSTOP')
+    try {
+      const kinds = []
+      for (let i = 0; i < 3; i++) kinds.push(((await elapsed(() => store.get(n, 'frozen'))).error as StoreError).kind)
+      expect(kinds).toEqual(['timeout', 'timeout', 'timeout'])
+      expect(store.circuit).toBe('open')
+      const refused = await store.health()
+      expect(refused).toEqual({
+        ok: false,
+        circuit: 'open',
+        error: 'Redis circuit breaker is open after repeated failures',
+      })
+      // Still frozen when the first probe goes (300 ms after opening): it fails and the circuit re-opens.
+      await sleep(700)
+      expect(store.circuit).toBe('open')
+    } finally {
+      process.kill(server.pid, 'SIGCONT')
+    }
+    // No call from here on: the probe alone must close it within one more breakerOpenMs (+ a PING).
+    await until(async () => store.circuit === 'closed', 1_000)
+    expect(circuit[0]).toBe('open')
+    expect(circuit.slice(-2)).toEqual(['half-open', 'closed'])
+    expect(await store.health()).toEqual({ ok: true, circuit: 'closed' })
   })
 })
