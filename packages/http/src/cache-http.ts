@@ -5,6 +5,7 @@ import { nodeExchange } from './node-exchange.js'
 import { writeFreshHit } from './node-reply.js'
 import { fromNodeRequest } from './node-request.js'
 import type { HttpCacheOptions } from './options.js'
+import { countsOf } from './response-counts.js'
 import { serve } from './serve.js'
 
 /** A `node:http` request listener with its cache engine attached (for `purge`, `purgeTag`, …). */
@@ -42,12 +43,17 @@ export function cacheHttp(origin: NodeHandler, options: HttpCacheOptions | HttpC
     try {
       hit = engine.freshHit(fromNodeRequest(req))
     } catch (error) {
+      // Counted as the full flow counts a request it could not answer (`stats().errors`).
+      countsOf(engine).failed()
       return serveFailed(res, error)
     }
     if (hit === undefined) return full(req, res)
     hit.then(
       (found) => (found === undefined ? full(req, res) : writeFreshHit(res, found)),
-      (error: unknown) => serveFailed(res, error),
+      (error: unknown) => {
+        countsOf(engine).failed()
+        serveFailed(res, error)
+      },
     )
   }
   return Object.assign(listener, { httpCache: engine })
