@@ -1,5 +1,5 @@
 import type { Clock, GetInfo, GetOptions, LoaderContext } from '@tiercache/core'
-import { isTraced, TierCache, tracing } from '@tiercache/core'
+import { isTraced, tracing } from '@tiercache/core'
 import { variantKey } from './cache-key.js'
 import type { CacheRequest } from './cache-request.js'
 import type { BypassReason } from './cacheable.js'
@@ -17,6 +17,7 @@ import { invalidatedUrls, isUnsafeMethod } from './policy/invalidation.js'
 import { PurgedEntries } from './purged-entries.js'
 import { type Outcome, type ReplyContext, replyFromCache, replyFromFailure, replyFromOrigin } from './reply.js'
 import { countsOf, type HttpCacheStats } from './response-counts.js'
+import { acquireTagCache, releaseTagCache } from './shared-tag-cache.js'
 import { TagVersions } from './tag-versions.js'
 
 /** One request's way to the origin, should its look-up have to load. */
@@ -48,8 +49,8 @@ export class HttpCache {
   readonly #o: ResolvedOptions
   readonly #clock: Clock
   readonly #tags: TagVersions
-  /** The tag namespace when this engine built it (closed with the engine). */
-  readonly #ownTagCache: TierCache<string> | undefined
+  /** Whether this engine holds the tag namespace shared by every engine over its cache (released on close). */
+  #holdsTags: boolean
   readonly #callOptions: GetOptions
   readonly #origin: OriginLoader
   readonly #storage: LoadStorage
@@ -61,20 +62,9 @@ export class HttpCache {
     const o = resolveOptions(options)
     this.#o = o
     this.#clock = o.cache.clock
-    // Tag versions live next to the responses: same store, same IPC, their own namespace.
-    // Without IPC no node could hear of a purge made elsewhere, so then L1 is off for them.
-    this.#ownTagCache =
-      o.tagCache === undefined
-        ? new TierCache<string>({
-            name: `${o.cache.name}:tags`,
-            store: o.cache.store,
-            ipc: o.cache.ipc,
-            clock: this.#clock,
-            ttl: 0,
-            lruSize: o.cache.ipc === undefined ? 0 : 10_000,
-          })
-        : undefined
-    this.#tags = new TagVersions(o.tagCache ?? this.#ownTagCache!)
+    // Tag versions live next to the responses, in one namespace per response cache that every engine over it shares.
+    this.#holdsTags = o.tagCache === undefined
+    this.#tags = new TagVersions(o.tagCache ?? acquireTagCache(o.cache))
     // Every load sets its entry's own freshness; this ttl only stands in until it does (0 would be "forever").
     this.#callOptions = { ttl: Math.max(1, o.ttl), staleTtl: o.staleTtl, resurrectTtl: o.resurrectTtl }
     this.#origin = new OriginLoader(o, this.#tags, this.#clock)
@@ -245,9 +235,14 @@ export class HttpCache {
     await this.#tags.purge(tag)
   }
 
-  /** Stop listening to IPC for the tag namespace this engine built. The response cache is the caller's to close. */
+  /**
+   * Let go of the tag namespace built for the response cache (closed, with its
+   * IPC listener, when the last engine over that cache closes). The response
+   * cache is the caller's to close.
+   */
   close(): void {
-    this.#ownTagCache?.close()
+    if (this.#holdsTags) releaseTagCache(this.#o.cache)
+    this.#holdsTags = false
   }
 
   // ---- the look-up ----------------------------------------------------------
@@ -316,6 +311,10 @@ export class HttpCache {
       response.body.cancel()
     }
     if (found.kind === 'lock-timeout') return { kind: 'pass', cacheStatus: 'MISS' }
+    // This request's own load fetched the response (wherever it is cached: a variant key, or nowhere),
+    // even when the look-up failed after it (the shared store failed): the origin answered.
+    if (load?.kind === 'fetched') return replyFromCache(load.response, load.cacheStatus, at)
+    if (load?.kind === 'revalidated') return replyFromCache(load.response, 'REVALIDATED', at)
     if (found.kind === 'failed') {
       const cause = (found.error as { cause?: unknown }).cause
       const failure =
@@ -323,16 +322,19 @@ export class HttpCache {
       return replyFromFailure(failure?.response, failure?.failure === 'timeout', at)
     }
 
-    // This request's own load fetched the response (wherever it is cached: a variant key, or nowhere).
-    if (load?.kind === 'fetched') return replyFromCache(load.response, load.cacheStatus, at)
-    if (load?.kind === 'revalidated') return replyFromCache(load.response, 'REVALIDATED', at)
     const { value, hitLevel, reason } = found.info
     // A load found the response not cacheable (this request's or another's): go to the origin.
     if (value === undefined || value.kind !== 'response') return { kind: 'pass', cacheStatus: 'MISS' }
 
     if (value.tags !== undefined && !(await this.#tags.unchanged(value.tags))) {
       // It outlived a purge of one of its tags: drop it (once for all concurrent readers) and look again.
-      await this.#purged.drop(site.key)
+      // A drop the store failed (reported on the cache's 'error' event, L1 let go) leaves nothing to
+      // vouch for it: the origin answers, uncached.
+      const dropped = await this.#purged.drop(site.key).then(
+        () => true,
+        () => false,
+      )
+      if (!dropped) return { kind: 'pass', cacheStatus: 'MISS' }
       return this.#answer(site, await this.#lookUp(site, trip), trip)
     }
     // Stored for others, not for this request (RFC 9111 §3.5: Authorization): the origin answers it.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { LoaderContext } from '@tiercache/core'
+import { type LoaderContext, type SetOptions, StoreError } from '@tiercache/core'
 import { variantKey, varyNames } from './cache-key.js'
 import type { CachedResponse, HttpCacheValue, VaryIndex } from './cached-response.js'
 import { revalidationHeaders } from './conditional.js'
@@ -39,7 +39,7 @@ export class LoadStorage {
     ctx: LoaderContext<HttpCacheValue>,
     load: OriginLoad,
     at: Placement,
-  ): Promise<HttpCacheValue> | HttpCacheValue | undefined {
+  ): Promise<HttpCacheValue | undefined> | HttpCacheValue | undefined {
     switch (load.kind) {
       case 'failed':
         throw load.error
@@ -67,15 +67,20 @@ export class LoadStorage {
    * primary key caches. At a variant key, the index is extended, or replaced
    * with a new generation when the origin changed its `Vary`.
    */
-  async #place(ctx: LoaderContext<HttpCacheValue>, entry: CachedResponse, at: Placement): Promise<HttpCacheValue> {
+  async #place(
+    ctx: LoaderContext<HttpCacheValue>,
+    entry: CachedResponse,
+    at: Placement,
+  ): Promise<HttpCacheValue | undefined> {
     const { site } = at
     const names = varyNames(entry.headers) as string[] // '*' was refused as unstorable
     const same = site.index !== undefined && site.index.names.join() === names.join()
     if (names.length === 0 && site.index === undefined) return entry
     const freshness = { ttl: ctx.ttl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
     if (names.length === 0) {
-      // It stopped varying: the primary key holds the response itself again.
-      await this.#o.cache.set(site.primary, entry, freshness)
+      // It stopped varying: the primary key holds the response itself again. Should that write fail,
+      // the response is still right for this variant, whatever the primary key holds.
+      await this.#write(site.primary, entry, freshness)
       return entry
     }
     const index: VaryIndex = same
@@ -83,13 +88,31 @@ export class LoadStorage {
       : { kind: 'vary', names, generation: randomBytes(6).toString('base64url') }
     const variant = variantKey(site.primary, index.generation, names, at.requestHeaders)
     if (site.index === undefined) {
-      await this.#o.cache.set(variant, entry, freshness)
+      // Should the variant's write fail, the index still holds: that variant's next request loads it.
+      await this.#write(variant, entry, freshness)
       Object.assign(ctx, this.#indexFreshness())
       return index
     }
-    if (!same) await this.#o.cache.set(variant, entry, freshness)
-    await this.#o.cache.set(site.primary, index, this.#indexFreshness())
+    if (!same) await this.#write(variant, entry, freshness)
+    // Under an index of other `Vary` names this variant key means other requests: without the new
+    // index in place the response may not be stored here.
+    if (!(await this.#write(site.primary, index, this.#indexFreshness())) && !same) return this.#notStored(ctx)
     return entry
+  }
+
+  /**
+   * Write one more key of a load. A write the shared store failed (or whose
+   * outcome is unknown) does not fail the request: the core has reported it
+   * on the cache's `'error'` event and let go of its L1 copy.
+   */
+  #write(key: string, value: HttpCacheValue, freshness: SetOptions): Promise<boolean> {
+    return this.#o.cache.set(key, value, freshness).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof StoreError) return false
+        throw error
+      },
+    )
   }
 
   /** Not stored: remembered as `undefined` for `passTtl` (0 would mean "forever": 1 ms is "not remembered"). */
