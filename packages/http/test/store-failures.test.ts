@@ -137,3 +137,38 @@ describe.each(Object.entries(integrations))('%s with a failing shared store', (_
     10_000,
   )
 })
+
+describe('a varying response with a failing shared store', () => {
+  it('a variant whose store write failed is still answered from the origin (MISS), and cached once the store is back', async () => {
+    const { store, cache, errors } = chaosCache()
+    let hits = 0
+    const listener = cacheHttp(
+      (req: IncomingMessage, res: ServerResponse) => {
+        hits++
+        res
+          .writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60', vary: 'accept-language' })
+          .end(`${req.headers['accept-language']} #${hits}`)
+      },
+      { cache, ttl: 60_000 },
+    )
+    const server = await listen(listener)
+    open.push(() => server.close())
+    store.mode = 'throw'
+    for (const language of ['en', 'fr']) {
+      const got = await get(`${server.url}/page`, { headers: { 'accept-language': language } })
+      expect(got.status).toBe(200)
+      expect(got.body).toMatch(new RegExp(`^${language} #`))
+      expect(got.headers['x-cache']).toBe('MISS')
+    }
+    expect(errors.some((error) => error instanceof StoreError)).toBe(true)
+
+    store.mode = 'ok'
+    const filled = await get(`${server.url}/page`, { headers: { 'accept-language': 'en' } })
+    expect(filled.status).toBe(200)
+    const hit = await get(`${server.url}/page`, { headers: { 'accept-language': 'en' } })
+    expect(hit).toMatchObject({ status: 200, body: filled.body })
+    expect(hit.headers['x-cache']).toBe('HIT')
+    const other = await get(`${server.url}/page`, { headers: { 'accept-language': 'fr' } })
+    expect(other.body).toMatch(/^fr #/)
+  })
+})
