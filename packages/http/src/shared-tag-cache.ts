@@ -19,7 +19,7 @@ const built = new WeakMap<TierCache<HttpCacheValue>, Held>()
  * The tag namespace next to `cache` (same store, same IPC, same clock, its own
  * namespace), built on first use and shared by every engine over `cache`.
  * Its store errors are reported on `cache`'s `'error'` event, where the
- * response cache's own are. Release it with `releaseTagCache` when the engine closes.
+ * response cache's own are (with the tag namespace's name as `cache`). Release it with `releaseTagCache` when the engine closes.
  */
 export function acquireTagCache(cache: TierCache<HttpCacheValue>): TierCache<string> {
   let held = built.get(cache)
@@ -33,7 +33,10 @@ export function acquireTagCache(cache: TierCache<HttpCacheValue>): TierCache<str
       // Without IPC no node could hear of a purge made elsewhere, so then L1 is off for tag versions.
       lruSize: cache.ipc === undefined ? 0 : 10_000,
     })
-    tags.on('error', (error: TierCacheError, key?: string) => cache.emit('error', error, key))
+    // Reported under the tag namespace's own name, so a listener can tell the two apart.
+    tags.on('error', (error: TierCacheError, key: string | undefined, name: string) =>
+      cache.emit('error', error, key, name),
+    )
     held = { tags, users: 0 }
     built.set(cache, held)
   }
