@@ -17,7 +17,8 @@ export interface MemoryStoreOptions {
   /**
    * How long a delete's tombstone is kept, and so how long a version stays
    * usable for a conditional write, in ms: a load that read more than this ago
-   * can no longer write back. Longer than any load you run.
+   * can no longer write back. A record that expires sooner keeps its version
+   * (without its bytes) this long after its write. Longer than any load you run.
    * @default 60_000
    */
   fenceMs?: number
@@ -29,6 +30,13 @@ interface Held {
   readonly data: Uint8Array | undefined
   readonly staleAt: number
   readonly expiresAt: number
+  /**
+   * Until when the write's version is kept, at least `fenceMs` after the write: past
+   * `expiresAt` the record reads as absent, but its version still refuses a load that read
+   * before the write (a record that expired by its TTL leaves its version behind, as a delete
+   * leaves a tombstone).
+   */
+  readonly versionUntil: number
   readonly staleMs: number | undefined
   /** Write id, unique in this store; part of the version. */
   readonly id: string
@@ -117,6 +125,7 @@ export class MemoryStore implements SharedStore {
       data: undefined,
       staleAt: now,
       expiresAt: now + this.#fenceMs,
+      versionUntil: now + this.#fenceMs,
       staleMs: undefined,
       id,
       deleted: true,
@@ -154,16 +163,23 @@ export class MemoryStore implements SharedStore {
     const now = this.#clock.now()
     const held = this.#held(recordKey, now)
     const version = this.#version(namespace, now, held?.id ?? '')
-    if (held === undefined || held.deleted) return { record: undefined, version }
+    if (held === undefined || held.deleted || now >= held.expiresAt) return { record: undefined, version }
     const record: StoreRecord = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
     const withStale = held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }
     return { record: held.resurrected ? { ...withStale, resurrected: true } : withStale, version }
   }
 
-  /** The record or tombstone under `recordKey`, unless it expired. */
+  /** The record or tombstone under `recordKey` while its version is kept (it may have expired: see `expiresAt`). */
   #held(recordKey: string, now: number): Held | undefined {
     const held = this.#records.get(recordKey)
     if (held === undefined || now < held.expiresAt) return held
+    if (now < held.versionUntil) {
+      // Expired: only the version is still needed; let the bytes go.
+      if (held.data === undefined) return held
+      const remnant = { ...held, data: undefined }
+      this.#records.set(recordKey, remnant)
+      return remnant
+    }
     this.#records.delete(recordKey)
     return undefined
   }
@@ -180,10 +196,12 @@ export class MemoryStore implements SharedStore {
       }
     }
     const id = this.#nextId()
+    const expiresAt = now + Math.max(write.keepMs, write.freshMs)
     this.#records.set(recordKey, {
       data: write.data,
       staleAt: now + write.freshMs,
-      expiresAt: now + Math.max(write.keepMs, write.freshMs),
+      expiresAt,
+      versionUntil: Math.max(expiresAt, now + this.#fenceMs),
       staleMs: write.staleMs,
       id,
       deleted: false,

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
  * Where RedisStore keeps things, for one `prefix`:
  *
  *   value       <prefix>{<ns>:<key>}:<generation>
+ *   version     <prefix>{<ns>:<key>}:<generation>:v   (a short-lived record's version, kept fenceMs; see scripts.ts)
  *   lock        <prefix>{<ns>:<key>}:lock
  *   generation  <prefix>{<ns>}:gen
  *   channel     <prefix>lock-released        (pub/sub, carries lock keys)

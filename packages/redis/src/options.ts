@@ -51,8 +51,10 @@ export interface RedisStoreOptions {
    * How long a version stays usable for a conditional write (a load's or a
    * refresh's), and how long a delete's tombstone is kept, in ms. A load that
    * read more than this ago cannot write its value to Redis (the caller still
-   * gets it); a delete costs a ~60-byte key for this long. Keep it longer than
-   * your slowest loader.
+   * gets it); a delete costs a ~60-byte key for this long, and so does a write
+   * whose record is kept less than this (its version outlives the record, so a
+   * load that read before it stays refused after it expired). Keep it longer
+   * than your slowest loader.
    * @default 60_000
    */
   fenceMs?: number

@@ -35,15 +35,28 @@ const LATE = `
 if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return 'late' end`
 
 /**
- * The version id of a key from the first 24 bytes of its value (see
- * envelope.ts): '' when absent, bytes 9-24 of an envelope, and for anything
- * else (hand-written bytes, another type) a string no envelope id can equal.
+ * A value key's version key, `<value key>:v`: the id of the last write whose
+ * record expires before the fence window ends, kept `fenceMs` after that
+ * write. A record that expired by its TTL leaves its version there, as a
+ * delete leaves a tombstone, so a load that read before the write is still
+ * refused. Same hash tag, same Cluster slot as the value key.
  */
-const VERSION_OF = `
+const VERSION_KEY = `
+local function version_key(key)
+  return key .. ':v'
+end`
+
+/**
+ * The version id of a key from the first 24 bytes of its value (see
+ * envelope.ts): bytes 9-24 of an envelope; when absent, what its version key
+ * holds ('' when nothing); for anything else (hand-written bytes, another
+ * type) a string no envelope id can equal.
+ */
+const VERSION_OF = `${VERSION_KEY}
 local function version_of(key)
   local head = redis.pcall('GETRANGE', key, 0, 23)
   if type(head) ~= 'string' then return '!' end
-  if head == '' then return '' end
+  if head == '' then return redis.call('GET', version_key(key)) or '' end
   if string.byte(head, 1) == 0xCB and #head == 24 then return string.sub(head, 9, 24) end
   return '!' .. head
 end`
@@ -77,7 +90,7 @@ for i = first, #KEYS do
     else
       out[#out + 1] = false
       out[#out + 1] = -2
-      out[#out + 1] = ''
+      out[#out + 1] = redis.call('GET', version_key(KEYS[i])) or ''
     end
   end
 end
@@ -91,7 +104,8 @@ return out`
  * Redis time "read at"; such a write is applied only when the key still holds
  * that id and the read is younger than the fence window (a delete's tombstone
  * lives that long). → per key 1 (written) or the version id found (refused),
- * then Redis's time in ms; or 'late' (nothing written).
+ * then Redis's time in ms; or 'late' (nothing written). A record kept less
+ * than the fence window also writes its version key (see VERSION_KEY).
  */
 const WRITE = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}
 local fence = tonumber(ARGV[3])
@@ -106,6 +120,10 @@ for i = first, #KEYS do
   end
   if current == nil then
     redis.call('SET', KEYS[i], ARGV[at], 'PX', ARGV[at + 1])
+    -- Expiring before the fence window ends: keep its version (envelope bytes 9-24) that long.
+    if tonumber(ARGV[at + 1]) < fence then
+      redis.call('SET', version_key(KEYS[i]), string.sub(ARGV[at], 9, 24), 'PX', fence)
+    end
     out[#out + 1] = 1
   else
     out[#out + 1] = current

@@ -275,6 +275,30 @@ export function storeConformanceSuite(name: string, options: ConformanceOptions)
         expect(await value(n, 'fresh')).toEqual([2])
       })
 
+      it('refuses a conditional write that read before a set whose record has expired by its TTL since', async () => {
+        // A slow load read k (absent, or an older value), then a set with a short TTL landed and
+        // expired before the load finished: its older value must not land as if nothing happened.
+        const n = ns()
+        await store.set(n, 'older', write(bytes(1), 10_000))
+        const [absent, older] = await store.readMany(n, ['k', 'older'])
+        await store.set(n, 'k', write(bytes(2), 30, 60))
+        await store.set(n, 'older', { ...write(undefined, 30, 60) })
+        await sleep(150)
+        expect(await value(n, 'k')).toBeUndefined()
+        expect((await store.set(n, 'k', loadWrite(9, absent!.version))).applied).toBe(false)
+        expect((await store.set(n, 'older', loadWrite(9, older!.version))).applied).toBe(false)
+        expect(await value(n, 'k')).toBeUndefined()
+        expect(await value(n, 'older')).toBeUndefined()
+        // A load that reads now (after the expiry) writes: an expired key can be cached again at once.
+        const now = await store.read(n, 'k')
+        expect(now.record).toBeUndefined()
+        expect((await store.set(n, 'k', loadWrite(3, now.version))).applied).toBe(true)
+        expect(await value(n, 'k')).toEqual([3])
+        const [fresh] = await store.readMany(n, ['older'])
+        expect((await store.set(n, 'older', loadWrite(4, fresh!.version))).applied).toBe(true)
+        expect(await value(n, 'older')).toEqual([4])
+      })
+
       it('refuses a conditional write after a delete: the tombstone keeps the key from resurrecting', async () => {
         const n = ns()
         await store.set(n, 'k', write(bytes(1), 10_000))
