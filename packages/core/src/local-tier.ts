@@ -59,6 +59,11 @@ export class LocalTier<V> {
     return this.#fast.get(key)
   }
 
+  /** What `hit` settles to, read synchronously: the value of a fresh, plain entry; `undefined` for anything else. */
+  freshValue(key: string): V | undefined {
+    return this.#fast.get(key) === undefined ? undefined : this.#entries.get(key)?.value
+  }
+
   /** The entry of `key`, fresh, stale or expired (the slow path decides). */
   get(key: string): Entry<V> | undefined {
     return this.#entries.get(key)

@@ -55,10 +55,12 @@ describe('L1 trust on the read path (a bus with heartbeats)', () => {
     expect(await cache.get('k')).toBe('v')
     expect(await cache.getWithInfo('k')).toMatchObject({ hitLevel: 2 })
     expect(reads()).toBe(2)
+    expect(cache.getFresh('k')).toBeUndefined() // the synchronous hot path trusts L1 no longer either
 
     // Confirmed again: L1 is trusted again.
     confirm(0, 100)
     expect(await cache.getWithInfo('k')).toMatchObject({ hitLevel: 1 })
+    expect(cache.getFresh('k')).toBe('v')
     expect(reads()).toBe(2)
   })
 

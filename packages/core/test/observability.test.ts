@@ -312,6 +312,16 @@ describe('tracing channels', () => {
     expect(cache.stats()).toMatchObject({ gets: 2, l1Hits: 1, misses: 1 })
   })
 
+  it('getFresh leaves a traced read to get, which publishes it', async () => {
+    const cache = new TierCache<string>({ name: 'traced-fresh' })
+    await cache.set('k', 'v')
+    expect(cache.getFresh('k')).toBe('v')
+    const gets = record<GetTrace>(CHANNELS.get)
+    expect(cache.getFresh('k')).toBeUndefined()
+    expect(await cache.get('k')).toBe('v')
+    expect(gets.filter(([event]) => event === 'asyncEnd')).toHaveLength(1)
+  })
+
   it('tiercache:get and tiercache:load carry the error of a failed load', async () => {
     const cache = new TierCache<string>({ name: 'traced-error' })
     cache.on('error', () => {})

@@ -39,6 +39,28 @@ describe('levels', () => {
     expect((await other.getWithInfo('k', async () => 3)).hitLevel).toBe(2)
   })
 
+  it('getFresh answers a fresh L1 value synchronously, counted as get counts an L1 hit, and nothing else', async () => {
+    const { cache, clock, store } = cacheWithClock<string>({ ttl: 1_000, staleTtl: 60_000 })
+    expect(cache.getFresh('k')).toBeUndefined()
+    await cache.set('k', 'v')
+    const before = cache.stats()
+    expect(cache.getFresh('k')).toBe('v')
+    expect(cache.stats()).toMatchObject({ l1Hits: before.l1Hits + 1, gets: before.gets + 1 })
+    // Refused by the caller: not answered, not counted.
+    expect(cache.getFresh('k', (value) => value !== 'v')).toBeUndefined()
+    expect(cache.getFresh('k', (value) => value === 'v')).toBe('v')
+    expect(cache.stats().l1Hits).toBe(before.l1Hits + 2)
+    // Only what L1 holds fresh: not the store's value, not a stale one, not a cached miss.
+    const other = new TierCache<string>({ name: 'test', store, clock, ttl: 1_000 })
+    expect(other.getFresh('k')).toBeUndefined()
+    clock.advance(1_001)
+    expect(cache.peek('k')?.stale).toBe(true)
+    expect(cache.getFresh('k')).toBeUndefined()
+    await cache.set('gone', null)
+    expect(cache.getFresh('gone')).toBeUndefined()
+    expect(cache.stats().l1Hits).toBe(before.l1Hits + 2)
+  })
+
   it('get without a loader reads L1 and L2 and resolves undefined on a miss, caching nothing', async () => {
     const { cache } = cacheWithClock<string>()
     expect(await cache.get('k')).toBeUndefined()

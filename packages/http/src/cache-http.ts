@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { NodeHandler } from './capture.js'
+import type { FreshHit } from './fresh-hit.js'
 import { HttpCache } from './http-cache.js'
 import { nodeExchange } from './node-exchange.js'
 import { writeFreshHit } from './node-reply.js'
@@ -38,23 +39,17 @@ export function cacheHttp(origin: NodeHandler, options: HttpCacheOptions | HttpC
     serve(engine, exchange).catch((error: unknown) => serveFailed(res, error))
   }
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    // The hot path first: a fresh L1 hit written with its prebuilt head; anything else takes the full flow.
-    let hit: ReturnType<HttpCache['freshHit']>
+    // The hot path first: a fresh L1 hit written at once with its prebuilt head; anything else takes the full flow.
+    let hit: FreshHit | undefined
     try {
       hit = engine.freshHit(fromNodeRequest(req))
+      if (hit !== undefined) writeFreshHit(res, hit)
     } catch (error) {
       // Counted as the full flow counts a request it could not answer (`stats().errors`).
       countsOf(engine).failed()
       return serveFailed(res, error)
     }
-    if (hit === undefined) return full(req, res)
-    hit.then(
-      (found) => (found === undefined ? full(req, res) : writeFreshHit(res, found)),
-      (error: unknown) => {
-        countsOf(engine).failed()
-        serveFailed(res, error)
-      },
-    )
+    if (hit === undefined) full(req, res)
   }
   return Object.assign(listener, { httpCache: engine })
 }

@@ -3,7 +3,7 @@ import { isTraced, tracing } from '@tiercache/core'
 import { variantKey } from './cache-key.js'
 import type { CacheRequest } from './cache-request.js'
 import type { BypassReason } from './cacheable.js'
-import type { HttpCacheValue } from './cached-response.js'
+import type { CachedResponse, HttpCacheValue } from './cached-response.js'
 import { OriginError } from './errors.js'
 import { FailingOrigins } from './failing-origins.js'
 import { FreshHeads, type FreshHit } from './fresh-hit.js'
@@ -57,6 +57,12 @@ export class HttpCache {
   readonly #failing = new FailingOrigins()
   readonly #purged: PurgedEntries
   readonly #heads: FreshHeads
+  /**
+   * Whether an L1 value can be a fresh hit by itself: a response (not a Vary
+   * index) whose tags, if any, L1 knows unpurged. Made once: a hit allocates no closure.
+   */
+  readonly #servesFresh = (value: HttpCacheValue): boolean =>
+    value.kind === 'response' && (value.tags === undefined || this.#tags.unchangedNow(value.tags) === true)
 
   constructor(options: HttpCacheOptions) {
     const o = resolveOptions(options)
@@ -129,41 +135,36 @@ export class HttpCache {
 
   /**
    * The hot path, for integrations that write the reply themselves: a fresh
-   * response this node holds in L1, with its reply head built once per entry
-   * (see `FreshHit`), through the cache's L1 fast path. `undefined`, or a
-   * promise of `undefined`, when the request needs `handle`: a miss, a stale
-   * or tagged entry L1 cannot vouch for, a Vary index, a conditional request,
-   * an origin that is failing, a request that bypasses the cache.
+   * response this node holds in L1, answered synchronously, with its reply
+   * head built once per entry (see `FreshHit`), through the cache's L1 fast
+   * path (`getFresh`, counted as an L1 hit). `undefined` when the request
+   * needs `handle`: a miss, a stale or tagged entry L1 cannot vouch for, a
+   * Vary index, a conditional, range or authorized request, an origin that is
+   * failing, a request that bypasses the cache.
    *
    * @example
    * const hit = httpCache.freshHit(request)
-   * const found = hit && (await hit)
-   * if (found) res.writeHead(found.status, found.head).end(found.body)
+   * if (hit !== undefined) res.writeHead(hit.status, hit.head).end(hit.body)
    * else await serve(httpCache, exchange)
    */
-  freshHit(request: CacheRequest): Promise<FreshHit | undefined> | undefined {
+  freshHit(request: CacheRequest): FreshHit | undefined {
     const { method, headers } = request
     if ((method !== 'GET' && method !== 'HEAD') || this.bypassReason(request) !== undefined) return undefined
     // A traced request takes the full flow, which publishes it on `tiercache:http:request`.
     if (isTraced(tracing.httpRequest)) return undefined
-    // A 304 answers these: the full path decides.
+    // A 304 may answer these, a 206 (policy permitting) those: the full path decides.
     if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) return undefined
+    if (this.#o.policy.servesRanges && headers.range !== undefined) return undefined
+    // Whether an entry may answer a request with Authorization is the policy's call per response (RFC 9111 §3.5).
+    if (headers.authorization !== undefined) return undefined
     const key = this.keyOf(request)
     // Resurrected entries look fresh to L1 but are served as STALE: they follow a failed load here.
     if (this.#failing.has(key)) return undefined
-    const held = this.#o.cache.peek(key)
-    if (held === undefined || held.stale || held.value?.kind !== 'response') return undefined
-    if (held.value.tags !== undefined && this.#tags.unchangedNow(held.value.tags) !== true) return undefined
-    // What `#answer` asks of the policy before a hit: reuse for this request (Authorization), and ranges.
-    if (this.#o.policy.servesRanges && headers.range !== undefined) return undefined
-    if (!this.#o.policy.mayReuse(held.value.headers, request, this.#o)) return undefined
-    // The fast path of `get` (counted as an L1 hit); it reads the same entry peek just saw.
-    return this.#o.cache.get(key).then((value) => {
-      if (value?.kind !== 'response' || value !== held.value) return undefined
-      // Counted as the full flow counts its answers (`stats()`).
-      countsOf(this).answered('HIT')
-      return this.#heads.hit(value, method, this.#clock.now())
-    })
+    const value = this.#o.cache.getFresh(key, this.#servesFresh)
+    if (value === undefined) return undefined
+    // Counted as the full flow counts its answers (`stats()`).
+    countsOf(this).answered('HIT')
+    return this.#heads.hit(value as CachedResponse, method, this.#clock.now())
   }
 
   /**

@@ -17,7 +17,9 @@ describe('the hot path (freshHit)', () => {
     const { url, cache, clock, httpCache } = await start(origin, { setCookie: 'store' })
     await get(`${url}/a`)
     const hits = cache.stats().l1Hits
-    const found = await httpCache.freshHit(request(`${url}/a`))
+    // Answered in the same turn: no promise to wait for.
+    const found = httpCache.freshHit(request(`${url}/a`))
+    expect(found).not.toBeInstanceOf(Promise)
     expect(found?.status).toBe(200)
     expect(found?.head).toEqual(
       expect.arrayContaining(['set-cookie', 'a=1', 'set-cookie', 'b=2', 'content-length', '2', 'x-cache', 'HIT']),
@@ -55,7 +57,7 @@ describe('the hot path (freshHit)', () => {
     origin.headers = { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }
     const { url, httpCache } = await start(origin, { policy: 'rfc9111' })
     await get(`${url}/r`)
-    expect(await httpCache.freshHit(request(`${url}/r`))).toBeDefined()
+    expect(httpCache.freshHit(request(`${url}/r`))).toBeDefined()
     expect(httpCache.freshHit(request(`${url}/r`, { range: 'bytes=0-0' }))).toBeUndefined()
     expect((await get(`${url}/r`, { headers: { range: 'bytes=0-0' } })).status).toBe(206)
     expect(httpCache.freshHit(request(`${url}/r`, { authorization: 'Bearer x' }))).toBeUndefined()
@@ -69,15 +71,26 @@ describe('the hot path (freshHit)', () => {
     const { url, httpCache } = await start(origin, { tagCache })
     await get(`${url}/t`)
     await get(`${url}/t`) // the tag's version is now in L1 too
-    const before = httpCache.freshHit(request(`${url}/t`))
-    expect(before).toBeDefined()
-    expect(await before).toBeDefined()
+    expect(httpCache.freshHit(request(`${url}/t`))).toBeDefined()
     await httpCache.purgeTag('product-1')
     origin.body = 'v2'
-    const purged = httpCache.freshHit(request(`${url}/t`))
-    expect(purged && (await purged)).toBeUndefined()
+    expect(httpCache.freshHit(request(`${url}/t`))).toBeUndefined()
     const after = await get(`${url}/t`)
     expect(after.body).toBe('v2')
     expect(origin.count).toBe(2)
+  })
+
+  it('leaves a varying response to the full path without counting the look-up it declined', async () => {
+    const origin = new TestOrigin()
+    origin.headers = { 'content-type': 'text/plain', vary: 'accept-language' }
+    const { url, cache, httpCache } = await start(origin)
+    await get(`${url}/v`, { headers: { 'accept-language': 'de' } })
+    const before = cache.stats()
+    expect(httpCache.freshHit(request(`${url}/v`, { 'accept-language': 'de' }))).toBeUndefined()
+    expect(cache.stats()).toMatchObject({ gets: before.gets, l1Hits: before.l1Hits })
+    const hit = await get(`${url}/v`, { headers: { 'accept-language': 'de' } })
+    expect(hit.headers['x-cache']).toBe('HIT')
+    // The full path's two look-ups (the Vary index, then the variant), no more.
+    expect(cache.stats()).toMatchObject({ gets: before.gets + 2, l1Hits: before.l1Hits + 2 })
   })
 })

@@ -4,6 +4,7 @@ import { type InvalidationBus, type SharedStore, TierCache } from '@tiercache/co
 import {
   type CacheRequest,
   type Exchange,
+  type FreshHit,
   fromNodeRequest,
   HttpCache,
   type HttpCacheValue,
@@ -89,20 +90,21 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
       admin(req, res, path, adminContext).catch((error: unknown) => failed(res, error))
       return
     }
-    // The hot path first: a fresh L1 hit written with its prebuilt head; anything else takes the full flow.
+    // The hot path first: a fresh L1 hit written at once with its prebuilt head; anything else takes the full flow.
     const request = fromNodeRequest(req)
-    const hit = engine.freshHit(request)
-    if (hit === undefined) return full(req, res, request, timing)
-    hit.then(
-      (found) => {
-        if (found === undefined) return full(req, res, request, timing)
+    let hit: FreshHit | undefined
+    try {
+      hit = engine.freshHit(request)
+      if (hit !== undefined) {
         // writeHead with a list leaves nothing for getHeader: the log learns the status from here.
         timing.cacheStatus = 'HIT'
-        timing.bytes = found.body?.byteLength ?? 0
-        writeFreshHit(res, found)
-      },
-      (error: unknown) => failed(res, error),
-    )
+        timing.bytes = hit.body?.byteLength ?? 0
+        writeFreshHit(res, hit)
+      }
+    } catch (error) {
+      return failed(res, error)
+    }
+    if (hit === undefined) full(req, res, request, timing)
   })
 
   function full(req: IncomingMessage, res: ServerResponse, request: CacheRequest, timing: RequestRecord): void {
