@@ -15,6 +15,8 @@ export class SingleFlight<T> {
   readonly #promises = new Map<string, Promise<T>>()
   /** One ticket per key in the common case (one load), a set when more work runs on it: no set allocated per miss. */
   readonly #tickets = new Map<string, Ticket | Set<Ticket>>()
+  /** Who waits for `idle`. */
+  readonly #idle: (() => void)[] = []
 
   /** The running flight of `key`, if any. */
   get(key: string): Promise<T> | undefined {
@@ -62,6 +64,13 @@ export class SingleFlight<T> {
   unmark(key: string, ticket: Ticket): void {
     const held = this.#tickets.get(key)
     if (held === ticket || (held instanceof Set && held.delete(ticket) && held.size === 0)) this.#tickets.delete(key)
+    if (this.#tickets.size === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve()
+  }
+
+  /** Resolves once no work holds a ticket: every load, refresh and read has settled. */
+  idle(): Promise<void> {
+    if (this.#tickets.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.push(resolve))
   }
 
   /**

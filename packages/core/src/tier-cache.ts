@@ -325,6 +325,21 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   }
 
   /**
+   * Resolves once no load, refresh or store read of this cache is running:
+   * each has written what it will write and released its lock. For a graceful
+   * shutdown, await it (bounded by your own timeout) before `close` and before
+   * closing the store, so no write is cut off and no lock is left to expire.
+   *
+   * @example
+   * await Promise.race([cache.idle(), setTimeout(5_000)])
+   * cache.close()
+   * await store.close()
+   */
+  idle(): Promise<void> {
+    return this.#flights.idle()
+  }
+
+  /**
    * Look at L1 only, synchronously; never calls the store or a loader.
    * `undefined` when L1 holds nothing usable for `key`.
    */

@@ -61,6 +61,23 @@ describe('levels', () => {
     expect(cache.stats().l1Hits).toBe(before.l1Hits + 2)
   })
 
+  it('idle resolves once every load has written and let go of its lock, at once when nothing runs', async () => {
+    const { cache, store } = cacheWithClock<string>()
+    let idle = false
+    await cache.idle()
+    let finish!: (value: string) => void
+    const loading = cache.get('k', () => new Promise<string>((resolve) => (finish = resolve)))
+    const settled = cache.idle().then(() => (idle = true))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(idle).toBe(false)
+    finish('v')
+    await settled
+    expect(await loading).toBe('v')
+    // Written through, and the lock released: another process could take it at once.
+    expect(await store.get('test', 'k')).toBeDefined()
+    expect(await store.lock?.acquire('test', 'k', 1_000)).toEqual(expect.any(String))
+  })
+
   it('get without a loader reads L1 and L2 and resolves undefined on a miss, caching nothing', async () => {
     const { cache } = cacheWithClock<string>()
     expect(await cache.get('k')).toBeUndefined()

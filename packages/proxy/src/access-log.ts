@@ -8,6 +8,8 @@ export interface RequestRecord {
   /** Set by a hot-path hit, whose head `getHeader` cannot read. */
   cacheStatus: string | undefined
   bytes: number | undefined
+  /** The request target as received, when the proxy rewrote `req.url` (absolute-form). */
+  target: string | undefined
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
@@ -52,7 +54,7 @@ export class AccessLog {
     const ua = req.headers['user-agent']
     const referer = req.headers.referer
     this.#buffer +=
-      `${req.socket.remoteAddress ?? '-'} - - [${this.#time(now)}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ` +
+      `${req.socket.remoteAddress ?? '-'} - - [${this.#time(now)}] "${req.method} ${seen.target ?? req.url} HTTP/${req.httpVersion}" ` +
       `${res.statusCode} ${length ?? 0} "${referer ?? '-'}" "${ua ?? '-'}" ${cacheStatus ?? '-'} ` +
       `${seconds(performance.now() - startedAt)} ${upstreamMs === undefined ? '-' : seconds(upstreamMs)}\n`
     if (this.#buffer.length >= BUFFER_BYTES) this.flush()

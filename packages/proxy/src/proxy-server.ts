@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { type InvalidationBus, type SharedStore, TierCache } from '@tiercache/core'
 import {
   type CacheRequest,
@@ -20,7 +21,7 @@ import { Redis } from 'ioredis'
 import { AccessLog, type RequestRecord } from './access-log.js'
 import { admin } from './admin.js'
 import type { ProxyConfig } from './config.js'
-import { rejectReason } from './request-checks.js'
+import { absoluteTarget, type Rejection, rejection } from './request-checks.js'
 import { Upstream } from './upstream.js'
 
 /** A running `tiercache-proxy`: its server, its cache, and a graceful `close`. */
@@ -72,16 +73,25 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
   const adminContext = { engine, purgeToken: config.purgeToken, draining: () => draining, origin: config.origin }
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const timing: RequestRecord = { ms: undefined, cacheStatus: undefined, bytes: undefined }
+    const timing: RequestRecord = { ms: undefined, cacheStatus: undefined, bytes: undefined, target: undefined }
     if (log.enabled) {
       const startedAt = performance.now()
       res.once('finish', () => log.write(req, res, startedAt, timing))
     }
     if (draining) res.shouldKeepAlive = false
 
-    const reason = rejectReason(req)
-    if (reason !== undefined) return badRequest(res, reason)
-    const url = req.url ?? '/'
+    const rejected = rejection(req)
+    if (rejected !== undefined) return refuse(res, rejected)
+    // OPTIONS * asks about the server, not a resource (RFC 9110 §9.3.7): answered here, as no origin path names it.
+    if (req.url === '*') return noContent(res)
+    if (req.url?.[0] !== '/') {
+      // Absolute-form (RFC 9112 §3.2.2): its authority is the Host, the rest the target; the log keeps the original.
+      const target = absoluteTarget(req.url ?? '')!
+      timing.target = req.url
+      req.url = target.path
+      req.headers.host = target.authority
+    }
+    const url = req.url
     if (
       url.startsWith(adminPrefix) &&
       (url.length === adminPrefix.length || url[adminPrefix.length] === '/' || url[adminPrefix.length] === '?')
@@ -105,6 +115,11 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
       return failed(res, error)
     }
     if (hit === undefined) full(req, res, request, timing)
+  })
+
+  // CONNECT (authority-form, RFC 9112 §3.2.3) asks for a tunnel, which a reverse proxy does not offer.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
   })
 
   function full(req: IncomingMessage, res: ServerResponse, request: CacheRequest, timing: RequestRecord): void {
@@ -151,23 +166,30 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
   let closing: Promise<void> | undefined
   const close = async () => {
     draining = true
+    const deadline = performance.now() + config.shutdownTimeout
+    const left = () => Math.max(0, deadline - performance.now())
     // 1. Stop accepting; idle keep-alive connections go now, busy ones after their response
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
     // A keep-alive connection whose response ends during the drain turns idle: close those as they come.
     const sweep = setInterval(() => server.closeIdleConnections(), 50)
     server.closeIdleConnections()
-    // 2. Requests in flight finish, up to the timeout; then what is left is cut
-    if (!(await within(closed, config.shutdownTimeout))) server.closeAllConnections()
+    // 2. Requests in flight finish, within the timeout; then what is left is cut
+    if (!(await within(closed, left()))) server.closeAllConnections()
     clearInterval(sweep)
-    // 3. Origin fetches still running (background refreshes) complete and write the cache
-    await within(upstream.idle(), config.shutdownTimeout)
-    await new Promise((resolve) => setImmediate(resolve))
-    // 4. Let go of the cache, the store, the bus and the origin pool
+    // 3. Origin fetches still running (background refreshes, fetches of cut requests) complete and write the
+    //    cache, within what is left of the timeout; then they are cut, and a cut response is stored nowhere
+    //    (its body is short of what the origin announced: the capture fails it, as any broken body).
+    const idle = await within(upstream.idle(), left())
+    if (!idle) upstream.destroy()
+    // 4. The loads behind those fetches write what they will (a cut one: nothing) and release their locks, so
+    //    no other node waits out a lease; a second at least, as cut loads need a round trip to let go.
+    await within(Promise.all([cache.idle(), tagCache.idle()]), Math.max(left(), 1_000))
+    // 5. Let go of the cache, the store, the bus and the origin pool
     engine.close()
     tagCache.close()
     cache.close()
     await tiers.close()
-    await upstream.close()
+    if (idle) await upstream.close()
     log.close()
   }
   return {
@@ -209,10 +231,16 @@ function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   })
 }
 
-function badRequest(res: ServerResponse, reason: string): void {
+/** Answer a request RFC 9112 says to refuse, and close the connection: what follows it cannot be trusted. */
+function refuse(res: ServerResponse, { status, reason }: Rejection): void {
   res.shouldKeepAlive = false
-  res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
-  res.end(`Bad Request: ${reason}\n`)
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
+  res.end(`${STATUS_CODES[status]}: ${reason}\n`)
+}
+
+function noContent(res: ServerResponse): void {
+  res.writeHead(204)
+  res.end()
 }
 
 /** Last resort when serving threw: a 502 if nothing was sent yet, else a cut connection. */

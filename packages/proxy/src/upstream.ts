@@ -66,6 +66,11 @@ export class Upstream {
     return this.#pool.close()
   }
 
+  /** Cut every connection to the origin now: requests in flight fail, their bodies break off. */
+  destroy(): void {
+    this.#pool.destroy().catch(() => {})
+  }
+
   #send(request: OriginRequest, headers: Headers, timing: RequestRecord): Promise<OriginResponse> {
     const body =
       request.body === undefined

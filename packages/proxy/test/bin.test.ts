@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs'
+import { STATUS_CODES } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -48,16 +49,60 @@ describe('tiercache-proxy (the bin)', () => {
     expect(lines[1]).toMatch(/" 200 2 "-" "[^"]*" HIT \d+\.\d{3} -$/)
   })
 
-  it('answers 400 to what RFC 9112 says to reject: two Host headers, Content-Length with Transfer-Encoding', async () => {
+  it('refuses what RFC 9112 says to refuse, each on a closed connection, and never asks the origin', async () => {
     const { origin } = await setUp()
-    const twoHosts = await raw(PORT, 'GET /a HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n')
-    expect(twoHosts).toMatch(/^HTTP\/1\.1 400 /)
-    const smuggled = await raw(
-      PORT,
-      'POST /a HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
-    )
-    expect(smuggled).toMatch(/^HTTP\/1\.1 400 /)
+    const refused: [string, string, number][] = [
+      ['two Host fields (§3.2)', 'GET /a HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n', 400],
+      ['HTTP/1.1 without Host (§3.2)', 'GET /a HTTP/1.1\r\n\r\n', 400],
+      ['a Host with a space (§3.2)', 'GET /a HTTP/1.1\r\nHost: a b\r\n\r\n', 400],
+      ['a Host with userinfo (§3.2)', 'GET /a HTTP/1.1\r\nHost: user@a.example\r\n\r\n', 400],
+      ['an empty Host (§3.2)', 'GET /a HTTP/1.1\r\nHost:\r\n\r\n', 400],
+      [
+        'Content-Length with Transfer-Encoding (§6.1)',
+        'POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        400,
+      ],
+      ['Transfer-Encoding in HTTP/1.0 (§6.1)', 'POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+      ['chunked not the final coding (§6.1)', 'POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nab', 400],
+      [
+        'two different Content-Lengths (§6.3)',
+        'POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+        400,
+      ],
+      ['whitespace before the colon (§5.1)', 'GET /a HTTP/1.1\r\nHost : a\r\n\r\n', 400],
+      ['obs-fold (§5.2)', 'GET /a HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n', 400],
+      ['whitespace before the first field (§2.2)', 'GET /a HTTP/1.1\r\n Host: a\r\n\r\n', 400],
+      ['a target in no form (§3.2)', 'GET a HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+      ['a target over 8 KiB (§3)', `GET /${'a'.repeat(9_000)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414],
+      ['HTTP/2.0 as text', 'GET /a HTTP/2.0\r\nHost: a\r\n\r\n', 505],
+      ['HTTP/0.9', 'GET /a\r\n\r\n', 505],
+      ['CONNECT (§3.2.3): no tunnels here', 'CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n', 501],
+    ]
+    for (const [what, bytes, status] of refused) {
+      const answer = await raw(PORT, bytes)
+      expect(answer.split('\r\n')[0], what).toBe(`HTTP/1.1 ${status} ${STATUS_CODES[status]}`)
+      expect(answer.toLowerCase(), what).toContain('connection: close')
+    }
     expect(origin.count).toBe(0)
+    // What the RFC allows: HTTP/1.0 without Host, OPTIONS * (answered here: no origin path names it).
+    expect(await raw(PORT, 'GET /a HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /)
+    expect(await raw(PORT, 'OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 204 /)
+    expect(origin.count).toBe(1)
+  })
+
+  it('takes an absolute-form target by its authority, ignoring Host (RFC 9112 §3.2.2)', async () => {
+    const { origin, proxy } = await setUp()
+    const absolute = 'GET http://shop.example/a?x=1 HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n'
+    expect(await raw(PORT, absolute)).toMatch(/^HTTP\/1\.1 200 [\s\S]*x-cache: MISS[\s\S]*v1$/)
+    expect(origin.urls).toEqual(['/a?x=1'])
+    expect(origin.seen[0]!['x-forwarded-host']).toBe('shop.example')
+    // One resource with the origin-form request for it: the same cache entry.
+    const originForm = 'GET /a?x=1 HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n'
+    expect(await raw(PORT, originForm)).toMatch(/x-cache: HIT/)
+    expect(origin.count).toBe(1)
+    await proxy.stop()
+    // The access log keeps the request line as received.
+    expect(proxy.output.stdout).toContain('"GET http://shop.example/a?x=1 HTTP/1.1" 200')
   })
 
   it('purges by URL and by tag with the token from the config: 401 without it, 403 with a wrong one', async () => {
@@ -95,6 +140,40 @@ describe('tiercache-proxy (the bin)', () => {
     await expect(fetch(`${proxy.url}/other`)).rejects.toThrow()
     expect(await slow).toEqual({ status: 200, body: 'v1' })
     expect(await proxy.exited).toBe(0)
+  })
+
+  it('while draining, health answers 503 on a connection still open, so a balancer stops sending', async () => {
+    const { origin, proxy } = await setUp()
+    origin.delay = 500
+    // One connection: a slow request, then (once SIGTERM arrived) a health check pipelined behind it.
+    const answers = raw(PORT, 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n', async (socket) => {
+      while (origin.count === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+      proxy.child.kill('SIGTERM')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      socket.write('GET /_tiercache/health HTTP/1.1\r\nHost: a\r\n\r\n')
+    })
+    const [slow, health] = (await answers).split(/(?=HTTP\/1\.1 )/)
+    expect(slow).toMatch(/^HTTP\/1\.1 200 [\s\S]*v1$/)
+    expect(health).toMatch(/^HTTP\/1\.1 503 [\s\S]*"status":"draining"/)
+    expect(await proxy.exited).toBe(0)
+  })
+
+  it('--host: listens on that address only', async () => {
+    const origin = new Origin()
+    const originUrl = await origin.listen()
+    running.push({ stop: () => origin.close() })
+    const proxy = await startBin(PORT + 2, ['--origin', originUrl, '--host', '127.0.0.2'], '127.0.0.2')
+    running.push(proxy)
+    expect(proxy.output.stderr).toContain(`listening on http://127.0.0.2:${PORT + 2}`)
+    expect(await (await fetch(`${proxy.url}/h`)).text()).toBe('v1')
+    await expect(fetch(`http://127.0.0.1:${PORT + 2}/h`)).rejects.toThrow()
+  })
+
+  it('reaches the origin over kept-alive connections: sequential misses share one', async () => {
+    const { origin, proxy } = await setUp()
+    for (const path of ['/k1', '/k2', '/k3', '/k4']) await (await fetch(`${proxy.url}${path}`)).text()
+    expect(origin.count).toBe(4)
+    expect(new Set(origin.ports).size).toBe(1)
   })
 
   it("--policy rfc9111 lets the origin's Cache-Control decide; the default (nginx) keeps to --ttl", async () => {

@@ -9,11 +9,15 @@ import { Origin, type ProxyProcess, startBin } from './proxy-process.js'
 // This file's own redis-server, and its proxies' HTTP ports.
 const REDIS_PORT = 7094
 const PORTS = [19_620, 19_621]
+// A node started (and stopped) by one test.
+const EXTRA_PORT = 19_622
 
 describe('tiercache-proxy --redis: two processes, one cache', () => {
   let redis: RedisServer
   let origin: Origin
   let proxies: ProxyProcess[]
+
+  let args: string[]
 
   beforeAll(async () => {
     redis = await startRedisServer(REDIS_PORT)
@@ -21,23 +25,17 @@ describe('tiercache-proxy --redis: two processes, one cache', () => {
     const originUrl = await origin.listen()
     const config = join(tmpdir(), `tiercache-proxy-cluster-${process.pid}.json`)
     // Its own namespace, so nothing another run left in this Redis is served.
-    writeFileSync(config, JSON.stringify({ purgeToken: 's3cret', name: `proxy-test-${process.pid}-${Date.now()}` }))
+    writeFileSync(
+      config,
+      JSON.stringify({
+        purgeToken: 's3cret',
+        name: `proxy-test-${process.pid}-${Date.now()}`,
+        shutdownTimeout: '300ms',
+      }),
+    )
+    args = ['--origin', originUrl, '--redis', redis.url, '--ttl', '60s', '--access-log', 'off', '--config', config]
     proxies = []
-    for (const port of PORTS) {
-      const args = [
-        '--origin',
-        originUrl,
-        '--redis',
-        redis.url,
-        '--ttl',
-        '60s',
-        '--access-log',
-        'off',
-        '--config',
-        config,
-      ]
-      proxies.push(await startBin(port, args))
-    }
+    for (const port of PORTS) proxies.push(await startBin(port, args))
   })
   afterAll(async () => {
     for (const proxy of proxies ?? []) await proxy.stop()
@@ -82,5 +80,39 @@ describe('tiercache-proxy --redis: two processes, one cache', () => {
     expect(seen).toEqual({ cache: 'MISS', body: 'v2' })
     expect(await get(a, '/shared')).toEqual({ cache: 'HIT', body: 'v2' })
     expect(origin.count).toBe(2)
+  })
+
+  it('SIGTERM: a request in flight finishes whole and its response is stored for the cluster', async () => {
+    const leaving = await startBin(EXTRA_PORT, args)
+    origin.delay = 150
+    const answer = get(leaving, '/in-flight')
+    while (!origin.urls.includes('/in-flight')) await new Promise((resolve) => setTimeout(resolve, 5))
+    leaving.child.kill('SIGTERM')
+    expect(await answer).toEqual({ cache: 'MISS', body: 'v2' })
+    expect(await leaving.exited).toBe(0)
+    origin.delay = 0
+    const count = origin.count
+    expect(await get(proxies[1]!, '/in-flight')).toEqual({ cache: 'HIT', body: 'v2' })
+    expect(origin.count).toBe(count)
+  })
+
+  it('SIGTERM: an origin fetch still running at the shutdown timeout is cut, and nothing of it is stored', async () => {
+    const leaving = await startBin(EXTRA_PORT, args)
+    origin.body = 'v3-the-whole-body'
+    origin.stall = 10_000 // half the body, then silence
+    const answer = get(leaving, '/stalled').catch((error: Error) => error)
+    while (!origin.urls.includes('/stalled')) await new Promise((resolve) => setTimeout(resolve, 5))
+    const signalled = performance.now()
+    leaving.child.kill('SIGTERM')
+    // Gone within its 300 ms timeout (and the time to close), not when the origin finishes 10 s later.
+    expect(await leaving.exited).toBe(0)
+    expect(performance.now() - signalled).toBeLessThan(3_000)
+    expect(await answer).toBeInstanceOf(Error)
+    // No half of the body in the shared cache: the next node asks the origin and gets it whole.
+    origin.stall = 0
+    // Nor a lock left behind: the cut load released it, so this is not held up for the 5 s lock wait.
+    const asked = performance.now()
+    expect(await get(proxies[1]!, '/stalled')).toEqual({ cache: 'MISS', body: 'v3-the-whole-body' })
+    expect(performance.now() - asked).toBeLessThan(2_500)
   })
 })

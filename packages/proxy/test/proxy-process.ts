@@ -7,18 +7,33 @@ import { fileURLToPath } from 'node:url'
 /** The built bin (`pnpm test` builds first). */
 export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
 
-/** An origin that counts requests, remembers their headers, and answers `body` after `delay` ms. */
+/**
+ * An origin that counts requests, remembers their target, headers and the
+ * proxy's port they came from, and answers `body` after `delay` ms; with
+ * `stall`, it sends the head and half the body, then the rest `stall` ms later.
+ */
 export class Origin {
   count = 0
   body = 'v1'
   delay = 0
+  stall = 0
   headers: Record<string, string> = { 'content-type': 'text/plain', 'cache-tag': 'product-1' }
   readonly seen: IncomingMessage['headers'][] = []
+  readonly urls: string[] = []
+  readonly ports: number[] = []
   readonly server: Server = createServer((req, res) => {
     this.count++
     this.seen.push(req.headers)
+    this.urls.push(req.url ?? '')
+    this.ports.push(req.socket.remotePort!)
     const body = this.body
-    setTimeout(() => res.writeHead(200, this.headers).end(body), this.delay)
+    const stall = this.stall
+    setTimeout(() => {
+      if (stall === 0) return res.writeHead(200, this.headers).end(body)
+      res.writeHead(200, { ...this.headers, 'content-length': String(Buffer.byteLength(body)) })
+      res.write(body.slice(0, body.length / 2))
+      setTimeout(() => res.end(body.slice(body.length / 2)), stall)
+    }, this.delay)
   })
 
   async listen(): Promise<string> {
@@ -43,8 +58,8 @@ export interface ProxyProcess {
   stop(): Promise<void>
 }
 
-/** Start the bin with `args` on `port` and wait until it listens. */
-export async function startBin(port: number, args: readonly string[]): Promise<ProxyProcess> {
+/** Start the bin with `args` on `port` and wait until it listens (on `host`, when `args` say `--host`). */
+export async function startBin(port: number, args: readonly string[], host = '127.0.0.1'): Promise<ProxyProcess> {
   const child = spawn(process.execPath, [BIN, '--port', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const output = { stdout: '', stderr: '' }
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -59,7 +74,7 @@ export async function startBin(port: number, args: readonly string[]): Promise<P
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     child,
     output,
     exited,
@@ -80,8 +95,15 @@ export function runBin(args: readonly string[]): Promise<{ code: number | null; 
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })))
 }
 
-/** Send raw bytes on a fresh connection and return what came back until the server closed it (or 2 s). */
-export function raw(port: number, bytes: string): Promise<string> {
+/**
+ * Send raw bytes on a fresh connection and return what came back until the
+ * server closed it (or 2 s); `then` runs once the bytes are sent (to send more on the same connection).
+ */
+export function raw(
+  port: number,
+  bytes: string,
+  then?: (socket: ReturnType<typeof connect>) => unknown,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     let got = ''
@@ -92,6 +114,6 @@ export function raw(port: number, bytes: string): Promise<string> {
     socket.once('error', reject)
     socket.once('close', () => resolve(got))
     socket.setTimeout(2_000, () => socket.destroy())
-    socket.write(bytes)
+    socket.write(bytes, () => then?.(socket))
   })
 }
