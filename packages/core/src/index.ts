@@ -16,6 +16,7 @@ export {
 } from './errors.js'
 export type { TierCacheHealth } from './health.js'
 export {
+  type Announcement,
   INVALIDATION_KINDS,
   type InvalidationBus,
   type InvalidationEvent,
@@ -41,6 +42,7 @@ export type { TierCacheEvents, TierCacheStats } from './stats.js'
 export type {
   CircuitState,
   SharedStore,
+  StoreChange,
   StoreHealth,
   StoreLock,
   StoreRead,

@@ -48,6 +48,24 @@ export interface InvalidationHandler {
   confirmed?(ageMs: number, maxStalenessMs: number): void
 }
 
+/**
+ * An invalidation a store publishes itself, in the same atomic step as the
+ * write it announces (a Lua script on Redis), so that no death of the writing
+ * process can come between the write and the message. Built by the bus
+ * ({@link InvalidationBus.announcement}), accepted or not by the store
+ * (`SharedStore.announces`); the core only carries it.
+ */
+export interface Announcement {
+  /** The connection the bus publishes with: a store publishes only when it writes through the same one. */
+  readonly via: object
+  /** Where the bus's subscribers listen. */
+  readonly channel: string
+  /** The message, as the bus's receivers decode it. */
+  readonly message: Uint8Array
+  /** Sharded pub/sub (`SPUBLISH`) rather than `PUBLISH`. */
+  readonly sharded: boolean
+}
+
 /** A transport that carries invalidations between nodes. */
 export interface InvalidationBus {
   /**
@@ -69,6 +87,20 @@ export interface InvalidationBus {
    * Returns a function that unsubscribes.
    */
   subscribe(namespace: string, handler: InvalidationHandler): () => void
+  /**
+   * Optional: `event` as a message the store can publish itself, atomically
+   * with the write (see {@link Announcement}); `undefined` when the bus cannot
+   * (closed, or its transport has no such form). When the store took it and
+   * the write resolved, the cache calls {@link announced} instead of
+   * {@link publish}. Never throws.
+   */
+  announcement?(event: InvalidationEvent): Announcement | undefined
+  /**
+   * The store published `event` with its write (an {@link announcement}):
+   * tell the other caches of the namespace on this bus in this process,
+   * except `from`, as {@link publish} does; send nothing. Never throws.
+   */
+  announced?(event: InvalidationEvent, from?: InvalidationHandler): void
 }
 
 /**

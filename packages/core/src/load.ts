@@ -2,7 +2,7 @@ import type { Clock } from './clock.js'
 import { withDeadline } from './deadline.js'
 import { type Entry, isFresh, isKept, isServableStale, lifetime, makeEntry } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
-import type { InvalidationKind } from './invalidation.js'
+import type { Announcement, InvalidationKind } from './invalidation.js'
 import type { Load, LoaderContext } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
@@ -269,14 +269,20 @@ export class LoadPipeline<V> {
     return planned.map((p) => ({ value: p.entry.value, stored: storedOnes.has(p) }))
   }
 
-  /** A user's `set`: the store first (rejects with its `StoreError`), then L1. */
-  async put(key: string, value: V | undefined, f: FreshnessPolicy): Promise<void> {
+  /**
+   * A user's `set`: the store first (rejects with its `StoreError`), then L1.
+   * With `announce`, the store publishes the invalidation with its write;
+   * resolves whether it did (not when the value could not be encoded: then
+   * nothing was written to the store).
+   */
+  async put(key: string, value: V | undefined, f: FreshnessPolicy, announce?: Announcement): Promise<boolean> {
     const life = lifetime(value === undefined, f)
     const write = this.#o.l2.encode(key, value, life)
-    if (write !== FAILED) await this.#o.l2.put(key, write)
+    if (write !== FAILED) await this.#o.l2.put(key, announce === undefined ? write : { ...write, announce })
     // Work on the key that started while the write ran may have read before it: it must not land.
     this.#o.flights.supersede(key)
     this.#o.l1?.set(key, makeEntry(this.#forL1(key, value), this.#o.clock.now(), life))
+    return write !== FAILED && announce !== undefined
   }
 
   /** A fresh entry read from the store: a level-2 hit, or a value another node resurrected. */

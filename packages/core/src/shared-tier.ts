@@ -3,6 +3,7 @@ import type { Codec } from './codec.js'
 import { withDeadline } from './deadline.js'
 import { type Entry, makeEntry } from './entry.js'
 import { DecodeError, StoreCallError, StoreError, type TierCacheError } from './errors.js'
+import type { Announcement } from './invalidation.js'
 import type { FreshnessPolicy } from './options.js'
 import type {
   SharedStore,
@@ -246,14 +247,34 @@ export class SharedTier<V> {
     }
   }
 
-  /** Delete the record of `key`; rejects with the store's `StoreError` when it failed or timed out. */
-  async delete(key: string): Promise<void> {
-    await this.must('delete', () => this.store.delete(this.#o.namespace, key), { key })
+  /**
+   * Delete the record of `key` (publishing `announce` with it, when given);
+   * rejects with the store's `StoreError` when it failed or timed out.
+   */
+  async delete(key: string, announce?: Announcement): Promise<void> {
+    const ns = this.#o.namespace
+    await this.must(
+      'delete',
+      () => (announce === undefined ? this.store.delete(ns, key) : this.store.delete(ns, key, { announce })),
+      { key },
+    )
   }
 
-  /** Make every record of this namespace unreachable; rejects with the store's `StoreError` when it failed or timed out. */
-  async purge(): Promise<void> {
-    await this.must('purge', () => this.store.purge(this.#o.namespace))
+  /**
+   * Make every record of this namespace unreachable (publishing `announce`
+   * with it, when given); rejects with the store's `StoreError` when it failed or timed out.
+   */
+  async purge(announce?: Announcement): Promise<void> {
+    const ns = this.#o.namespace
+    await this.must('purge', () => (announce === undefined ? this.store.purge(ns) : this.store.purge(ns, { announce })))
+  }
+
+  /**
+   * `announcement` if the store will publish it with a write, atomically (the
+   * store must say so: `SharedStore.announces`); `undefined` otherwise.
+   */
+  accepts(announcement: Announcement | undefined): Announcement | undefined {
+    return announcement !== undefined && this.store.announces?.(announcement) === true ? announcement : undefined
   }
 
   // ---- the distributed lock -------------------------------------------------

@@ -15,6 +15,8 @@
  * before it can overwrite it in the store.
  */
 
+import type { Announcement } from './invalidation.js'
+
 /**
  * A write version as the store hands it out: opaque, compared only by the
  * store that issued it. It names the record (or the absence of one, or the
@@ -56,6 +58,18 @@ export interface StoreWrite {
    * and return it as {@link StoreRecord.resurrected}.
    */
   readonly resurrected?: true
+  /**
+   * Publish this invalidation with the write, atomically, and only if the
+   * write applied. The core passes it only to a store whose
+   * {@link SharedStore.announces} accepted it.
+   */
+  readonly announce?: Announcement
+}
+
+/** What a `delete` or `purge` may carry besides its key. */
+export interface StoreChange {
+  /** Publish this invalidation with the change, atomically (see {@link StoreWrite.announce}). */
+  readonly announce?: Announcement
 }
 
 /** What a write did. */
@@ -169,13 +183,20 @@ export interface SharedStore {
    * store's fence window, so a load that read before the delete cannot
    * write its older value back.
    */
-  delete(namespace: string, key: string): Promise<StoreWriteResult>
+  delete(namespace: string, key: string, change?: StoreChange): Promise<StoreWriteResult>
   /**
    * Make every record of `namespace` unreachable in O(1) (a generation bump,
    * not a scan). Other namespaces are untouched. Versions read before the
    * purge no longer match anything: conditional writes with them are refused.
    */
-  purge(namespace: string): Promise<void>
+  purge(namespace: string, change?: StoreChange): Promise<void>
+  /**
+   * Optional: whether the store can publish `announcement` itself, in the same
+   * atomic step as a `set`, `delete` or `purge` (its `announce`), so that the
+   * invalidation cannot be lost with the writing process. RedisStore: when the
+   * bus publishes through the store's own client (and not sharded on a Cluster).
+   */
+  announces?(announcement: Announcement): boolean
   /** The distributed lock, when the store offers one. */
   readonly lock?: StoreLock
   /**

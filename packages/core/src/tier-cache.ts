@@ -5,7 +5,14 @@ import { type Entry, isFresh, isKept, isServableStale, remainingTtl } from './en
 import { StoreError } from './errors.js'
 import { type GetManyParts, getMany } from './get-many.js'
 import type { TierCacheHealth } from './health.js'
-import { checkBus, type InvalidationBus, type InvalidationHandler, type InvalidationKind } from './invalidation.js'
+import {
+  type Announcement,
+  checkBus,
+  type InvalidationBus,
+  type InvalidationEvent,
+  type InvalidationHandler,
+  type InvalidationKind,
+} from './invalidation.js'
 import { LoadPipeline } from './load.js'
 import type { BulkLoader, Loader } from './loader.js'
 import { checkedL1Serializer, createLocalTier, type LocalTier } from './local-tier.js'
@@ -365,7 +372,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     if (value !== undefined && value !== null) checkRepresentable(this.#codec, value, 'value')
     const f = freshnessPolicy(this.#defaults, options)
     this.#flights.supersede(key)
-    await this.#written(['set', [key]], () => this.#pipeline.put(key, value ?? undefined, f))
+    await this.#written(['set', [key]], (announce) => this.#pipeline.put(key, value ?? undefined, f, announce))
   }
 
   /**
@@ -375,10 +382,11 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   async delete(key: string): Promise<void> {
     checkKey(key)
     this.#forget(key)
-    await this.#written(['delete', [key]], async () => {
-      await this.#l2.delete(key)
+    await this.#written(['delete', [key]], async (announce) => {
+      await this.#l2.delete(key, announce)
       // Loads that started while the delete ran may have read before it.
       this.#forget(key)
+      return announce !== undefined
     })
   }
 
@@ -389,9 +397,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    */
   async purge(): Promise<void> {
     this.#forgetAll()
-    await this.#written(['purge', []], async () => {
-      await this.#l2.purge()
+    await this.#written(['purge', []], async (announce) => {
+      await this.#l2.purge(announce)
       this.#forgetAll()
+      return announce !== undefined
     })
   }
 
@@ -399,17 +408,51 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    * A user's write: run it, then tell the other nodes. When the store failed,
    * this node forgets the keys as well (it must not serve what the store may
    * not hold), the others are still told to re-read, and the call rejects.
+   *
+   * When the bus and the store allow it, the store publishes the invalidation
+   * itself, in the same atomic step as the write (`write` gets the
+   * announcement and resolves whether it was sent with the write): then no
+   * death of this process between the two can leave the other nodes serving
+   * the old value, and this node only tells its siblings on the bus.
    */
-  async #written([kind, keys]: [InvalidationKind, string[]], write: () => Promise<void>): Promise<void> {
+  async #written(
+    [kind, keys]: [InvalidationKind, string[]],
+    write: (announce: Announcement | undefined) => Promise<boolean>,
+  ): Promise<void> {
+    const event = { kind, namespace: this.name, keys }
+    let announced = false
     try {
-      await write()
+      announced = await write(this.#announcement(event))
     } catch (error) {
       if (kind === 'purge') this.#forgetAll()
       else for (const key of keys) this.#forget(key)
       throw error
     } finally {
       // Resolved only once the bus has sent it: a writer whose loop blocks next has told everyone.
-      await this.#publish(kind, keys)
+      if (announced) this.#announced(event)
+      else await this.#publish(kind, keys)
+    }
+  }
+
+  /** `event` as the store may publish it with the write, when both the bus and the store can. */
+  #announcement(event: InvalidationEvent): Announcement | undefined {
+    const bus = this.#ipc
+    if (bus?.announcement === undefined || bus.announced === undefined) return undefined
+    try {
+      return this.#l2.accepts(bus.announcement(event))
+    } catch (cause) {
+      this.#stats.error(new StoreError('publish', cause), event.keys[0])
+      return undefined
+    }
+  }
+
+  /** The store published `event` with the write: tell this node's siblings on the bus. */
+  #announced(event: InvalidationEvent): void {
+    try {
+      this.#ipc!.announced!(event, this.#handler)
+      this.#stats.busPublished()
+    } catch (cause) {
+      this.#stats.error(new StoreError('publish', cause), event.keys[0])
     }
   }
 

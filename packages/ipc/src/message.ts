@@ -8,6 +8,9 @@ import { Packr } from 'msgpackr'
  *
  *     { v: 1, node: 'k3J9…', ns: 'users', seq: 42, ops: [{ kind: 'set', keys: ['u:1', 'u:2'] }] }
  *
+ * A message the shared store published with the write itself carries
+ * `store: true` (see {@link InvalidationMessage.store}).
+ *
  * One message concerns one namespace. `seq` counts the invalidation messages a
  * sender has sent for that namespace, so a receiver that sees 40 then 42 knows
  * it lost one. A message with no `ops` is a heartbeat: it repeats the sender's
@@ -32,6 +35,14 @@ export interface InvalidationMessage {
    * nodes ignore it (and nodes that predate it ignore the field).
    */
   readonly at?: number
+  /**
+   * Published by the shared store in the same atomic step as the write it
+   * announces (a Lua script), not by the sender's bus: it cannot be lost
+   * unless the write was, so it carries no sequence number of its own. `seq`
+   * repeats the sender's last, as a heartbeat does, so a node that predates
+   * the field applies it as a late message (or sees a real gap).
+   */
+  readonly store?: true
 }
 
 /** One kind of change over some keys; `purge` has no keys. */
@@ -58,7 +69,7 @@ export function encodeMessage(message: InvalidationMessage): Uint8Array {
 export function decodeMessage(bytes: Uint8Array): InvalidationMessage {
   const value: unknown = packr.unpack(bytes)
   if (!isRecord(value)) throw new TypeError('message is not a map')
-  const { v, node, ns, seq, ops, at } = value
+  const { v, node, ns, seq, ops, at, store } = value
   if (v !== WIRE_VERSION) throw new TypeError(`unsupported wire version ${String(v)}`)
   if (typeof node !== 'string' || node === '') throw new TypeError('message.node must be a non-empty string')
   if (typeof ns !== 'string') throw new TypeError('message.ns must be a string')
@@ -66,7 +77,11 @@ export function decodeMessage(bytes: Uint8Array): InvalidationMessage {
   if (!Array.isArray(ops) || !ops.every(isOp)) throw new TypeError('message.ops must be a list of {kind, keys}')
   if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at)))
     throw new TypeError('message.at must be a number')
-  return at === undefined ? { v, node, ns, seq: seq as number, ops } : { v, node, ns, seq: seq as number, ops, at }
+  if (store !== undefined && store !== true) throw new TypeError('message.store must be true when present')
+  let message: InvalidationMessage = { v, node, ns, seq: seq as number, ops }
+  if (at !== undefined) message = { ...message, at: at as number }
+  if (store === true) message = { ...message, store }
+  return message
 }
 
 /** True for a heartbeat (a message that changes nothing). */

@@ -75,6 +75,19 @@ export class Outbox {
     this.#send(namespace, this.#seq.get(namespace) ?? 0, [], at)
   }
 
+  /**
+   * `event` as one message for the shared store to publish with the write
+   * (`store: true`): not coalesced, not numbered (it repeats the last `seq`).
+   * Nothing is queued or sent here.
+   */
+  announcement(event: InvalidationEvent): Uint8Array {
+    const { namespace } = event
+    const ops =
+      event.kind === 'purge' ? [{ kind: 'purge' as const, keys: [] }] : [{ kind: event.kind, keys: event.keys }]
+    const seq = this.#seq.get(namespace) ?? 0
+    return encodeMessage({ v: WIRE_VERSION, node: this.#options.nodeId, ns: namespace, seq, ops, store: true })
+  }
+
   /** Send everything pending now. */
   flush(): void {
     clearTimeout(this.#timer)

@@ -1,4 +1,5 @@
 import {
+  type Announcement,
   checkOptionNames,
   type InvalidationBus,
   type InvalidationEvent,
@@ -167,6 +168,24 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
         resolve()
       })
     })
+  }
+
+  /**
+   * `event` as a message the store publishes itself, atomically with its
+   * write, through this bus's `publisher` (a `RedisStore` on the same client
+   * accepts it): then no death of the writing process between the write and
+   * the publish can lose it. `undefined` once closed.
+   */
+  announcement(event: InvalidationEvent): Announcement | undefined {
+    if (this.#closed) return undefined
+    const message = this.#relay.announcement(event)
+    if (message === undefined) return undefined
+    return { via: this.#publisher, channel: this.channelOf(event.namespace), message, sharded: this.sharded }
+  }
+
+  /** The store published `event` with its write: tell the other caches of the namespace in this process (not `from`). */
+  announced(event: InvalidationEvent, from?: InvalidationHandler): void {
+    if (!this.#closed) this.#relay.announced(event, from)
   }
 
   /**

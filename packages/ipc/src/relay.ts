@@ -63,12 +63,36 @@ export class InvalidationRelay {
    * Resolves once sent; reports bad input as an `error` event, never throws.
    */
   publish(event: InvalidationEvent, from?: InvalidationHandler): Promise<void> | undefined {
+    if (!this.#valid(event)) return undefined
+    this.#tellSiblings(event, from)
+    return this.#outbox.add(event)
+  }
+
+  /**
+   * `InvalidationBus.announcement`: `event` as one message for the store to
+   * publish with its write; `undefined` (reported) when the event is bad.
+   */
+  announcement(event: InvalidationEvent): Uint8Array | undefined {
+    if (!this.#valid(event) || (event.kind !== 'purge' && event.keys.length === 0)) return undefined
+    return this.#outbox.announcement(event)
+  }
+
+  /** `InvalidationBus.announced`: the store sent it; tell the local siblings of `from` only. */
+  announced(event: InvalidationEvent, from?: InvalidationHandler): void {
+    if (this.#valid(event)) this.#tellSiblings(event, from)
+  }
+
+  #valid(event: InvalidationEvent): boolean {
     try {
       validateEvent(event)
+      return true
     } catch (error) {
       this.#error('publish', error, typeof event?.namespace === 'string' ? event.namespace : undefined)
-      return undefined
+      return false
     }
+  }
+
+  #tellSiblings(event: InvalidationEvent, from: InvalidationHandler | undefined): void {
     // Without `from` the publisher is the node itself, which hears none of its own changes (as before).
     const siblings = from === undefined ? undefined : this.#handlers.get(event.namespace)
     if (siblings !== undefined && siblings.size > 1) {
@@ -78,7 +102,6 @@ export class InvalidationRelay {
         else this.#call(event.namespace, handler, 'invalidate', event.keys)
       }
     }
-    return this.#outbox.add(event)
   }
 
   /** Send what is queued now (on close, or before a test counts messages). */
@@ -165,7 +188,12 @@ export class InvalidationRelay {
       return
     }
     if (!this.#handlers.has(message.ns)) return
+    // Published by the store with the write: lost only with the write, so no sequence to check.
     const heartbeat = isHeartbeat(message)
+    if (message.store === true && !heartbeat) {
+      this.#apply(message)
+      return
+    }
     const verdict = this.#sequences.observe(message.node, message.ns, message.seq, heartbeat)
     if (verdict === 'gap') {
       this.#options.events.emit('gap', { namespace: message.ns, sender: message.node, seq: message.seq })
@@ -173,6 +201,10 @@ export class InvalidationRelay {
       this.#dispatch(message.ns, 'invalidateAll')
       return
     }
+    this.#apply(message)
+  }
+
+  #apply(message: InvalidationMessage): void {
     for (const op of message.ops) {
       if (op.kind === 'purge') this.#dispatch(message.ns, 'invalidateAll')
       else this.#dispatch(message.ns, 'invalidate', op.keys)

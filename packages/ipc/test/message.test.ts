@@ -18,6 +18,13 @@ describe('message', () => {
     expect(decodeMessage(encodeMessage(message))).toEqual(message)
   })
 
+  it('round-trips the mark of a message the store published with its write', () => {
+    expect(decodeMessage(encodeMessage({ ...message, store: true }))).toEqual({ ...message, store: true })
+    expect(() => decodeMessage(new Packr({ useRecords: false }).pack({ ...message, store: 1 }))).toThrow(
+      /message.store/,
+    )
+  })
+
   it('is a plain msgpack map any decoder reads', () => {
     expect(unpack(encodeMessage(message))).toEqual(message)
   })

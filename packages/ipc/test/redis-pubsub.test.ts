@@ -147,6 +147,64 @@ describe('RedisPubSubIpc on a real Redis', () => {
     await b.close()
   })
 
+  it('applies a message the store published with a write without checking its sequence number', async () => {
+    const b = node('store-published')
+    const onB = recorder()
+    const gaps: unknown[] = []
+    b.on('gap', (info) => gaps.push(info))
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    const raw = client()
+    const send = (seq: number, keys: string[], store?: true) =>
+      raw.publish(
+        b.channelOf('users'),
+        Buffer.from(
+          encodeMessage({
+            v: WIRE_VERSION,
+            node: 'other',
+            ns: 'users',
+            seq,
+            ops: keys.map((k) => ({ kind: 'set', keys: [k] })),
+            ...(store ? { store } : {}),
+          }),
+        ),
+      )
+    await send(1, ['one'])
+    // Store-published messages repeat the sender's last seq, or an older one when they race its
+    // bus's messages over another connection: neither is a gap, and they do not move the count.
+    await send(1, ['by-store'], true)
+    await send(0, ['by-store-older'], true)
+    await send(2, ['two'])
+    await send(9, ['by-store-ahead'], true)
+    await send(3, ['three'])
+    await onB.until(() => onB.keys().includes('three'))
+    expect(onB.keys()).toEqual(['one', 'by-store', 'by-store-older', 'two', 'by-store-ahead', 'three'])
+    expect(gaps).toEqual([])
+    expect(onB.count('invalidateAll')).toBe(0)
+    await b.close()
+  })
+
+  it('builds announcements for a store on its own publisher, not numbered, not sent by the bus', async () => {
+    const publisher = client()
+    const b = new RedisPubSubIpc({ publisher, subscriber: client(), channel: 'announced', nodeId: 'me' })
+    const event = { kind: 'delete', namespace: 'users', keys: ['u:1'] } as const
+    const announcement = b.announcement(event)!
+    expect(announcement.via).toBe(publisher)
+    expect(announcement.channel).toBe('announced:users')
+    expect(announcement.sharded).toBe(false)
+    expect(decodeMessage(announcement.message)).toEqual({
+      v: WIRE_VERSION,
+      node: 'me',
+      ns: 'users',
+      seq: 0,
+      ops: [{ kind: 'delete', keys: ['u:1'] }],
+      store: true,
+    })
+    expect(b.announcement({ kind: 'set', namespace: 'users', keys: [] })).toBeUndefined()
+    await b.close()
+    expect(b.announcement(event)).toBeUndefined()
+  })
+
   it('reports unreadable bytes and drops the L1 of the channel namespace', async () => {
     const b = node('garbage')
     const onB = recorder()

@@ -1,7 +1,9 @@
 import {
+  type Announcement,
   type DecodeError,
   type SharedStore,
   StoreCallError,
+  type StoreChange,
   StoreError,
   type StoreHealth,
   type StoreRead,
@@ -230,7 +232,26 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   async set(namespace: string, key: string, write: StoreWrite): Promise<StoreWriteResult> {
     const stems = [this.#keys.stem(namespace, key)]
     const prepared = [this.#prepare(write, 'write')]
-    return (await this.#guard.run('set', ({ deadline }) => this.#write(namespace, stems, prepared, deadline)))[0]!
+    const announce = this.#announceArgs(write.announce, 'write.announce')
+    return (
+      await this.#guard.run('set', ({ deadline }) => this.#write(namespace, stems, prepared, deadline, announce))
+    )[0]!
+  }
+
+  /**
+   * Whether this store publishes `announcement` itself, in the write script
+   * (a `set`'s, `delete`'s or `purge`'s `announce`): when the bus publishes
+   * through this store's own client, so its subscribers listen on this Redis,
+   * and, on a Cluster, with plain `PUBLISH` only (Redis refuses an `SPUBLISH`
+   * from a script to a channel of another slot than the script's keys).
+   */
+  announces(announcement: Announcement): boolean {
+    return (
+      typeof announcement === 'object' &&
+      announcement !== null &&
+      announcement.via === this.client &&
+      !(this.#cluster && announcement.sharded)
+    )
   }
 
   /** Write many records in one round trip (one per node on a Cluster); one result per entry. */
@@ -250,11 +271,14 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    * version refuses the write of any load that read before (of the
    * namespace's current generation; older ones are unreachable already).
    */
-  async delete(namespace: string, key: string): Promise<StoreWriteResult> {
+  async delete(namespace: string, key: string, change?: StoreChange): Promise<StoreWriteResult> {
     const stems = [this.#keys.stem(namespace, key)]
     const id = this.#ids.next()
     const prepared = [{ sealed: sealTombstone(id, this.#options.fenceMs), id, condition: undefined }]
-    return (await this.#guard.run('delete', ({ deadline }) => this.#write(namespace, stems, prepared, deadline)))[0]!
+    const announce = this.#announceArgs(change?.announce, 'change.announce')
+    return (
+      await this.#guard.run('delete', ({ deadline }) => this.#write(namespace, stems, prepared, deadline, announce))
+    )[0]!
   }
 
   /**
@@ -262,10 +286,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    * Records of older generations expire by their own PX; versions read at an
    * older generation match nothing any more.
    */
-  async purge(namespace: string): Promise<void> {
+  async purge(namespace: string, change?: StoreChange): Promise<void> {
     const generationKey = this.#keys.generation(namespace)
+    const announce = this.#announceArgs(change?.announce, 'change.announce')
     const generation = await this.#guard.run('purge', async ({ deadline }) => {
-      const reply = await this.#scripts.tiercachePurge(1, generationKey, '', deadline)
+      const reply = await this.#scripts.tiercachePurge(1, generationKey, '', deadline, ...announce)
       if (reply === 'late') throw new LateCommandError()
       return reply
     })
@@ -298,6 +323,21 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
         for (const { policy, node } of nodes) this.emit('warning', new EvictionPolicyWarning(policy, node))
       })
       .catch(() => {})
+  }
+
+  /** The script arguments that publish `announcement` (see scripts.ts, ANNOUNCE): none when undefined. */
+  #announceArgs(announcement: Announcement | undefined, name: string): AnnounceArgs {
+    if (announcement === undefined) return NO_ANNOUNCEMENT
+    if (!this.announces(announcement) || typeof announcement.channel !== 'string') {
+      throw new TypeError(`${name} must be an announcement this store accepts (see RedisStore.announces)`)
+    }
+    if (!(announcement.message instanceof Uint8Array)) throw new TypeError(`${name}.message must be a Uint8Array`)
+    const { message } = announcement
+    return [
+      announcement.sharded ? 'SPUBLISH' : 'PUBLISH',
+      announcement.channel,
+      Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength),
+    ]
   }
 
   /** Validate a write and seal it under a new version id. */
@@ -383,6 +423,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     stems: readonly string[],
     prepared: readonly Prepared[],
     deadline: number,
+    announce: AnnounceArgs = NO_ANNOUNCEMENT,
   ): Promise<StoreWriteResult[]> {
     const results: StoreWriteResult[] = new Array(prepared.length)
     const groups = new Map<string | undefined, number[]>()
@@ -392,7 +433,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       if (group === undefined) groups.set(generation, [position])
       else group.push(position)
     })
-    const head = [deadline, this.#options.fenceMs]
+    const head = [deadline, this.#options.fenceMs, ...announce]
     const argsOf = (positions: number[]) =>
       positions.map((position) => {
         const { sealed, condition } = prepared[position]!
@@ -494,7 +535,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     stems: readonly string[]
     generation: string
     generationKey: string | undefined
-    head: readonly (string | number)[]
+    head: readonly (string | number | Buffer)[]
     perKey: readonly (Buffer | string | number)[][]
     width: number
     send: (target: ScriptedClient | ScriptedPipeline, keys: string[], argv: (string | Buffer | number)[]) => unknown
@@ -565,6 +606,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     })
   }
 }
+
+/** What the write and purge scripts take to publish an announcement: command ('' for none), channel, message. */
+type AnnounceArgs = readonly [command: string, channel: string, message: string | Buffer]
+
+const NO_ANNOUNCEMENT: AnnounceArgs = ['', '', '']
 
 /** The 'v' that starts a write script's condition argument. */
 const V = Buffer.from('v')

@@ -98,8 +98,22 @@ out[#out + 1] = now
 return out`
 
 /**
- * KEYS: [generation] value...; ARGV: [generation], deadline, fence ms, then
- * per key: envelope bytes, PX, condition, read at. The condition is '' for an
+ * Publish the invalidation a write carries (ARGV[from]: '' for none,
+ * 'PUBLISH' or 'SPUBLISH'; then channel, message) once the script has changed
+ * something, in the same atomic step: the message goes out exactly when the
+ * write lands, whatever becomes of the writer. The caller never asks for
+ * SPUBLISH on a Cluster, where a channel of another slot than the keys fails
+ * the script after its writes.
+ */
+const ANNOUNCE = `
+local function announce(from)
+  if ARGV[from] ~= '' then redis.call(ARGV[from], ARGV[from + 1], ARGV[from + 2]) end
+end`
+
+/**
+ * KEYS: [generation] value...; ARGV: [generation], deadline, fence ms,
+ * publish command, channel, message (see ANNOUNCE; published when at least
+ * one key was written), then per key: envelope bytes, PX, condition, read at. The condition is '' for an
  * unconditional write, else 'v' followed by the version id the writer read at
  * Redis time "read at"; such a write is applied only when the key still holds
  * that id and the read is younger than the fence window (a delete's tombstone
@@ -107,11 +121,12 @@ return out`
  * then Redis's time in ms; or 'late' (nothing written). A record kept less
  * than the fence window also writes its version key (see VERSION_KEY).
  */
-const WRITE = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}
+const WRITE = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}${ANNOUNCE}
 local fence = tonumber(ARGV[3])
 local out = {}
+local written = false
 for i = first, #KEYS do
-  local at = 4 + (i - first) * 4
+  local at = 7 + (i - first) * 4
   local condition = ARGV[at + 2]
   local current = nil
   if condition ~= '' then
@@ -125,16 +140,23 @@ for i = first, #KEYS do
       redis.call('SET', version_key(KEYS[i]), string.sub(ARGV[at], 9, 24), 'PX', fence)
     end
     out[#out + 1] = 1
+    written = true
   else
     out[#out + 1] = current
   end
 end
+if written then announce(4) end
 out[#out + 1] = now
 return out`
 
-/** KEYS: generation; ARGV: '', deadline → the new generation, or 'late'. */
-const PURGE = `${NOW}${LATE}
-return redis.call('INCR', KEYS[1])`
+/**
+ * KEYS: generation; ARGV: '', deadline, publish command, channel, message
+ * (see ANNOUNCE) → the new generation, or 'late'.
+ */
+const PURGE = `${NOW}${LATE}${ANNOUNCE}
+local generation = redis.call('INCR', KEYS[1])
+announce(3)
+return generation`
 
 /** KEYS: lock; ARGV: token, deadline, lease ms → 'OK' when taken, false when held, or 'late'. */
 const ACQUIRE = `${NOW}
