@@ -3,7 +3,7 @@ import { type Deferred, deferred } from './deadline.js'
 import { type Entry, isFresh, isKept, isServableStale } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import { freshnessOf, type LoadPipeline } from './load.js'
-import type { BulkLoader, BulkLoaderContext, Load, Loader } from './loader.js'
+import { type BulkLoader, type BulkLoaderContext, type Load, type Loader, loaderContext } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
@@ -168,7 +168,7 @@ async function loadMany<V>(
   const { pipeline } = parts
   const keys = loads.map((load) => load.key)
   const controller = new AbortController()
-  const ctx: BulkLoaderContext = { ...f, signal: controller.signal }
+  const ctx: BulkLoaderContext = loaderContext(f, { signal: controller.signal })
   parts.stats.loadStarted()
   let values: readonly (V | undefined | null)[]
   try {

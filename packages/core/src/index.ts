@@ -1,5 +1,6 @@
 export { type Clock, preciseClock, systemClock } from './clock.js'
 export { type Codec, jsonCodec, msgpackCodec } from './codec.js'
+export { type Duration, type DurationUnit, parseDuration } from './duration.js'
 export {
   DecodeError,
   errorBrand,
@@ -63,4 +64,4 @@ export {
   type TraceSource,
   tracing,
 } from './tracing.js'
-export { checkOptionNames } from './validate.js'
+export { checkOptionNames, DURATION_OPTION_NAMES } from './validate.js'

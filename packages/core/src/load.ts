@@ -3,7 +3,7 @@ import { withDeadline } from './deadline.js'
 import { type Entry, isFresh, isKept, isServableStale, lifetime, makeEntry } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import type { Announcement, InvalidationKind } from './invalidation.js'
-import type { Load, LoaderContext } from './loader.js'
+import { type Load, type LoaderContext, loaderContext } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
@@ -176,7 +176,12 @@ export class LoadPipeline<V> {
     const { key, f, loader, kept, ticket, refreshing, version } = load
     const { clock, stats } = this.#o
     const controller = new AbortController()
-    const ctx: LoaderContext<V> = { key, ...f, staleValue: kept?.value, refreshing, signal: controller.signal }
+    const ctx: LoaderContext<V> = loaderContext(f, {
+      key,
+      staleValue: kept?.value,
+      refreshing,
+      signal: controller.signal,
+    })
     const started = clock.now()
     // With no hard timeout, extending the lease past the lock wait would only make every
     // other process wait the full lock wait: they load without the lock after it anyway.

@@ -1,3 +1,4 @@
+import { type Duration, parseDuration } from './duration.js'
 import type { Entry } from './entry.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Ticket } from './single-flight.js'
@@ -11,14 +12,18 @@ import type { StoreVersion } from './store.js'
 export interface LoaderContext<V> {
   /** The key being loaded. */
   readonly key: string
-  /** ms this value will be fresh; writable. */
-  ttl: number
-  /** ms a miss (`undefined`/`null`) will be cached; writable. */
-  negTtl: number
-  /** ms of stale window after expiry; writable. */
-  staleTtl: number
-  /** ms a stale value is re-armed when a later load fails; writable. */
-  resurrectTtl: number
+  /** ms this value will be fresh; writable, with ms or a duration string (`ctx.ttl = '5m'`), read back in ms. */
+  get ttl(): number
+  set ttl(value: Duration)
+  /** ms a miss (`undefined`/`null`) will be cached; writable as `ttl`. */
+  get negTtl(): number
+  set negTtl(value: Duration)
+  /** ms of stale window after expiry; writable as `ttl`. */
+  get staleTtl(): number
+  set staleTtl(value: Duration)
+  /** ms a stale value is re-armed when a later load fails; writable as `ttl`. */
+  get resurrectTtl(): number
+  set resurrectTtl(value: Duration)
   /** The expired value this load replaces, if one is still held (e.g. for conditional requests). */
   readonly staleValue: V | undefined
   /** True when this load is a background refresh of a stale value. */
@@ -56,4 +61,57 @@ export interface Load<V> {
   readonly refreshing: boolean
   /** The call's `hardTimeout`, when it set one; else the cache's. */
   readonly hardTimeout?: number
+}
+
+/** The writable freshness fields of a loader's `ctx`. */
+export type FreshnessFields = Pick<LoaderContext<unknown>, 'ttl' | 'negTtl' | 'staleTtl' | 'resurrectTtl'>
+
+/**
+ * A loader's `ctx`: `rest` with the freshness fields of `f`, writable with a
+ * number or a duration string and read back in ms. A value that is not a
+ * duration is kept as given, so the check after the loader (`parseDurations(ctx, 'ctx')`)
+ * names it, as it names a negative number.
+ */
+export function loaderContext<C extends object>(f: FreshnessPolicy, rest: C): C & FreshnessFields {
+  let { ttl, negTtl, staleTtl, resurrectTtl } = f as {
+    ttl: unknown
+    negTtl: unknown
+    staleTtl: unknown
+    resurrectTtl: unknown
+  }
+  const fields = {
+    get ttl() {
+      return ttl as number
+    },
+    set ttl(value: Duration) {
+      ttl = orAsGiven(value)
+    },
+    get negTtl() {
+      return negTtl as number
+    },
+    set negTtl(value: Duration) {
+      negTtl = orAsGiven(value)
+    },
+    get staleTtl() {
+      return staleTtl as number
+    },
+    set staleTtl(value: Duration) {
+      staleTtl = orAsGiven(value)
+    },
+    get resurrectTtl() {
+      return resurrectTtl as number
+    },
+    set resurrectTtl(value: Duration) {
+      resurrectTtl = orAsGiven(value)
+    },
+  }
+  return Object.assign(fields as FreshnessFields, rest)
+}
+
+function orAsGiven(value: unknown): unknown {
+  try {
+    return parseDuration(value, 'ctx')
+  } catch {
+    return value
+  }
 }

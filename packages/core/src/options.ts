@@ -1,10 +1,14 @@
 import type { Clock } from './clock.js'
 import type { Codec } from './codec.js'
+import type { Duration } from './duration.js'
 import type { InvalidationBus } from './invalidation.js'
 import type { TierCacheLogger } from './logger.js'
 import type { SharedStore } from './store.js'
 
-/** Options of a {@link TierCache}. Per-call options ({@link GetOptions}) override the freshness ones. */
+/**
+ * Options of a {@link TierCache}. Per-call options ({@link GetOptions}) override the freshness ones.
+ * Every duration is a number of milliseconds or a string such as `'250ms'`, `'30s'`, `'5m'`, `'1h'`, `'1d'`.
+ */
 export interface TierCacheOptions<V> {
   /**
    * Namespace: two caches with different names never see each other's keys in
@@ -26,27 +30,27 @@ export interface TierCacheOptions<V> {
    * Milliseconds a loaded value is fresh. `0` = never goes stale.
    * @default 30_000
    */
-  ttl?: number
+  ttl?: Duration
   /**
    * Milliseconds a miss (loader resolved `undefined` or `null`) is cached.
    * `0` = never expires, as for `ttl`.
    * @default 5_000
    */
-  negTtl?: number
+  negTtl?: Duration
   /**
    * Milliseconds after expiry during which `get` answers at once with the stale
    * value while exactly one caller refreshes it in the background.
    * `0` = callers wait for the reload (mlcache's behaviour).
    * @default 0
    */
-  staleTtl?: number
+  staleTtl?: Duration
   /**
    * Milliseconds a stale value is served again, as if fresh, when a load fails
    * (mlcache's `resurrect_ttl`). Entries are kept past expiry for
    * max(`staleTtl`, `resurrectTtl`) so this value is still there when needed.
    * @default 0
    */
-  resurrectTtl?: number
+  resurrectTtl?: Duration
   /**
    * The shared (L2) store.
    * @default new MemoryStore()
@@ -71,20 +75,20 @@ export interface TierCacheOptions<V> {
    * loads itself.
    * @default 5_000
    */
-  lockWait?: number
+  lockWait?: Duration
   /**
    * Lease of the distributed lock in ms: a holder that crashes frees the key
    * after this. Extended while the loader runs. Must be > 0 (a lease of 0
    * would be no lock at all).
    * @default 10_000
    */
-  lockLease?: number
+  lockLease?: Duration
   /**
    * Milliseconds after which a load still running lets callers have the
    * stale value (if one is kept) while the load goes on. `0` = off.
    * @default 0
    */
-  softTimeout?: number
+  softTimeout?: Duration
   /**
    * Milliseconds after which a load is abandoned: callers reject with a
    * `TimeoutError`, the loader's `ctx.signal` aborts, and the distributed lock
@@ -96,19 +100,19 @@ export interface TierCacheOptions<V> {
    * bounds how long a hung origin call holds callers, memory and the lock.
    * @default 30_000
    */
-  hardTimeout?: number
+  hardTimeout?: Duration
   /**
    * Milliseconds any one shared-store call may take before the cache treats
    * the store as failed for that call and goes on to the next level.
    * @default 1_000
    */
-  storeTimeout?: number
+  storeTimeout?: Duration
   /**
    * Milliseconds between two refresh attempts of the same stale key after a
    * refresh failed, so an origin outage is not hammered on every read.
    * @default 1_000
    */
-  refreshRetryDelay?: number
+  refreshRetryDelay?: Duration
   /** Time source, injectable for tests. @default the system clock */
   clock?: Clock
   /**

@@ -34,7 +34,7 @@ import { SingleFlight } from './single-flight.js'
 import { Stats, type TierCacheEvents, type TierCacheStats } from './stats.js'
 import { checkStore, type SharedStore } from './store.js'
 import { type GetTrace, isTraced, tracing } from './tracing.js'
-import { checkDurations, checkKey, checkKeys, checkLogger, checkOptionNames, splitArgs } from './validate.js'
+import { checkKey, checkKeys, checkLogger, checkOptionNames, parseDurations, splitArgs } from './validate.js'
 
 /**
  * A multi-level cache: L1 (in-process LRU) → L2 (a shared store) → a loader,
@@ -82,9 +82,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   /** This cache's subscription: named when it publishes, so the bus tells its local siblings, not it. */
   readonly #handler: InvalidationHandler
 
-  constructor(options: TierCacheOptions<V> = {}) {
+  constructor(given: TierCacheOptions<V> = {}) {
     super()
-    checkDurations(options, 'options')
+    // Durations are parsed here, once: nothing past the constructor sees a string.
+    const options = parseDurations(given, 'options')!
     checkOptionNames(options, CACHE_OPTION_NAMES, 'options')
     const name = options.name ?? CACHE_DEFAULTS.name
     checkKey(name, 'options.name')
@@ -367,10 +368,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    */
   async set(key: string, value: V | undefined | null, options?: SetOptions): Promise<void> {
     checkKey(key)
-    checkDurations(options, 'options')
-    checkOptionNames(options, SET_OPTION_NAMES, 'options')
+    const parsed = parseDurations(options, 'options')
+    checkOptionNames(parsed, SET_OPTION_NAMES, 'options')
     if (value !== undefined && value !== null) checkRepresentable(this.#codec, value, 'value')
-    const f = freshnessPolicy(this.#defaults, options)
+    const f = freshnessPolicy(this.#defaults, parsed)
     this.#flights.supersede(key)
     await this.#written(['set', [key]], (announce) => this.#pipeline.put(key, value ?? undefined, f, announce))
   }

@@ -1,8 +1,12 @@
+import { describe } from './describe.js'
+import { parseDuration } from './duration.js'
 import type { TierCacheLogger } from './logger.js'
 import { GET_OPTION_NAMES, type GetOptions, type TierCacheOptions } from './options.js'
 
-/** The options and loader-context fields that hold a duration in ms. */
-const durationKeys = [
+export { describe }
+
+/** The options and loader-context fields that hold a duration (a number of ms or a string such as `'5m'`). */
+export const DURATION_OPTION_NAMES = [
   'ttl',
   'negTtl',
   'staleTtl',
@@ -15,22 +19,40 @@ const durationKeys = [
   'refreshRetryDelay',
 ] as const satisfies readonly (keyof TierCacheOptions<unknown>)[]
 
-/** Throws a `TypeError` naming the option when a duration is not a finite number >= 0. */
-export function checkDurations(options: object | undefined, where: string): void {
-  if (options === undefined) return
+/** The duration fields of `T`, as numbers of milliseconds. */
+export type WithMs<T> = {
+  [K in keyof T]: K extends (typeof DURATION_OPTION_NAMES)[number] ? Exclude<T[K], string> : T[K]
+}
+
+/**
+ * `options` with every duration parsed to ms (`'5m'` → `300_000`); throws a
+ * `TypeError` naming the option when one is not a duration. Returns `options`
+ * itself when every duration is already a number, so the common case copies nothing.
+ */
+export function parseDurations<T extends object>(options: T | undefined, where: string): WithMs<T> | undefined {
+  if (options === undefined) return undefined
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`${where} must be an object, got ${describe(options)}`)
   }
   const record = options as Record<string, unknown>
-  for (const name of durationKeys) {
+  let parsed: Record<string, unknown> | undefined
+  for (const name of DURATION_OPTION_NAMES) {
     const value = record[name]
     if (value === undefined) continue
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new TypeError(`${where}.${name} must be a finite number of milliseconds >= 0, got ${describe(value)}`)
+    const ms = parseDuration(value, `${where}.${name}`)
+    if (ms !== value) {
+      parsed ??= { ...record }
+      parsed[name] = ms
     }
   }
   // A lease of 0 would make every lock expire as it is taken: no fleet-wide single flight at all.
-  if (record.lockLease === 0) throw new TypeError(`${where}.lockLease must be > 0 ms, got 0`)
+  if ((parsed ?? record).lockLease === 0) throw new TypeError(`${where}.lockLease must be > 0 ms, got 0`)
+  return (parsed ?? options) as WithMs<T>
+}
+
+/** Throws a `TypeError` naming the option when a duration is not a number of ms >= 0 or a duration string. */
+export function checkDurations(options: object | undefined, where: string): void {
+  parseDurations(options, where)
 }
 
 /**
@@ -71,9 +93,12 @@ export function checkKeys(keys: unknown): asserts keys is readonly string[] {
 }
 
 /** `(options, loader)` or `(loader)`, validated: a TypeError names the bad argument. */
-export function splitArgs<L>(a: GetOptions | L | undefined, b: L | undefined): [GetOptions | undefined, L | undefined] {
-  const [options, loader] = typeof a === 'function' ? [undefined, a as L] : [a as GetOptions | undefined, b]
-  checkDurations(options, 'options')
+export function splitArgs<L>(
+  a: GetOptions | L | undefined,
+  b: L | undefined,
+): [WithMs<GetOptions> | undefined, L | undefined] {
+  const [given, loader] = typeof a === 'function' ? [undefined, a as L] : [a as GetOptions | undefined, b]
+  const options = parseDurations(given, 'options')
   checkOptionNames(options, GET_OPTION_NAMES, 'options')
   if (loader !== undefined && typeof loader !== 'function') {
     throw new TypeError(`loader must be a function, got ${describe(loader)}`)
@@ -96,14 +121,4 @@ export function checkLogger(logger: unknown): asserts logger is TierCacheLogger 
       `options.logger must have warn(obj, msg) and error(obj, msg) functions, got ${describe(logger)}`,
     )
   }
-}
-
-/** A short description of a bad argument for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  if (typeof value === 'function') return 'a function'
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return 'an object'
-  return String(value)
 }

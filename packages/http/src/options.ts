@@ -1,4 +1,4 @@
-import { checkOptionNames, optionNames, type TierCache } from '@tiercache/core'
+import { checkOptionNames, type Duration, optionNames, parseDuration, type TierCache } from '@tiercache/core'
 import { type CacheKeyFunction, defaultCacheKey } from './cache-key.js'
 import type { CacheablePolicy, SetCookiePolicy } from './cacheable.js'
 import type { HttpCacheValue } from './cached-response.js'
@@ -11,7 +11,7 @@ import {
 
 /**
  * Options of an HTTP cache (`cacheHttp`, `cacheExpress`, `cacheFastify`, `cacheFetch`, `HttpCache`).
- * Durations are milliseconds.
+ * Durations are milliseconds or strings such as `'30s'`, `'5m'`, `'1h'`, `'1d'`.
  *
  * @example
  * const cache = new TierCache<HttpCacheValue>({ name: 'http', store: new RedisStore({ redis }), ipc })
@@ -42,13 +42,13 @@ export interface HttpCacheOptions {
    * response (RFC 9111 §4.2.2) that has no `Last-Modified` to estimate one from.
    * @default 60_000 (`0` under `policy: 'rfc9111'`)
    */
-  ttl?: number
+  ttl?: Duration
   /**
    * After expiry, how long a response is served stale *at once* — to the first request too —
    * while exactly one background refresh runs in the cluster (RFC 5861 `stale-while-revalidate`).
    * @default 0
    */
-  staleTtl?: number
+  staleTtl?: Duration
   /**
    * After expiry, how long a response is kept to be served when the origin fails (throws, times
    * out, answers an `errorStatuses` status): RFC 5861 `stale-if-error`. The stale window counts too.
@@ -56,13 +56,13 @@ export interface HttpCacheOptions {
    * stale (RFC 9111 §4.2.4), never for `must-revalidate`, `proxy-revalidate`, `s-maxage` or `no-cache`.
    * @default 0 (`60_000` under `policy: 'rfc9111'`)
    */
-  staleIfError?: number
+  staleIfError?: Duration
   /**
    * After the origin failed, how long the stale response is served as if fresh before the origin
    * is tried again (mlcache's `resurrect_ttl`), so an outage is not hammered.
    * @default Math.min(staleIfError, 5_000)
    */
-  resurrectTtl?: number
+  resurrectTtl?: Duration
   /**
    * Let the origin's `Cache-Control` (`s-maxage`, `max-age`, `no-cache`, `must-revalidate`,
    * `stale-while-revalidate`, `stale-if-error`) and `Expires` set freshness (RFC 9111, RFC 5861),
@@ -99,9 +99,9 @@ export interface HttpCacheOptions {
    * `proxy_cache_lock_timeout`); past it, it goes to the origin itself and its response is not cached.
    * @default 5_000
    */
-  lockTimeout?: number
+  lockTimeout?: Duration
   /** How long the origin may take to send its whole response before it counts as failed. @default 30_000 */
-  originTimeout?: number
+  originTimeout?: Duration
   /**
    * Largest body that is cached (and largest request body read for a cacheable POST). Larger
    * responses stream through to the client that asked and are not cached.
@@ -117,7 +117,7 @@ export interface HttpCacheOptions {
    * except as stale-if-error when `staleIfError` is on (as nginx's `proxy_cache_use_stale error` does).
    * @default 600_000
    */
-  revalidateTtl?: number
+  revalidateTtl?: Duration
   /**
    * Origin statuses that count as a failure, for stale-if-error. Under `policy: 'rfc9111'`,
    * only when the response has no explicit freshness: with one, it is a response like any other.
@@ -163,9 +163,9 @@ export interface HttpCacheOptions {
    * `0` = not remembered.
    * @default 0
    */
-  passTtl?: number
+  passTtl?: Duration
   /** How long a Vary index is kept; it is extended each time a variant is stored. @default 86_400_000 */
-  varyTtl?: number
+  varyTtl?: Duration
   /** Serve HEAD from the GET entry and fetch a miss as GET (nginx `proxy_cache_convert_head`). @default true */
   convertHead?: boolean
 }
@@ -315,7 +315,7 @@ export function resolveOptions(options: HttpCacheOptions): ResolvedOptions {
     statusHeader: statusHeader === false ? undefined : statusHeader.toLowerCase(),
     lockTimeout: duration(options, 'lockTimeout', HTTP_DEFAULTS.lockTimeout),
     originTimeout: duration(options, 'originTimeout', HTTP_DEFAULTS.originTimeout),
-    maxBodySize: duration(options, 'maxBodySize', HTTP_DEFAULTS.maxBodySize),
+    maxBodySize: byteCount(options, 'maxBodySize', HTTP_DEFAULTS.maxBodySize),
     revalidate: flag(options, 'revalidate', HTTP_DEFAULTS.revalidate),
     revalidateTtl: duration(options, 'revalidateTtl', HTTP_DEFAULTS.revalidateTtl),
     errorStatuses: new Set(statusList(options.errorStatuses, HTTP_DEFAULTS.errorStatuses, 'errorStatuses')),
@@ -337,7 +337,12 @@ function isTierCache(value: unknown): value is TierCache<never> {
   )
 }
 
+/** A duration option (ms, or a string such as `'5m'`) in ms; a `TypeError` naming it otherwise. */
 function duration(options: HttpCacheOptions, name: keyof HttpCacheOptions, fallback: number): number {
+  return parseDuration(options[name] ?? fallback, `options.${name}`)
+}
+
+function byteCount(options: HttpCacheOptions, name: keyof HttpCacheOptions, fallback: number): number {
   const value = options[name] ?? fallback
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new TypeError(`options.${name} must be a finite number >= 0, got ${String(value)}`)

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { type Duration, parseDuration } from '@tiercache/core'
 
 /** Options every transport takes. */
 export interface IpcOptions {
@@ -15,7 +16,7 @@ export interface IpcOptions {
    * is also the delay added to every invalidation.
    * @default 2
    */
-  coalesceMs?: number
+  coalesceMs?: Duration
   /**
    * A batch that reaches this many distinct keys is sent before its window
    * closes, so a message stays small.
@@ -41,18 +42,10 @@ export interface ResolvedIpcOptions {
 export function resolveIpcOptions(options: IpcOptions): ResolvedIpcOptions {
   const nodeId = options.nodeId ?? randomBytes(9).toString('base64url')
   if (typeof nodeId !== 'string' || nodeId === '') throw new TypeError('options.nodeId must be a non-empty string')
-  const coalesceMs = options.coalesceMs ?? IPC_DEFAULTS.coalesceMs
-  requireNumber('coalesceMs', coalesceMs, 0)
+  const coalesceMs = parseDuration(options.coalesceMs ?? IPC_DEFAULTS.coalesceMs, 'options.coalesceMs')
   const maxBatchKeys = options.maxBatchKeys ?? IPC_DEFAULTS.maxBatchKeys
   if (!Number.isSafeInteger(maxBatchKeys) || maxBatchKeys < 1) {
     throw new TypeError('options.maxBatchKeys must be an integer >= 1')
   }
   return { nodeId, coalesceMs, maxBatchKeys }
-}
-
-/** Throw a `TypeError` naming `options.<name>` unless `value` is a finite number `>= min`. */
-export function requireNumber(name: string, value: unknown, min: number): asserts value is number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new TypeError(`options.${name} must be a finite number >= ${min}`)
-  }
 }

@@ -1,16 +1,18 @@
 import {
   type Announcement,
   checkOptionNames,
+  type Duration,
   type InvalidationBus,
   type InvalidationEvent,
   type InvalidationHandler,
   optionNames,
+  parseDuration,
 } from '@tiercache/core'
 import { EventEmitter } from 'eventemitter3'
 import type { Cluster, Redis } from 'ioredis'
 import { IpcError } from './errors.js'
 import type { IpcEvents } from './events.js'
-import { type IpcOptions, requireNumber, resolveIpcOptions } from './options.js'
+import { type IpcOptions, resolveIpcOptions } from './options.js'
 import { InvalidationRelay } from './relay.js'
 
 /** A standalone or cluster ioredis client. */
@@ -39,7 +41,7 @@ export interface RedisPubSubIpcOptions extends IpcOptions {
    * node can be after a lost message; see docs/ipc.md.
    * @default 3000
    */
-  maxStalenessMs?: number
+  maxStalenessMs?: Duration
   /**
    * Every this many ms the node publishes a heartbeat on each namespace it
    * serves and expects it back; two intervals without it count as a
@@ -47,7 +49,7 @@ export interface RedisPubSubIpcOptions extends IpcOptions {
    * that died silently and lost last messages. 0 disables heartbeats.
    * @default maxStalenessMs / 3, at least 100
    */
-  heartbeatMs?: number
+  heartbeatMs?: Duration
   /**
    * Use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7). Every node of a
    * fleet must agree. Default: on when `subscriber` is an ioredis `Cluster`
@@ -115,11 +117,15 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     if (!isClient(subscriber)) throw new TypeError('options.subscriber must be an ioredis Redis or Cluster')
     if (subscriber === publisher) throw new TypeError('options.subscriber must be a connection of its own')
     if (typeof channel !== 'string' || channel === '') throw new TypeError('options.channel must be a non-empty string')
-    const maxStalenessMs = options.maxStalenessMs ?? REDIS_PUBSUB_DEFAULTS.maxStalenessMs
-    requireNumber('maxStalenessMs', maxStalenessMs, 0)
+    const maxStalenessMs = parseDuration(
+      options.maxStalenessMs ?? REDIS_PUBSUB_DEFAULTS.maxStalenessMs,
+      'options.maxStalenessMs',
+    )
     // Floored so a tiny maxStalenessMs cannot turn heartbeats into a busy loop.
-    const heartbeatMs = options.heartbeatMs ?? Math.max(MIN_DEFAULT_HEARTBEAT_MS, Math.floor(maxStalenessMs / 3))
-    requireNumber('heartbeatMs', heartbeatMs, 0)
+    const heartbeatMs = parseDuration(
+      options.heartbeatMs ?? Math.max(MIN_DEFAULT_HEARTBEAT_MS, Math.floor(maxStalenessMs / 3)),
+      'options.heartbeatMs',
+    )
     const shared = resolveIpcOptions(options)
 
     this.nodeId = shared.nodeId

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { busConformanceSuite, ChaosBus, recorder, type TestBus } from '@tiercache/ipc/testing'
 import { describe, expect, it } from 'vitest'
 import { BroadcastChannelIpc } from '../src/broadcast-channel.js'
+import { resolveIpcOptions } from '../src/options.js'
 
 let channelCount = 0
 
@@ -171,9 +172,18 @@ describe('BroadcastChannelIpc across worker threads', () => {
     }
   })
 
+  it('takes coalesceMs as ms or a duration string', () => {
+    expect(resolveIpcOptions({ coalesceMs: '20ms' }).coalesceMs).toBe(20)
+    expect(resolveIpcOptions({ coalesceMs: '1s' }).coalesceMs).toBe(1_000)
+    expect(resolveIpcOptions({}).coalesceMs).toBe(2)
+  })
+
   it('rejects a missing channel name with a TypeError', () => {
     expect(() => new BroadcastChannelIpc({ channel: '' })).toThrow(/options.channel/)
     expect(() => new BroadcastChannelIpc({ channel: 'x', coalesceMs: -1 })).toThrow(/options.coalesceMs/)
+    expect(() => new BroadcastChannelIpc({ channel: 'x', coalesceMs: '2 ms' as never })).toThrow(
+      /options\.coalesceMs must be a duration/,
+    )
     expect(() => new BroadcastChannelIpc({ channel: 'x', coalesceMS: 1 } as never)).toThrow(
       /options\.coalesceMS is not an option; valid options: nodeId, coalesceMs, maxBatchKeys, channel/,
     )

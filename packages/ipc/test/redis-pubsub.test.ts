@@ -307,6 +307,12 @@ describe('RedisPubSubIpc on a real Redis', () => {
     expect(() => new RedisPubSubIpc({ ...ok, maxStalenessMs: -1 })).toThrow(/options.maxStalenessMs/)
     expect(() => new RedisPubSubIpc({ ...ok, heartbeatMs: Number.NaN })).toThrow(/options.heartbeatMs/)
     expect(() => new RedisPubSubIpc({ ...ok, coalesceMs: -1 })).toThrow(/options.coalesceMs/)
+    expect(() => new RedisPubSubIpc({ ...ok, maxStalenessMs: '3 s' as never })).toThrow(
+      /options\.maxStalenessMs must be a duration/,
+    )
+    expect(() => new RedisPubSubIpc({ ...ok, heartbeatMs: Infinity })).toThrow(
+      /options\.heartbeatMs must be a duration/,
+    )
     expect(() => new RedisPubSubIpc({ ...ok, maxBatchKeys: 0 })).toThrow(/options.maxBatchKeys/)
     expect(() => new RedisPubSubIpc({ ...ok, nodeId: '' })).toThrow(/options.nodeId/)
     expect(() => new RedisPubSubIpc({ ...ok, maxStaleness: 500 } as never)).toThrow(

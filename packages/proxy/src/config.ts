@@ -47,7 +47,8 @@ export const USAGE = `Usage: tiercache-proxy --origin <url> --port <n> [options]
   --host <addr>         address to listen on (default 127.0.0.1)
   --redis <url>         share the cache through Redis, e.g. redis://127.0.0.1:6379
                         (responses in Redis, invalidations over pub/sub: one cluster)
-  --ttl <duration>      how long a response is fresh (default 60s)
+  --ttl <duration>      how long a response is fresh (default 60s); durations: 250ms, 30s, 5m,
+                        1h, 1d, or a number of ms
   --stale <duration>    serve stale this long after expiry while one refresh runs (default 0)
   --stale-if-error <d>  serve stale this long after expiry while the origin fails (default: --stale)
   --policy <name>       nginx (default): the TTLs decide, as proxy_cache_valid;
@@ -178,7 +179,7 @@ function parseUrl(text: string, name: string, protocols: readonly string[]): URL
 function duration(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
   try {
-    return parseDuration(String(value), name)
+    return parseDuration(typeof value === 'number' ? value : String(value), name)
   } catch (cause) {
     throw new ConfigError((cause as Error).message, { cause })
   }

@@ -1,14 +1,14 @@
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
+import { parseDuration as parseCoreDuration } from '@tiercache/core'
 
 /**
- * A duration as the command line writes it (`250ms`, `60s`, `5m`, `1h`, or a
- * bare number of milliseconds) in milliseconds.
+ * A duration as the command line or the config file writes it, in
+ * milliseconds: what `@tiercache/core`'s `parseDuration` takes (`250ms`, `60s`,
+ * `5m`, `1h`, `1d`, a number of ms), and a bare number written as text
+ * (`--ttl 1500`), which a command line cannot tell from a number.
  *
- * @example parseDuration('5m') // 300_000
+ * @example parseDuration('5m', '--ttl') // 300_000
  */
-export function parseDuration(text: string, name: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
-  if (match === null)
-    throw new TypeError(`${name} must be a duration such as 500ms, 60s, 5m or 1h, got ${JSON.stringify(text)}`)
-  return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']!)
+export function parseDuration(text: string | number, name: string): number {
+  const value = typeof text === 'string' && /^\d+(?:\.\d+)?$/.test(text.trim()) ? Number(text) : text
+  return parseCoreDuration(typeof value === 'string' ? value.trim() : value, name)
 }

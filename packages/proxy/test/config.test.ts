@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseDuration as coreParseDuration } from '@tiercache/core'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, HELP, parseConfig, parseDuration } from '../src/index.js'
 
@@ -9,6 +10,13 @@ describe('parseDuration', () => {
     expect(['250ms', '60s', '5m', '1h', '1500', '1.5s'].map((text) => parseDuration(text, 'd'))).toEqual([
       250, 60_000, 300_000, 3_600_000, 1_500, 1_500,
     ])
+  })
+
+  it("is core's parser (days too, numbers from a JSON config), plus bare milliseconds written as text", () => {
+    expect(parseDuration('1d', '--ttl')).toBe(coreParseDuration('1d', '--ttl'))
+    expect(parseDuration(2_500, 'shutdownTimeout')).toBe(2_500)
+    expect(() => parseDuration('1.5.3s', '--ttl')).toThrow(/--ttl must be a duration/)
+    expect(() => coreParseDuration('1500', '--ttl')).toThrow(TypeError)
   })
 
   it('rejects anything else with a TypeError naming the option', () => {

@@ -1,4 +1,4 @@
-import { checkOptionNames, optionNames } from '@tiercache/core'
+import { checkOptionNames, type Duration, optionNames, parseDuration } from '@tiercache/core'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 
 /**
@@ -35,7 +35,7 @@ export interface RedisStoreOptions {
    * shared tier than for the origin is no cache.
    * @default 200
    */
-  commandTimeoutMs?: number
+  commandTimeoutMs?: Duration
   /**
    * Consecutive failed calls (timeouts, connection errors) that open the
    * circuit breaker; while open, calls fail at once with a `StoreError`.
@@ -46,7 +46,7 @@ export interface RedisStoreOptions {
    * How long the circuit stays open before one probe call is let through, in ms.
    * @default 1000
    */
-  breakerOpenMs?: number
+  breakerOpenMs?: Duration
   /**
    * How long a version stays usable for a conditional write (a load's or a
    * refresh's), and how long a delete's tombstone is kept, in ms. A load that
@@ -57,7 +57,7 @@ export interface RedisStoreOptions {
    * than your slowest loader.
    * @default 60_000
    */
-  fenceMs?: number
+  fenceMs?: Duration
   /**
    * Largest value (encoded, in bytes) the store writes or reads. A larger
    * write rejects with a `StoreCallError` of kind `too-large`; a larger value
@@ -76,19 +76,19 @@ export interface RedisStoreOptions {
    * script, at no cost.)
    * @default 0
    */
-  generationTrustMs?: number
+  generationTrustMs?: Duration
   /**
    * First delay between two checks of a lock key while waiting for its
    * release, in ms; it doubles up to `maxRecheckMs`. The release message
    * normally wakes waiters long before.
    * @default 25
    */
-  minRecheckMs?: number
+  minRecheckMs?: Duration
   /**
    * Longest delay between two checks of a lock key while waiting, in ms.
    * @default 500
    */
-  maxRecheckMs?: number
+  maxRecheckMs?: Duration
 }
 
 /** The defaults of `RedisStoreOptions`. */
@@ -120,7 +120,11 @@ const OPTION_NAMES = optionNames<RedisStoreOptions>({
 })
 
 /** Options after defaults and checks. */
-export type ResolvedOptions = Required<Omit<RedisStoreOptions, 'client' | 'url' | 'redis'>>
+export type ResolvedOptions = {
+  [K in keyof Omit<RedisStoreOptions, 'client' | 'url' | 'redis'>]-?: K extends 'prefix'
+    ? string
+    : Exclude<RedisStoreOptions[K], string | undefined>
+}
 
 /** Apply defaults; throw `TypeError` naming the first bad option. */
 export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
@@ -130,31 +134,25 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     throw new TypeError('options must have exactly one of client or url')
   }
   if (options.url !== undefined && typeof options.url !== 'string') throw new TypeError('options.url must be a string')
-  const resolved = { ...DEFAULTS, ...definedOnly(options) } as ResolvedOptions & RedisStoreOptions
+  const resolved = { ...DEFAULTS, ...definedOnly(options) } as RedisStoreOptions & typeof DEFAULTS
   if (typeof resolved.prefix !== 'string' || /[{}]/.test(resolved.prefix)) {
     throw new TypeError('options.prefix must be a string without "{" or "}"')
   }
-  positive(resolved.commandTimeoutMs, 'commandTimeoutMs')
   positive(resolved.failureThreshold, 'failureThreshold')
-  positive(resolved.breakerOpenMs, 'breakerOpenMs')
-  positive(resolved.fenceMs, 'fenceMs')
   positive(resolved.maxValueBytes, 'maxValueBytes')
-  positive(resolved.minRecheckMs, 'minRecheckMs')
-  positive(resolved.maxRecheckMs, 'maxRecheckMs')
-  if (resolved.maxRecheckMs < resolved.minRecheckMs) throw new TypeError('options.maxRecheckMs must be >= minRecheckMs')
-  if (!Number.isFinite(resolved.generationTrustMs) || resolved.generationTrustMs < 0) {
-    throw new TypeError('options.generationTrustMs must be a finite number >= 0')
-  }
+  const minRecheckMs = positiveDuration(resolved.minRecheckMs, 'minRecheckMs')
+  const maxRecheckMs = positiveDuration(resolved.maxRecheckMs, 'maxRecheckMs')
+  if (maxRecheckMs < minRecheckMs) throw new TypeError('options.maxRecheckMs must be >= minRecheckMs')
   return {
     prefix: resolved.prefix,
-    commandTimeoutMs: resolved.commandTimeoutMs,
+    commandTimeoutMs: positiveDuration(resolved.commandTimeoutMs, 'commandTimeoutMs'),
     failureThreshold: resolved.failureThreshold,
-    breakerOpenMs: resolved.breakerOpenMs,
-    generationTrustMs: resolved.generationTrustMs,
-    fenceMs: resolved.fenceMs,
+    breakerOpenMs: positiveDuration(resolved.breakerOpenMs, 'breakerOpenMs'),
+    generationTrustMs: parseDuration(resolved.generationTrustMs, 'options.generationTrustMs'),
+    fenceMs: positiveDuration(resolved.fenceMs, 'fenceMs'),
     maxValueBytes: resolved.maxValueBytes,
-    minRecheckMs: resolved.minRecheckMs,
-    maxRecheckMs: resolved.maxRecheckMs,
+    minRecheckMs,
+    maxRecheckMs,
   }
 }
 
@@ -162,6 +160,13 @@ function positive(value: number, name: string): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new TypeError(`options.${name} must be a finite number > 0, got ${String(value)}`)
   }
+}
+
+/** A duration option (ms or `'200ms'`, `'1s'`...) that must be > 0, in ms. */
+function positiveDuration(value: unknown, name: string): number {
+  const ms = parseDuration(value, `options.${name}`)
+  if (ms === 0) throw new TypeError(`options.${name} must be > 0, got 0`)
+  return ms
 }
 
 function definedOnly(options: RedisStoreOptions): Partial<RedisStoreOptions> {
