@@ -24,7 +24,14 @@ export {
   type InvalidationHandler,
   type InvalidationKind,
 } from './invalidation.js'
-export type { BulkLoader, BulkLoaderContext, Loader, LoaderContext } from './loader.js'
+export type {
+  BulkLoader,
+  BulkLoaderContext,
+  DefiniteBulkLoader,
+  DefiniteLoader,
+  Loader,
+  LoaderContext,
+} from './loader.js'
 export type { TierCacheLogger } from './logger.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export {

@@ -35,8 +35,17 @@ export interface LoaderContext<V> {
 /** Loads one missing value. `undefined` or `null` is cached as a miss for `negTtl`. */
 export type Loader<V> = (key: string, ctx: LoaderContext<V>) => Promise<V | undefined | null> | V | undefined | null
 
+/**
+ * A loader whose type says it always produces a value (never `undefined` or
+ * `null`): `get(key, loader)` with one resolves `Promise<V>`, not `Promise<V | undefined>`.
+ */
+export type DefiniteLoader<V> = (key: string, ctx: LoaderContext<V>) => Promise<V> | V
+
 /** What a bulk loader receives besides the keys: writable freshness for all of them, and the abort signal. */
 export type BulkLoaderContext = Pick<LoaderContext<unknown>, 'ttl' | 'negTtl' | 'staleTtl' | 'resurrectTtl' | 'signal'>
+
+/** A bulk loader whose type says every value is there: `getMany` with one resolves `Promise<V[]>`. */
+export type DefiniteBulkLoader<V> = (keys: string[], ctx: BulkLoaderContext) => Promise<readonly V[]> | readonly V[]
 
 /** Loads many missing values at once; resolves to their values in the order of `keys`. */
 export type BulkLoader<V> = (

@@ -14,7 +14,7 @@ import {
   type InvalidationKind,
 } from './invalidation.js'
 import { LoadPipeline } from './load.js'
-import type { BulkLoader, Loader } from './loader.js'
+import type { BulkLoader, DefiniteBulkLoader, DefiniteLoader, Loader } from './loader.js'
 import { checkedL1Serializer, createLocalTier, type LocalTier } from './local-tier.js'
 import { MemoryStore } from './memory-store.js'
 import {
@@ -175,11 +175,20 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    * The value of `key`: from L1, else the shared store, else the loader (run once
    * for all concurrent callers). Without a loader, a miss resolves `undefined`.
    *
+   * Typed `Promise<V>` when the loader's type excludes `undefined` and `null`
+   * (a {@link DefiniteLoader}), else `Promise<V | undefined>`. The type speaks of
+   * what this loader returns: a miss cached for the key by someone else
+   * (`set(key, undefined)`, or a loader of the same key that can return `null`)
+   * still resolves `undefined`, so keep one loader per key space.
+   *
    * @example
-   * await cache.get('user:1', (key, ctx) => db.user(1))
-   * await cache.get('user:1', { ttl: 10_000 }, loader)
+   * const user: User = await cache.get('user:1', (key, ctx) => db.user(1)) // db.user returns Promise<User>
+   * const maybe = await cache.get('user:1', { ttl: '10s' }, findUser) // findUser returns Promise<User | null>
    */
+  get(key: string): Promise<V | undefined>
+  get(key: string, loader: DefiniteLoader<V>): Promise<V>
   get(key: string, loader?: Loader<V>): Promise<V | undefined>
+  get(key: string, options: GetOptions | undefined, loader: DefiniteLoader<V>): Promise<V>
   get(key: string, options: GetOptions | undefined, loader?: Loader<V>): Promise<V | undefined>
   get(key: string, a?: GetOptions | Loader<V>, b?: Loader<V>): Promise<V | undefined> {
     // Traced only when someone subscribes: otherwise no context is built.
@@ -293,7 +302,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    * @example
    * const [a, b] = await cache.getMany(['user:1', 'user:2'], (keys) => db.users(keys))
    */
+  getMany(keys: readonly string[]): Promise<(V | undefined)[]>
+  getMany(keys: readonly string[], loader: DefiniteBulkLoader<V>): Promise<V[]>
   getMany(keys: readonly string[], loader?: BulkLoader<V>): Promise<(V | undefined)[]>
+  getMany(keys: readonly string[], options: GetOptions | undefined, loader: DefiniteBulkLoader<V>): Promise<V[]>
   getMany(keys: readonly string[], options: GetOptions | undefined, loader?: BulkLoader<V>): Promise<(V | undefined)[]>
   getMany(keys: readonly string[], a?: GetOptions | BulkLoader<V>, b?: BulkLoader<V>): Promise<(V | undefined)[]> {
     if (!isTraced(tracing.getMany)) return this.#getMany(keys, a, b)
