@@ -63,3 +63,15 @@ export function lifetime(negative: boolean, f: FreshnessPolicy): EntryTimes {
   if (ttl === 0) return { freshMs: Infinity, keepMs: Infinity, staleMs: f.staleTtl }
   return { freshMs: ttl, keepMs: ttl + Math.max(f.staleTtl, f.resurrectTtl), staleMs: f.staleTtl }
 }
+
+/**
+ * `times` with the fresh time spread by up to ±`fraction` (`0.1`: ±10 %), so
+ * keys written together do not all go stale together; the windows after it
+ * keep their length. `random` returns [0, 1). A value that never goes stale
+ * stays so.
+ */
+export function jittered(times: EntryTimes, fraction: number, random: () => number): EntryTimes {
+  if (fraction === 0 || times.freshMs === Infinity) return times
+  const freshMs = times.freshMs * (1 + fraction * (2 * random() - 1))
+  return { ...times, freshMs, keepMs: freshMs + (times.keepMs - times.freshMs) }
+}

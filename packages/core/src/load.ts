@@ -1,6 +1,15 @@
 import type { Clock } from './clock.js'
 import { withDeadline } from './deadline.js'
-import { type Entry, isFresh, isKept, isServableStale, lifetime, makeEntry } from './entry.js'
+import {
+  type Entry,
+  type EntryTimes,
+  isFresh,
+  isKept,
+  isServableStale,
+  jittered,
+  lifetime,
+  makeEntry,
+} from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import type { Announcement, InvalidationKind } from './invalidation.js'
 import { type Load, type LoaderContext, loaderContext } from './loader.js'
@@ -34,6 +43,10 @@ export interface LoadPipelineOptions<V> {
   readonly lockLease: number
   /** ms after which a load is abandoned; `0` = no limit. */
   readonly hardTimeout: number
+  /** Spread of the TTL of every value written, a fraction (`0.1` = ±10 %). */
+  readonly ttlJitter: number
+  /** Random numbers in [0, 1), for the jitter. */
+  readonly random: () => number
   /** Tells the other nodes a key changed (a refresh landed). */
   readonly publish: (kind: InvalidationKind, keys: string[]) => void
 }
@@ -257,7 +270,7 @@ export class LoadPipeline<V> {
     const { l1, l2 } = this.#o
     const now = this.#o.clock.now()
     const planned = items.map((item) => {
-      const life = lifetime(item.value === undefined, f)
+      const life = this.#lifetime(item.value === undefined, f)
       const entry = makeEntry(this.#forL1(item.key, item.value), now, life)
       const write = item.version === undefined ? FAILED : l2.encode(item.key, item.value, life)
       return { item, entry, write }
@@ -281,13 +294,19 @@ export class LoadPipeline<V> {
    * nothing was written to the store).
    */
   async put(key: string, value: V | undefined, f: FreshnessPolicy, announce?: Announcement): Promise<boolean> {
-    const life = lifetime(value === undefined, f)
+    const life = this.#lifetime(value === undefined, f)
     const write = this.#o.l2.encode(key, value, life)
     if (write !== FAILED) await this.#o.l2.put(key, announce === undefined ? write : { ...write, announce })
     // Work on the key that started while the write ran may have read before it: it must not land.
     this.#o.flights.supersede(key)
     this.#o.l1?.set(key, makeEntry(this.#forL1(key, value), this.#o.clock.now(), life))
     return write !== FAILED && announce !== undefined
+  }
+
+  /** How long a value written now lives: the policy's times, the TTL jittered. */
+  #lifetime(negative: boolean, f: FreshnessPolicy): EntryTimes {
+    const life = lifetime(negative, f)
+    return this.#o.ttlJitter > 0 ? jittered(life, this.#o.ttlJitter, this.#o.random) : life
   }
 
   /** A fresh entry read from the store: a level-2 hit, or a value another node resurrected. */

@@ -113,8 +113,18 @@ export interface TierCacheOptions<V> {
    * @default 1_000
    */
   refreshRetryDelay?: Duration
+  /**
+   * Spreads the TTL of every value written (loaded or `set`) by up to ±this
+   * fraction, so keys written together do not expire together (a stampede on
+   * the origin): `0.1` makes a 60 s TTL anywhere in 54–66 s. `0 <= ttlJitter < 1`.
+   * The stale and resurrect windows keep their length after the jittered TTL.
+   * @default 0
+   */
+  ttlJitter?: number
   /** Time source, injectable for tests. @default the system clock */
   clock?: Clock
+  /** Random numbers in [0, 1) for `ttlJitter` and backoff jitter, injectable for tests. @default Math.random */
+  random?: () => number
   /**
    * Where failures are logged as they happen, pino-style `(obj, msg)`: store
    * and bus failures at `warn`, loader failures at `error`, refreshes and bus
@@ -160,7 +170,9 @@ export const CACHE_OPTION_NAMES = optionNames<TierCacheOptions<unknown>>({
   hardTimeout: true,
   storeTimeout: true,
   refreshRetryDelay: true,
+  ttlJitter: true,
   clock: true,
+  random: true,
   logger: true,
 })
 
@@ -200,6 +212,7 @@ export const CACHE_DEFAULTS = {
   hardTimeout: 30_000,
   storeTimeout: 1_000,
   refreshRetryDelay: 1_000,
+  ttlJitter: 0,
 } as const
 
 /**

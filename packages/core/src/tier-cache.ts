@@ -34,7 +34,15 @@ import { SingleFlight } from './single-flight.js'
 import { Stats, type TierCacheEvents, type TierCacheStats } from './stats.js'
 import { checkStore, type SharedStore } from './store.js'
 import { type GetTrace, isTraced, tracing } from './tracing.js'
-import { checkKey, checkKeys, checkLogger, checkOptionNames, parseDurations, splitArgs } from './validate.js'
+import {
+  checkFraction,
+  checkKey,
+  checkKeys,
+  checkLogger,
+  checkOptionNames,
+  parseDurations,
+  splitArgs,
+} from './validate.js'
 
 /**
  * A multi-level cache: L1 (in-process LRU) → L2 (a shared store) → a loader,
@@ -93,6 +101,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     if (options.ipc !== undefined) checkBus(options.ipc, 'options.ipc')
     const l1Serializer = checkedL1Serializer(options.l1Serializer)
     checkLogger(options.logger)
+    checkFraction(options.ttlJitter, 'options.ttlJitter')
+    if (options.random !== undefined && typeof options.random !== 'function') {
+      throw new TypeError('options.random must be a function returning a number in [0, 1)')
+    }
     const codec = options.codec ?? msgpackCodec()
     this.name = name
     this.#codec = codec
@@ -130,6 +142,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       lockWait: options.lockWait ?? CACHE_DEFAULTS.lockWait,
       lockLease: options.lockLease ?? CACHE_DEFAULTS.lockLease,
       hardTimeout: options.hardTimeout ?? CACHE_DEFAULTS.hardTimeout,
+      ttlJitter: options.ttlJitter ?? CACHE_DEFAULTS.ttlJitter,
+      random: options.random ?? Math.random,
       publish: (kind, keys) => this.#publish(kind, keys),
     })
     this.#bulk = {

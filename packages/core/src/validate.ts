@@ -122,3 +122,11 @@ export function checkLogger(logger: unknown): asserts logger is TierCacheLogger 
     )
   }
 }
+
+/** Throws a `TypeError` naming `name` unless `value` is a finite number with `0 <= value < 1`. */
+export function checkFraction(value: unknown, name: string): asserts value is number | undefined {
+  if (value === undefined) return
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= 1) {
+    throw new TypeError(`${name} must be a number >= 0 and < 1, got ${describe(value)}`)
+  }
+}
