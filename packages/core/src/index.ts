@@ -1,3 +1,4 @@
+export { BACKOFF_DEFAULTS, type RefreshBackoffOptions } from './backoff.js'
 export { type Clock, preciseClock, systemClock } from './clock.js'
 export { type Codec, jsonCodec, msgpackCodec } from './codec.js'
 export { type Duration, type DurationUnit, parseDuration } from './duration.js'

@@ -154,7 +154,7 @@ export class LoadPipeline<V> {
         if (landed.entry !== undefined && isFresh(landed.entry, clock.now())) {
           if (token !== undefined) await l2.release(key, token)
           if (!ticket.superseded) l1?.set(key, landed.entry)
-          if (refreshing) refresher.succeeded(key)
+          refresher.succeeded(key)
           return this.#fromStore(key, landed.entry)
         }
         if (token !== undefined) break
@@ -214,8 +214,8 @@ export class LoadPipeline<V> {
     checkDurations(ctx, 'ctx')
     if (value !== undefined && value !== null) this.#o.checkValue(value, key)
     const [served] = await this.writeBack([{ key, value: value ?? undefined, ticket, version }], freshnessOf(ctx))
+    this.#o.refresher.succeeded(key)
     if (refreshing) {
-      this.#o.refresher.succeeded(key)
       // Only a refresh that reached the store is news to the other nodes: telling them of one
       // the store refused would throw their own running loads away for nothing.
       if (served!.stored) this.#o.publish('refresh', [key])
@@ -234,11 +234,16 @@ export class LoadPipeline<V> {
     const { key, f, kept, ticket, refreshing, version } = load
     const { l1, l2, stats } = this.#o
     stats.loaderError(error, key)
-    if (refreshing) this.#o.refresher.failed(key)
     const now = this.#o.clock.now()
-    if (kept !== undefined && isKept(kept, now) && f.resurrectTtl > 0) {
-      // Re-armed as if written now with ttl = resurrectTtl (and the same windows).
-      const life = lifetime(false, { ...f, ttl: f.resurrectTtl })
+    const resurrect = kept !== undefined && isKept(kept, now) && f.resurrectTtl > 0
+    const servable = kept !== undefined && isServableStale(kept, now)
+    // An old value goes on being served: the key backs off before its loader is tried again
+    // (a resurrection lasts that long, from resurrectTtl up).
+    const waitMs =
+      resurrect || servable || refreshing ? this.#o.refresher.failed(key, resurrect ? f.resurrectTtl : undefined) : 0
+    if (resurrect) {
+      // Re-armed as if written now with ttl = the wait (and the same windows).
+      const life = lifetime(false, { ...f, ttl: waitMs })
       const revived = makeEntry(kept.value, now, { ...life, resurrected: true })
       const write = version === undefined ? FAILED : l2.encode(key, kept.value, life)
       const result =
@@ -249,7 +254,7 @@ export class LoadPipeline<V> {
       stats.stale(key, 'resurrected')
       return info(revived, 4, 'resurrected')
     }
-    if (kept !== undefined && isServableStale(kept, now)) {
+    if (servable) {
       if (!refreshing) stats.stale(key, 'loader-failed')
       return info(kept, 4, 'loader-failed')
     }

@@ -1,3 +1,4 @@
+import type { RefreshBackoffOptions } from './backoff.js'
 import type { Clock } from './clock.js'
 import type { Codec } from './codec.js'
 import type { Duration } from './duration.js'
@@ -108,11 +109,21 @@ export interface TierCacheOptions<V> {
    */
   storeTimeout?: Duration
   /**
-   * Milliseconds between two refresh attempts of the same stale key after a
-   * refresh failed, so an origin outage is not hammered on every read.
-   * @default 1_000
+   * @deprecated Use `refreshBackoff`. A fixed wait between two attempts of a
+   * key after its loader failed while a stale or resurrected value is served:
+   * `refreshRetryDelay: N` is `refreshBackoff: { initial: N, factor: 1 }`.
+   * Cannot be set with `refreshBackoff`.
    */
   refreshRetryDelay?: Duration
+  /**
+   * After a key's loader fails while a stale or resurrected value is served,
+   * how long the key waits before its loader is tried again: `initial`, then
+   * `factor` times longer per further failure in a row (±`jitter`), up to
+   * `max`; a success starts over. A resurrected value (`resurrectTtl`) is
+   * re-armed for the wait, starting at `resurrectTtl`. Per key, per process.
+   * @default { initial: '1s', max: '1m', factor: 2, jitter: 0.2 }
+   */
+  refreshBackoff?: RefreshBackoffOptions
   /**
    * Spreads the TTL of every value written (loaded or `set`) by up to ±this
    * fraction, so keys written together do not expire together (a stampede on
@@ -170,6 +181,7 @@ export const CACHE_OPTION_NAMES = optionNames<TierCacheOptions<unknown>>({
   hardTimeout: true,
   storeTimeout: true,
   refreshRetryDelay: true,
+  refreshBackoff: true,
   ttlJitter: true,
   clock: true,
   random: true,
@@ -211,7 +223,6 @@ export const CACHE_DEFAULTS = {
   softTimeout: 0,
   hardTimeout: 30_000,
   storeTimeout: 1_000,
-  refreshRetryDelay: 1_000,
   ttlJitter: 0,
 } as const
 

@@ -1,3 +1,4 @@
+import type { Backoff } from './backoff.js'
 import type { Clock } from './clock.js'
 import { orAfter } from './deadline.js'
 import type { Entry } from './entry.js'
@@ -19,8 +20,8 @@ export interface RefresherOptions<V> {
   readonly clock: Clock
   readonly stats: Stats
   readonly flights: SingleFlight<GetInfo<V>>
-  /** ms between two refreshes of the same key after one failed. */
-  readonly retryDelay: number
+  /** When a key whose refresh failed may be refreshed again. */
+  readonly backoff: Backoff
   /** Runs a refresh's load (the load pipeline, given here so this file does not import it). */
   readonly load: (load: Load<V>) => Promise<GetInfo<V>>
 }
@@ -28,7 +29,7 @@ export interface RefresherOptions<V> {
 /**
  * Stale serving: a value past its TTL is served at once while exactly one
  * background refresh per key runs on this node; after a failed refresh the
- * key waits `retryDelay` before the next, so an origin outage is not hammered
+ * key waits out its backoff (backoff.ts) before the next, so an origin outage is not hammered
  * on every read. Also the soft timeout, which serves a kept value when a load
  * takes too long.
  */
@@ -36,14 +37,6 @@ export class Refresher<V> {
   readonly #o: RefresherOptions<V>
   /** Keys with a background refresh running on this node. */
   readonly #running = new Set<string>()
-  /**
-   * Keys whose last refresh failed, and when the next may start, oldest first.
-   * Only keys still waiting are kept: each failure drops the entries whose
-   * time has passed, so the map holds at most the keys that failed within one
-   * `retryDelay`, not every key that ever failed.
-   */
-  readonly #backoff = new Map<string, number>()
-
   constructor(options: RefresherOptions<V>) {
     this.#o = options
   }
@@ -69,35 +62,32 @@ export class Refresher<V> {
     })
   }
 
-  /** A refresh of `key` failed (or gave up): no other starts before the retry delay. */
-  failed(key: string): void {
-    const now = this.#o.clock.now()
-    // Insertion order is retry order (one delay for every key), so the passed ones are at the front.
-    for (const [held, retryAt] of this.#backoff) {
-      if (retryAt > now) break
-      this.#backoff.delete(held)
-    }
-    this.#backoff.delete(key)
-    this.#backoff.set(key, now + this.#o.retryDelay)
+  /**
+   * A load of `key` failed while a stale or resurrected value is served (or a
+   * refresh gave up): no refresh starts before its backoff. Resolves to that wait
+   * in ms, grown from `firstMs` when given (a resurrection's `resurrectTtl`).
+   */
+  failed(key: string, firstMs?: number): number {
+    return this.#o.backoff.failed(key, firstMs)
   }
 
-  /** Keys whose next refresh is held back (for tests and heap checks). */
+  /** Keys with backoff state (for tests and heap checks). */
   get backingOff(): number {
-    return this.#backoff.size
+    return this.#o.backoff.size
   }
 
-  /** A refresh of `key` landed a value: the next may start at once. */
+  /** A load of `key` landed a value: the next failure starts its backoff over. */
   succeeded(key: string): void {
-    this.#backoff.delete(key)
+    this.#o.backoff.forget(key)
   }
 
   /** `key` changed elsewhere: a past failure says nothing about its next refresh. */
   forget(key: string): void {
-    this.#backoff.delete(key)
+    this.#o.backoff.forget(key)
   }
 
   forgetAll(): void {
-    this.#backoff.clear()
+    this.#o.backoff.forgetAll()
   }
 
   /**
@@ -108,11 +98,7 @@ export class Refresher<V> {
     const { key } = request
     const flights = this.#o.flights
     if (this.#running.has(key) || (!inFlight && flights.has(key))) return
-    const retryAt = this.#backoff.get(key)
-    if (retryAt !== undefined) {
-      if (this.#o.clock.now() < retryAt) return
-      this.#backoff.delete(key)
-    }
+    if (this.#o.backoff.waiting(key)) return
     this.#running.add(key)
     this.#o.stats.refresh(key)
     // Its own ticket, even from inside a flight: the flight settles now, the refresh later.

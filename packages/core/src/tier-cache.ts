@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3'
+import { Backoff, backoffPolicy } from './backoff.js'
 import { type Clock, systemClock } from './clock.js'
 import { type Codec, checkRepresentable, msgpackCodec } from './codec.js'
 import { type Entry, isFresh, isKept, isServableStale, remainingTtl } from './entry.js'
@@ -129,7 +130,11 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       clock: this.#clock,
       stats: this.#stats,
       flights: this.#flights,
-      retryDelay: options.refreshRetryDelay ?? CACHE_DEFAULTS.refreshRetryDelay,
+      backoff: new Backoff(
+        backoffPolicy(options.refreshBackoff, options.refreshRetryDelay),
+        this.#clock,
+        options.random ?? Math.random,
+      ),
       load: (load) => this.#pipeline.load(load),
     })
     this.#pipeline = new LoadPipeline<V>({

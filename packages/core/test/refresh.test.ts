@@ -103,30 +103,3 @@ describe('loader context of a refresh', () => {
     expect(seen).toEqual({ staleValue: 'old', refreshing: true })
   })
 })
-
-describe('the failed-refresh retry map', () => {
-  it('keeps only keys still waiting: 100k distinct failing keys leave at most one retryDelay of them', async () => {
-    const { Refresher } = await import('../src/refresh.js')
-    const { SingleFlight } = await import('../src/single-flight.js')
-    const { Stats } = await import('../src/stats.js')
-    const { ManualClock } = await import('./fixtures.js')
-    const clock = new ManualClock()
-    const refresher = new Refresher<string>({
-      clock,
-      stats: new Stats(new TierCache({ name: 'backoff' })),
-      flights: new SingleFlight(),
-      retryDelay: 1_000,
-      load: () => Promise.reject(new Error('unused')),
-    })
-    for (let i = 0; i < 100_000; i++) {
-      refresher.failed(`key:${i}`)
-      clock.advance(1)
-    }
-    // One failure per ms, one second of delay: about a thousand keys are still waiting, the rest are gone.
-    expect(refresher.backingOff).toBeLessThanOrEqual(1_001)
-    expect(refresher.backingOff).toBeGreaterThan(900)
-    clock.advance(1_000)
-    refresher.failed('last')
-    expect(refresher.backingOff).toBe(1)
-  })
-})
