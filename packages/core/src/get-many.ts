@@ -172,8 +172,10 @@ async function loadMany<V>(
   parts.stats.loadStarted()
   let values: readonly (V | undefined | null)[]
   try {
-    values = await pipeline.traced(keys, false, () =>
-      pipeline.withHardTimeout(keys.join(','), controller, () => loader(keys, ctx), request.hardTimeout),
+    values = await pipeline.abortedOnClose(controller, () =>
+      pipeline.traced(keys, false, () =>
+        pipeline.withHardTimeout(keys.join(','), controller, () => loader(keys, ctx), request.hardTimeout),
+      ),
     )
     if (!Array.isArray(values) || values.length !== keys.length) {
       throw new TypeError(`bulk loader must resolve to an array of ${keys.length} values, got ${describe(values)}`)

@@ -72,6 +72,9 @@ export interface WriteBack<V> {
  */
 export class LoadPipeline<V> {
   readonly #o: LoadPipelineOptions<V>
+  /** The controllers of the loaders running now, aborted by `close()`. */
+  readonly #running = new Set<AbortController>()
+  #closedWith: unknown = NOT_CLOSED
 
   constructor(options: LoadPipelineOptions<V>) {
     this.#o = options
@@ -178,17 +181,42 @@ export class LoadPipeline<V> {
         return this.#fromStore(key, landed.entry)
       }
     }
+    const controller = load.controller ?? new AbortController()
     try {
-      return await this.#runLoader({ ...load, kept: held, version }, token)
+      return await this.#runLoader({ ...load, kept: held, version, controller }, token)
     } finally {
       if (token !== undefined) await l2.release(key, token)
+    }
+  }
+
+  /**
+   * Abort every load running now (`ctx.signal`, with `reason`) and every one
+   * started from now on, before its loader runs: the cache is closing.
+   */
+  close(reason: unknown): void {
+    this.#closedWith = reason
+    for (const controller of this.#running) controller.abort(reason)
+    this.#running.clear()
+  }
+
+  /**
+   * Run `call` with `controller` aborted on `close()` (at once when closed
+   * already). Loads and bulk loads register here while their loader runs.
+   */
+  async abortedOnClose<T>(controller: AbortController, call: () => Promise<T>): Promise<T> {
+    if (this.#closedWith !== NOT_CLOSED) controller.abort(this.#closedWith)
+    this.#running.add(controller)
+    try {
+      return await call()
+    } finally {
+      this.#running.delete(controller)
     }
   }
 
   async #runLoader(load: Load<V>, token: string | undefined): Promise<GetInfo<V>> {
     const { key, f, loader, kept, ticket, refreshing, version } = load
     const { clock, stats } = this.#o
-    const controller = new AbortController()
+    const controller = load.controller!
     const ctx: LoaderContext<V> = loaderContext(f, {
       key,
       staleValue: kept?.value,
@@ -203,11 +231,26 @@ export class LoadPipeline<V> {
     stats.loadStarted()
     let value: V | undefined | null
     try {
-      value = await this.traced([key], refreshing, () =>
-        this.withHardTimeout(key, controller, () => loader(key, ctx), load.hardTimeout),
+      value = await this.abortedOnClose(controller, () =>
+        this.traced([key], refreshing, () =>
+          this.withHardTimeout(
+            key,
+            controller,
+            () => {
+              // Every caller left (or the cache closed) while this load waited for the lock.
+              if (controller.signal.aborted) throw controller.signal.reason
+              return loader(key, ctx)
+            },
+            load.hardTimeout,
+          ),
+        ),
       )
     } catch (thrown) {
-      return this.loadFailed(load, thrown instanceof TimeoutError ? thrown : new LoaderError(key, thrown))
+      if (thrown instanceof TimeoutError) return this.loadFailed(load, thrown)
+      // Abandoned (its callers all aborted, or the cache closed): not the origin's failure, so
+      // nothing is resurrected or backed off; whoever still waits gets the reason.
+      if (controller.signal.aborted) throw controller.signal.reason
+      return this.loadFailed(load, new LoaderError(key, thrown))
     } finally {
       if (extender !== undefined) clearInterval(extender)
     }
@@ -345,6 +388,8 @@ export class LoadPipeline<V> {
     })
   }
 }
+
+const NOT_CLOSED = Symbol('not closed')
 
 /** The freshness a loader settled on, without the rest of its context (which must not be retained). */
 export function freshnessOf(ctx: FreshnessPolicy): FreshnessPolicy {

@@ -28,7 +28,12 @@ export interface LoaderContext<V> {
   readonly staleValue: V | undefined
   /** True when this load is a background refresh of a stale value. */
   readonly refreshing: boolean
-  /** Aborted when the hard timeout elapses. */
+  /**
+   * Aborts when the hard timeout elapses (reason: a `TimeoutError`), when the
+   * cache is closed, and when every caller waiting for this load has aborted
+   * its own `signal` (reason: that signal's). A background refresh nobody waits
+   * for aborts only at the hard timeout or on `close()`.
+   */
   readonly signal: AbortSignal
 }
 
@@ -70,6 +75,8 @@ export interface Load<V> {
   readonly refreshing: boolean
   /** The call's `hardTimeout`, when it set one; else the cache's. */
   readonly hardTimeout?: number
+  /** Aborts the loader's `ctx.signal`: made by the flight when its callers can leave, else by the load. */
+  readonly controller?: AbortController
 }
 
 /** The writable freshness fields of a loader's `ctx`. */

@@ -149,14 +149,23 @@ export interface TierCacheOptions<V> {
 export const SET_OPTION_NAMES = ['ttl', 'negTtl', 'staleTtl', 'resurrectTtl'] as const
 
 /** The names of the per-call options of `get`, `getWithInfo` and `getMany`. */
-export const GET_OPTION_NAMES = [...SET_OPTION_NAMES, 'softTimeout', 'hardTimeout'] as const
+export const GET_OPTION_NAMES = [...SET_OPTION_NAMES, 'softTimeout', 'hardTimeout', 'signal'] as const
 
 /**
  * Per-call options of `get`, `getWithInfo` and `getMany`. `hardTimeout` given
  * here bounds the load this call starts; a call that joins a load already
  * running waits for that load under the bound it was started with.
  */
-export type GetOptions = Pick<TierCacheOptions<unknown>, (typeof GET_OPTION_NAMES)[number]>
+export type GetOptions = Pick<TierCacheOptions<unknown>, Exclude<(typeof GET_OPTION_NAMES)[number], 'signal'>> & {
+  /**
+   * Stop waiting: when it aborts, this call rejects with `signal.reason` (an
+   * `AbortError` unless you abort with a reason of your own); other callers of
+   * the key are unaffected. When every caller waiting for a load has aborted
+   * (and none waits without a signal), the loader's `ctx.signal` aborts too.
+   * For `getMany`, only the call rejects; the bulk load goes on.
+   */
+  signal?: AbortSignal
+}
 
 /** Per-call options of `set`. */
 export type SetOptions = Pick<TierCacheOptions<unknown>, (typeof SET_OPTION_NAMES)[number]>

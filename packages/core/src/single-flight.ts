@@ -51,6 +51,11 @@ export class SingleFlight<T> {
     promise.then(land, land)
   }
 
+  /** New callers of `key` start a new flight rather than join `promise` (its callers all left); it may still write. */
+  detach(key: string, promise: Promise<T>): void {
+    if (this.#promises.get(key) === promise) this.#promises.delete(key)
+  }
+
   /** A ticket for work on `key` that callers do not join (a refresh, a read without a loader); `unmark` it when done. */
   mark(key: string): Ticket {
     const ticket: Ticket = { superseded: false }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3'
+import { abortable, Waiters } from './abort.js'
 import { Backoff, backoffPolicy } from './backoff.js'
 import { type Clock, systemClock } from './clock.js'
 import { type Codec, checkRepresentable, msgpackCodec } from './codec.js'
@@ -70,6 +71,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   readonly #softTimeout: number
   readonly #stats: Stats
   readonly #flights = new SingleFlight<GetInfo<V>>()
+  readonly #waiters = new Waiters()
   readonly #refresher: Refresher<V>
   readonly #pipeline: LoadPipeline<V>
   readonly #bulk: GetManyParts<V>
@@ -278,6 +280,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     // 1. Arguments: a bad key, option or loader rejects with a TypeError naming it
     checkKey(key)
     const [options, loader] = splitArgs(a, b)
+    const signal = options?.signal
+    if (signal?.aborted) return Promise.reject(signal.reason)
     const f = freshnessPolicy(this.#defaults, options)
     const hardTimeout = options?.hardTimeout
     const now = this.#clock.now()
@@ -295,22 +299,34 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     }
 
     // 3. No loader: the shared store alone; a miss caches nothing
-    if (loader === undefined) return this.#pipeline.readOnly(key, f)
+    if (loader === undefined) {
+      const read = this.#pipeline.readOnly(key, f)
+      return signal === undefined ? read : abortable(read, signal)
+    }
 
     // 4. Join the flight already running for this key, or start one (load.ts): the shared
     //    store, then the distributed lock, the store once more (another process may have
     //    filled it meanwhile), the loader, the write-through to the store and L1, the unlock
+    //    A caller with a signal stops waiting when it aborts; when every caller has, so
+    //    does the load (abort.ts). A load started without a signal runs to its end.
     let flight = this.#flights.get(key)
     if (flight !== undefined) this.#stats.flightWait()
-    else
-      flight = this.#flights.start(key, (ticket) => this.#pipeline.fly({ key, f, loader, ticket, hardTimeout }, entry))
+    else {
+      const controller = new AbortController()
+      const started = this.#flights.start(key, (ticket) =>
+        this.#pipeline.fly({ key, f, loader, ticket, hardTimeout, controller }, entry),
+      )
+      if (signal !== undefined) this.#waiters.track(started, controller, () => this.#flights.detach(key, started))
+      flight = started
+    }
+    const waited = this.#waiters.wait(flight, signal)
 
     // 5. Soft timeout: past it, a value still held is served while the flight goes on
     const softTimeout = options?.softTimeout ?? this.#softTimeout
     if (softTimeout > 0 && entry !== undefined && isKept(entry, now)) {
-      return this.#refresher.softTimeout(flight, { key, entry, ms: softTimeout })
+      return this.#refresher.softTimeout(waited, { key, entry, ms: softTimeout })
     }
-    return flight
+    return waited
   }
 
   /**
@@ -339,7 +355,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     checkKeys(keys)
     const [options, loader] = splitArgs(a, b)
     const f = freshnessPolicy(this.#defaults, options)
-    return getMany(this.#bulk, { keys, f, loader, hardTimeout: options?.hardTimeout })
+    const got = getMany(this.#bulk, { keys, f, loader, hardTimeout: options?.hardTimeout })
+    return options?.signal === undefined ? got : abortable(got, options.signal)
   }
 
   /**
@@ -533,8 +550,13 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     }
   }
 
-  /** Stop listening to the invalidation bus and the store. The store is the caller's to close. */
+  /**
+   * Stop listening to the invalidation bus and the store, and abort every
+   * loader running (its `ctx.signal`, with an `AbortError`): whoever still
+   * waits for one rejects with it. The store is the caller's to close.
+   */
   close(): void {
+    this.#pipeline.close(new DOMException(`TierCache "${this.name}" was closed`, 'AbortError'))
     this.#unsubscribe?.()
     this.#l2.close()
     this.removeAllListeners()

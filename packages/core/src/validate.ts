@@ -100,6 +100,10 @@ export function splitArgs<L>(
   const [given, loader] = typeof a === 'function' ? [undefined, a as L] : [a as GetOptions | undefined, b]
   const options = parseDurations(given, 'options')
   checkOptionNames(options, GET_OPTION_NAMES, 'options')
+  const signal = options?.signal
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`)
+  }
   if (loader !== undefined && typeof loader !== 'function') {
     throw new TypeError(`loader must be a function, got ${describe(loader)}`)
   }
