@@ -17,6 +17,12 @@ export interface Entry<V> {
   readonly cachedAt: number
   /** Served again after a failed load (mlcache's resurrect): reported with hitLevel 4. */
   readonly resurrected: boolean
+  /**
+   * From this instant a read of the (still fresh) entry starts a background
+   * refresh (`refreshAhead`); L1's hot path treats the entry as a miss from
+   * then on, so the check costs a hit nothing. `Infinity` = never.
+   */
+  readonly refreshAt: number
 }
 
 /** How long an entry lives, in ms from when it is made. */
@@ -29,6 +35,8 @@ export interface EntryTimes {
   readonly staleMs: number
   /** Re-armed after a failed load rather than loaded or read. @default false */
   readonly resurrected?: boolean
+  /** Refreshed ahead this long before it goes stale (`refreshAhead`). @default no refresh ahead */
+  readonly aheadMs?: number
 }
 
 /** Build an entry that becomes stale `times.freshMs` from `now` and is dropped `times.keepMs` from `now`. */
@@ -42,7 +50,19 @@ export function makeEntry<V>(value: V | undefined, now: number, times: EntryTime
     expiresAt,
     cachedAt: now,
     resurrected: times.resurrected === true,
+    refreshAt: times.aheadMs === undefined || times.resurrected === true ? Infinity : staleAt - times.aheadMs,
   }
+}
+
+/** Fresh, and due for a refresh ahead of its expiry (`refreshAhead`). */
+export const isDueAhead = (entry: Entry<unknown>, now: number): boolean => now >= entry.refreshAt && now < entry.staleAt
+
+/**
+ * How long before expiry an entry of a value (not a miss) is refreshed ahead:
+ * the last `1 - ratio` of `ttl`; `undefined` when refresh-ahead is off or the value never goes stale.
+ */
+export function aheadOf(ratio: number, ttl: number, negative: boolean): number | undefined {
+  return ratio > 0 && ttl > 0 && !negative ? (1 - ratio) * ttl : undefined
 }
 
 /** Fresh: served as a hit. */

@@ -1,8 +1,10 @@
 import type { Clock } from './clock.js'
 import { withDeadline } from './deadline.js'
 import {
+  aheadOf,
   type Entry,
   type EntryTimes,
+  isDueAhead,
   isFresh,
   isKept,
   isServableStale,
@@ -45,6 +47,8 @@ export interface LoadPipelineOptions<V> {
   readonly hardTimeout: number
   /** Spread of the TTL of every value written, a fraction (`0.1` = ±10 %). */
   readonly ttlJitter: number
+  /** Fraction of a value's TTL after which a read refreshes it in the background; `0` = off. */
+  readonly refreshAhead: number
   /** Random numbers in [0, 1), for the jitter. */
   readonly random: () => number
   /** Tells the other nodes a key changed (a refresh landed). */
@@ -88,6 +92,7 @@ export class LoadPipeline<V> {
     const now = clock.now()
     if (found !== undefined && isFresh(found, now)) {
       if (!ticket.superseded) local?.set(key, found)
+      if (isDueAhead(found, now)) this.#o.refresher.refreshAhead({ ...load, version }, found, true)
       return this.#fromStore(key, found)
     }
     if (found !== undefined && isServableStale(found, now)) {
@@ -142,6 +147,9 @@ export class LoadPipeline<V> {
       }
       return l2.read(key, f)
     }
+    // A refresh ahead replaces a value still fresh: what the store holds answers it only once
+    // someone has refreshed it (it is no longer due).
+    const stillDue = (entry: Entry<V>) => load.ahead === true && isDueAhead(entry, clock.now())
     if (l2.hasLock) {
       const deadline = clock.now() + this.#o.lockWait
       for (;;) {
@@ -154,7 +162,7 @@ export class LoadPipeline<V> {
         const landed = await reread()
         // The version the loader's value is written back with: what the store held just before it ran.
         if (landed.version !== undefined) version = landed.version
-        if (landed.entry !== undefined && isFresh(landed.entry, clock.now())) {
+        if (landed.entry !== undefined && isFresh(landed.entry, clock.now()) && !stillDue(landed.entry)) {
           if (token !== undefined) await l2.release(key, token)
           if (!ticket.superseded) l1?.set(key, landed.entry)
           refresher.succeeded(key)
@@ -175,7 +183,7 @@ export class LoadPipeline<V> {
       // back with, and take what another process may have written meanwhile.
       const landed = await reread()
       version = landed.version
-      if (landed.entry !== undefined && isFresh(landed.entry, clock.now())) {
+      if (landed.entry !== undefined && isFresh(landed.entry, clock.now()) && !stillDue(landed.entry)) {
         if (!ticket.superseded) l1?.set(key, landed.entry)
         if (refreshing) refresher.succeeded(key)
         return this.#fromStore(key, landed.entry)
@@ -278,6 +286,11 @@ export class LoadPipeline<V> {
     const { l1, l2, stats } = this.#o
     stats.loaderError(error, key)
     const now = this.#o.clock.now()
+    if (kept !== undefined && isFresh(kept, now)) {
+      // A refresh ahead failed: the value is still fresh and stays as it is; the key backs off.
+      this.#o.refresher.failed(key)
+      return info(kept, 1)
+    }
     const resurrect = kept !== undefined && isKept(kept, now) && f.resurrectTtl > 0
     const servable = kept !== undefined && isServableStale(kept, now)
     // An old value goes on being served: the key backs off before its loader is tried again
@@ -353,7 +366,8 @@ export class LoadPipeline<V> {
 
   /** How long a value written now lives: the policy's times, the TTL jittered. */
   #lifetime(negative: boolean, f: FreshnessPolicy): EntryTimes {
-    const life = lifetime(negative, f)
+    const aheadMs = aheadOf(this.#o.refreshAhead, f.ttl, negative)
+    const life = aheadMs === undefined ? lifetime(negative, f) : { ...lifetime(negative, f), aheadMs }
     return this.#o.ttlJitter > 0 ? jittered(life, this.#o.ttlJitter, this.#o.random) : life
   }
 

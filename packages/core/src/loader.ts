@@ -75,6 +75,8 @@ export interface Load<V> {
   readonly refreshing: boolean
   /** The call's `hardTimeout`, when it set one; else the cache's. */
   readonly hardTimeout?: number
+  /** A refresh ahead of expiry (`refreshAhead`): the value it replaces is still fresh. */
+  readonly ahead?: boolean
   /** Aborts the loader's `ctx.signal`: made by the flight when its callers can leave, else by the load. */
   readonly controller?: AbortController
 }

@@ -72,7 +72,8 @@ export class LocalTier<V> {
   set(key: string, entry: Entry<V>): void {
     this.#entries.set(key, entry)
     const now = this.#clock.now()
-    const remaining = entry.staleAt - now
+    // A refresh ahead is the slow path's to start: the hot path stops serving the entry when it is due.
+    const remaining = Math.min(entry.staleAt, entry.refreshAt) - now
     const settled = Promise.resolve(entry.value)
     if (entry.resurrected || remaining < 2) {
       // Never fresh for the hot path: resurrected values are reported as stale by the slow

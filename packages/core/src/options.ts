@@ -132,6 +132,16 @@ export interface TierCacheOptions<V> {
    * @default 0
    */
   ttlJitter?: number
+  /**
+   * Refresh-ahead: once this fraction of a value's TTL has passed, a read
+   * still answers with it at once and starts one background refresh (through
+   * the distributed lock: one process of the fleet refreshes), so a key read
+   * steadily never expires. `0.8`: refreshed by the first read in the last
+   * 20 % of its TTL. `0 <= refreshAhead < 1`; `0` = off. Values read from the
+   * store are timed by this cache's `ttl`.
+   * @default 0
+   */
+  refreshAhead?: number
   /** Time source, injectable for tests. @default the system clock */
   clock?: Clock
   /** Random numbers in [0, 1) for `ttlJitter` and backoff jitter, injectable for tests. @default Math.random */
@@ -192,6 +202,7 @@ export const CACHE_OPTION_NAMES = optionNames<TierCacheOptions<unknown>>({
   refreshRetryDelay: true,
   refreshBackoff: true,
   ttlJitter: true,
+  refreshAhead: true,
   clock: true,
   random: true,
   logger: true,
@@ -233,6 +244,7 @@ export const CACHE_DEFAULTS = {
   hardTimeout: 30_000,
   storeTimeout: 1_000,
   ttlJitter: 0,
+  refreshAhead: 0,
 } as const
 
 /**

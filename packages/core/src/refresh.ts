@@ -51,6 +51,15 @@ export class Refresher<V> {
     return info(entry, 4, 'refreshing')
   }
 
+  /**
+   * `entry` is fresh but past its refresh-ahead point: start one background
+   * refresh (if none runs and the key is not backing off). Through the
+   * distributed lock like any refresh, so one process of the fleet refreshes.
+   */
+  refreshAhead(request: RefreshRequest<V>, entry: Entry<V>, inFlight = false): void {
+    this.#start(request, entry, inFlight, true)
+  }
+
   /** Race a load against the soft timeout: past `held.ms`, callers get the held entry while the load goes on. */
   softTimeout(
     flight: Promise<GetInfo<V>>,
@@ -94,7 +103,7 @@ export class Refresher<V> {
    * Start one refresh of a stale key unless one runs (or a load of it runs,
    * when not called from that very load), or the last one failed too recently.
    */
-  #start(request: RefreshRequest<V>, entry: Entry<V>, inFlight: boolean): void {
+  #start(request: RefreshRequest<V>, entry: Entry<V>, inFlight: boolean, ahead = false): void {
     const { key } = request
     const flights = this.#o.flights
     if (this.#running.has(key) || (!inFlight && flights.has(key))) return
@@ -105,7 +114,7 @@ export class Refresher<V> {
     const ticket = flights.mark(key)
     const { f, loader, version } = request
     this.#o
-      .load({ key, f, loader, kept: entry, ticket, refreshing: true, version, hardTimeout: request.hardTimeout })
+      .load({ key, f, loader, kept: entry, ticket, refreshing: true, version, hardTimeout: request.hardTimeout, ahead })
       .catch((error: unknown) => this.#o.stats.error(error, key))
       .finally(() => {
         this.#running.delete(key)

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js'
 import type { Codec } from './codec.js'
 import { withDeadline } from './deadline.js'
-import { type Entry, makeEntry } from './entry.js'
+import { aheadOf, type Entry, makeEntry } from './entry.js'
 import { DecodeError, StoreCallError, StoreError, type TierCacheError } from './errors.js'
 import type { Announcement } from './invalidation.js'
 import type { FreshnessPolicy } from './options.js'
@@ -60,6 +60,8 @@ export interface SharedTierOptions<V> {
   /** ms one store call may take. */
   readonly timeoutMs: number
   readonly l1Serializer: ((value: unknown, key: string) => V) | undefined
+  /** `refreshAhead`: entries read from the store are due for a refresh once this fraction of the reader's ttl is left behind. */
+  readonly refreshAhead: number
   /**
    * Receives every store, decode and encode failure of this namespace, and what
    * the store reports through its own `error` event (the cache emits and counts them).
@@ -360,6 +362,8 @@ export class SharedTier<V> {
       keepMs: record.keepMs,
       staleMs: record.staleMs ?? at.f.staleTtl,
       resurrected: record.resurrected === true,
+      // The reader's ttl (the writer's is not stored): due once the last part of it has begun.
+      aheadMs: aheadOf(this.#o.refreshAhead, at.f.ttl, record.data === undefined),
     })
   }
 }

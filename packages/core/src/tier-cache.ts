@@ -105,6 +105,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     const l1Serializer = checkedL1Serializer(options.l1Serializer)
     checkLogger(options.logger)
     checkFraction(options.ttlJitter, 'options.ttlJitter')
+    checkFraction(options.refreshAhead, 'options.refreshAhead')
     if (options.random !== undefined && typeof options.random !== 'function') {
       throw new TypeError('options.random must be a function returning a number in [0, 1)')
     }
@@ -124,6 +125,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       clock: this.#clock,
       timeoutMs: options.storeTimeout ?? CACHE_DEFAULTS.storeTimeout,
       l1Serializer,
+      refreshAhead: options.refreshAhead ?? CACHE_DEFAULTS.refreshAhead,
       report: (error, key) => this.#stats.storeError(error, key),
     })
     const checkValue = (value: unknown, key: string) => checkRepresentable(codec, value, "the loader's value", key)
@@ -150,6 +152,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       lockLease: options.lockLease ?? CACHE_DEFAULTS.lockLease,
       hardTimeout: options.hardTimeout ?? CACHE_DEFAULTS.hardTimeout,
       ttlJitter: options.ttlJitter ?? CACHE_DEFAULTS.ttlJitter,
+      refreshAhead: options.refreshAhead ?? CACHE_DEFAULTS.refreshAhead,
       random: options.random ?? Math.random,
       publish: (kind, keys) => this.#publish(kind, keys),
     })
@@ -292,6 +295,9 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     const entry = this.#trustedL1(key, now)
     if (entry !== undefined && isFresh(entry, now)) {
       this.#stats.l1(key, entry)
+      // Past its refresh-ahead point (the hot path no longer serves it): one background refresh.
+      if (loader !== undefined && now >= entry.refreshAt)
+        this.#refresher.refreshAhead({ key, f, loader, hardTimeout }, entry)
       return Promise.resolve(entry.resurrected ? info(entry, 4, 'resurrected') : info(entry, 1))
     }
     if (entry !== undefined && loader !== undefined && isServableStale(entry, now)) {
