@@ -23,6 +23,8 @@ export interface Entry<V> {
    * then on, so the check costs a hit nothing. `Infinity` = never.
    */
   readonly refreshAt: number
+  /** What the loader stored beside the value (`ctx.meta`), for the next load's `ctx.staleMeta`. */
+  readonly meta: unknown
 }
 
 /** How long an entry lives, in ms from when it is made. */
@@ -40,7 +42,7 @@ export interface EntryTimes {
 }
 
 /** Build an entry that becomes stale `times.freshMs` from `now` and is dropped `times.keepMs` from `now`. */
-export function makeEntry<V>(value: V | undefined, now: number, times: EntryTimes): Entry<V> {
+export function makeEntry<V>(value: V | undefined, now: number, times: EntryTimes, meta?: unknown): Entry<V> {
   const staleAt = now + times.freshMs
   const expiresAt = Math.max(staleAt, now + times.keepMs)
   return {
@@ -51,6 +53,7 @@ export function makeEntry<V>(value: V | undefined, now: number, times: EntryTime
     cachedAt: now,
     resurrected: times.resurrected === true,
     refreshAt: times.aheadMs === undefined || times.resurrected === true ? Infinity : staleAt - times.aheadMs,
+    meta,
   }
 }
 

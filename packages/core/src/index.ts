@@ -25,13 +25,15 @@ export {
   type InvalidationHandler,
   type InvalidationKind,
 } from './invalidation.js'
-export type {
-  BulkLoader,
-  BulkLoaderContext,
-  DefiniteBulkLoader,
-  DefiniteLoader,
-  Loader,
-  LoaderContext,
+export {
+  type BulkLoader,
+  type BulkLoaderContext,
+  type DefiniteBulkLoader,
+  type DefiniteLoader,
+  type Loader,
+  type LoaderContext,
+  NOT_MODIFIED,
+  type NotModified,
 } from './loader.js'
 export type { TierCacheLogger } from './logger.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
@@ -56,6 +58,7 @@ export type {
   StoreLock,
   StoreRead,
   StoreRecord,
+  StoreTouch,
   StoreVersion,
   StoreWrite,
   StoreWriteResult,

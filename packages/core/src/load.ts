@@ -14,7 +14,7 @@ import {
 } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import type { Announcement, InvalidationKind } from './invalidation.js'
-import { type Load, type LoaderContext, loaderContext } from './loader.js'
+import { type Load, type LoaderContext, loaderContext, NOT_MODIFIED, type NotModified } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
@@ -66,6 +66,8 @@ export interface WriteBack<V> {
   readonly ticket: Ticket
   /** `undefined`: the store could not be read, so nothing is written to it. */
   readonly version: StoreVersion | undefined
+  /** What the loader stored beside the value (`ctx.meta`). */
+  readonly meta?: unknown
 }
 
 /**
@@ -101,7 +103,7 @@ export class LoadPipeline<V> {
     }
     stats.miss(key)
     const kept = found ?? (l1 !== undefined && isKept(l1, now) ? l1 : undefined)
-    return this.load({ ...load, kept, refreshing: false, version })
+    return this.load({ ...load, kept, refreshing: false, version, previous: found })
   }
 
   /** Without a loader: the shared store alone; a miss resolves `undefined` (hitLevel 0) and nothing is cached. */
@@ -137,6 +139,8 @@ export class LoadPipeline<V> {
     let version = load.version
     // What this load may still use from before its last read (see `reread`).
     let held = kept
+    // The record the store held at `version`: what a "not modified" answer extends.
+    let previous = load.previous
     // A write that resolved before this read is in what it reads: from here on the load is
     // no longer older than that write (a write still running supersedes it again when it
     // resolves), but what it held from before the write is, so it is let go.
@@ -161,7 +165,10 @@ export class LoadPipeline<V> {
         token = taken
         const landed = await reread()
         // The version the loader's value is written back with: what the store held just before it ran.
-        if (landed.version !== undefined) version = landed.version
+        if (landed.version !== undefined) {
+          version = landed.version
+          previous = landed.entry
+        }
         if (landed.entry !== undefined && isFresh(landed.entry, clock.now()) && !stillDue(landed.entry)) {
           if (token !== undefined) await l2.release(key, token)
           if (!ticket.superseded) l1?.set(key, landed.entry)
@@ -183,6 +190,7 @@ export class LoadPipeline<V> {
       // back with, and take what another process may have written meanwhile.
       const landed = await reread()
       version = landed.version
+      previous = landed.entry
       if (landed.entry !== undefined && isFresh(landed.entry, clock.now()) && !stillDue(landed.entry)) {
         if (!ticket.superseded) l1?.set(key, landed.entry)
         if (refreshing) refresher.succeeded(key)
@@ -191,7 +199,7 @@ export class LoadPipeline<V> {
     }
     const controller = load.controller ?? new AbortController()
     try {
-      return await this.#runLoader({ ...load, kept: held, version, controller }, token)
+      return await this.#runLoader({ ...load, kept: held, version, previous, controller }, token)
     } finally {
       if (token !== undefined) await l2.release(key, token)
     }
@@ -225,9 +233,13 @@ export class LoadPipeline<V> {
     const { key, f, loader, kept, ticket, refreshing, version } = load
     const { clock, stats } = this.#o
     const controller = load.controller!
+    // What the loader may answer "not modified" to: the store's record at `version`, else what is held.
+    const base = load.previous ?? kept
     const ctx: LoaderContext<V> = loaderContext(f, {
       key,
-      staleValue: kept?.value,
+      staleValue: base?.value,
+      staleMeta: base?.meta,
+      meta: undefined as unknown,
       refreshing,
       signal: controller.signal,
     })
@@ -237,7 +249,7 @@ export class LoadPipeline<V> {
     const stopAt = started + (this.#o.hardTimeout > 0 ? this.#o.hardTimeout : this.#o.lockWait)
     const extender = this.#o.l2.keepLock(key, token, { ms: this.#o.lockLease, stopAt })
     stats.loadStarted()
-    let value: V | undefined | null
+    let value: V | undefined | null | NotModified
     try {
       value = await this.abortedOnClose(controller, () =>
         this.traced([key], refreshing, () =>
@@ -262,9 +274,21 @@ export class LoadPipeline<V> {
     } finally {
       if (extender !== undefined) clearInterval(extender)
     }
+    if (value === NOT_MODIFIED) {
+      if (base === undefined || base.value === undefined) {
+        const why = new TypeError(
+          `the loader of "${key}" answered NOT_MODIFIED, but there is no previous value to keep`,
+        )
+        return this.loadFailed(load, new LoaderError(key, why))
+      }
+      checkDurations(ctx, 'ctx')
+      return this.#notModified(load, base, ctx, started)
+    }
     checkDurations(ctx, 'ctx')
     if (value !== undefined && value !== null) this.#o.checkValue(value, key)
-    const [served] = await this.writeBack([{ key, value: value ?? undefined, ticket, version }], freshnessOf(ctx))
+    const meta = value === undefined || value === null ? undefined : ctx.meta
+    if (meta !== undefined) this.#o.checkValue(meta, key)
+    const [served] = await this.writeBack([{ key, value: value ?? undefined, ticket, version, meta }], freshnessOf(ctx))
     this.#o.refresher.succeeded(key)
     if (refreshing) {
       // Only a refresh that reached the store is news to the other nodes: telling them of one
@@ -273,6 +297,36 @@ export class LoadPipeline<V> {
     }
     stats.loaded(key, clock.now() - started)
     return loaded(served!.value)
+  }
+
+  /**
+   * The loader answered "not modified" about `base`: the entry is fresh again
+   * for the loader's ttl, with its value as it is. The store gets a TTL
+   * extension fenced by the version the load read (a rewrite when the loader
+   * set new meta): refused when the key was written, deleted, purged or has
+   * expired since, and then not cached here either (callers still get the value).
+   */
+  async #notModified(load: Load<V>, base: Entry<V>, ctx: LoaderContext<V>, started: number): Promise<GetInfo<V>> {
+    const { key, ticket, version, refreshing } = load
+    const { l1, l2, clock, stats } = this.#o
+    const life = this.#lifetime(false, freshnessOf(ctx))
+    const meta = ctx.meta !== undefined ? ctx.meta : base.meta
+    const entry = makeEntry(base.value, clock.now(), life, meta)
+    // The value re-encoded from L1's copy: only for a store without `touch`, or new meta.
+    const rewrite = () => l2.encode(key, base.value, life, meta)
+    let result: StoreWriteResult | typeof FAILED | undefined
+    if (version === undefined) result = FAILED
+    else if (load.previous === undefined)
+      result = { applied: false, version } // nothing there to extend
+    else if (ctx.meta !== undefined) {
+      const write = rewrite()
+      result = write === FAILED ? FAILED : (await l2.writeBack([[key, { ...write, ifVersion: version }]]))[0]
+    } else result = await l2.touch(key, { freshMs: life.freshMs, keepMs: life.keepMs, ifVersion: version }, rewrite)
+    if (!ticket.superseded && !refused(result)) l1?.set(key, entry)
+    this.#o.refresher.succeeded(key)
+    if (refreshing && applied(result)) this.#o.publish('refresh', [key])
+    stats.loaded(key, clock.now() - started)
+    return loaded(entry.value)
   }
 
   /**
@@ -300,8 +354,8 @@ export class LoadPipeline<V> {
     if (resurrect) {
       // Re-armed as if written now with ttl = the wait (and the same windows).
       const life = lifetime(false, { ...f, ttl: waitMs })
-      const revived = makeEntry(kept.value, now, { ...life, resurrected: true })
-      const write = version === undefined ? FAILED : l2.encode(key, kept.value, life)
+      const revived = makeEntry(kept.value, now, { ...life, resurrected: true }, kept.meta)
+      const write = version === undefined ? FAILED : l2.encode(key, kept.value, life, kept.meta)
       const result =
         write === FAILED
           ? FAILED
@@ -332,8 +386,8 @@ export class LoadPipeline<V> {
     const now = this.#o.clock.now()
     const planned = items.map((item) => {
       const life = this.#lifetime(item.value === undefined, f)
-      const entry = makeEntry(this.#forL1(item.key, item.value), now, life)
-      const write = item.version === undefined ? FAILED : l2.encode(item.key, item.value, life)
+      const entry = makeEntry(this.#forL1(item.key, item.value), now, life, item.meta)
+      const write = item.version === undefined ? FAILED : l2.encode(item.key, item.value, life, item.meta)
       return { item, entry, write }
     })
     const sent = planned.filter((p) => p.write !== FAILED)

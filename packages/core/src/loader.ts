@@ -26,6 +26,15 @@ export interface LoaderContext<V> {
   set resurrectTtl(value: Duration)
   /** The expired value this load replaces, if one is still held (e.g. for conditional requests). */
   readonly staleValue: V | undefined
+  /** What the loader of `staleValue` stored beside it through `ctx.meta` (e.g. `{ etag }`), if anything. */
+  readonly staleMeta: unknown
+  /**
+   * Stored beside the value this load returns, for the next load of the key to
+   * read as `ctx.staleMeta` (e.g. the response's ETag or Last-Modified). Must
+   * be something the codec keeps (a plain object, a string...). When the loader
+   * answers {@link NOT_MODIFIED} and leaves it unset, the old meta stays.
+   */
+  meta: unknown
   /** True when this load is a background refresh of a stale value. */
   readonly refreshing: boolean
   /**
@@ -37,14 +46,41 @@ export interface LoaderContext<V> {
   readonly signal: AbortSignal
 }
 
-/** Loads one missing value. `undefined` or `null` is cached as a miss for `negTtl`. */
-export type Loader<V> = (key: string, ctx: LoaderContext<V>) => Promise<V | undefined | null> | V | undefined | null
+/**
+ * What a loader returns to say "the value I was given as `ctx.staleValue` is
+ * still right" (a conditional refresh answered 304): the entry is made fresh
+ * again for `ctx.ttl` without rewriting its value (the store gets a TTL
+ * extension, fenced like any write back: refused if the key changed meanwhile).
+ * Returned with no `ctx.staleValue` to keep, the load fails with a `LoaderError`.
+ *
+ * @example
+ * cache.get(key, async (key, ctx) => {
+ *   const etag = (ctx.staleMeta as { etag?: string } | undefined)?.etag
+ *   const res = await fetch(url, { headers: etag ? { 'if-none-match': etag } : {}, signal: ctx.signal })
+ *   if (res.status === 304) return NOT_MODIFIED
+ *   ctx.meta = { etag: res.headers.get('etag') }
+ *   return res.json()
+ * })
+ */
+export const NOT_MODIFIED: unique symbol = Symbol.for('tiercache.notModified') as never
+
+/** The type of {@link NOT_MODIFIED}. */
+export type NotModified = typeof NOT_MODIFIED
+
+/**
+ * Loads one missing value. `undefined` or `null` is cached as a miss for
+ * `negTtl`; {@link NOT_MODIFIED} keeps the stale value, fresh again.
+ */
+export type Loader<V> = (
+  key: string,
+  ctx: LoaderContext<V>,
+) => Promise<V | undefined | null | NotModified> | V | undefined | null | NotModified
 
 /**
  * A loader whose type says it always produces a value (never `undefined` or
  * `null`): `get(key, loader)` with one resolves `Promise<V>`, not `Promise<V | undefined>`.
  */
-export type DefiniteLoader<V> = (key: string, ctx: LoaderContext<V>) => Promise<V> | V
+export type DefiniteLoader<V> = (key: string, ctx: LoaderContext<V>) => Promise<V | NotModified> | V | NotModified
 
 /** What a bulk loader receives besides the keys: writable freshness for all of them, and the abort signal. */
 export type BulkLoaderContext = Pick<LoaderContext<unknown>, 'ttl' | 'negTtl' | 'staleTtl' | 'resurrectTtl' | 'signal'>
@@ -75,6 +111,8 @@ export interface Load<V> {
   readonly refreshing: boolean
   /** The call's `hardTimeout`, when it set one; else the cache's. */
   readonly hardTimeout?: number
+  /** The entry the store held at `version` (what a "not modified" answer extends), when the store had one. */
+  readonly previous?: Entry<V>
   /** A refresh ahead of expiry (`refreshAhead`): the value it replaces is still fresh. */
   readonly ahead?: boolean
   /** Aborts the loader's `ctx.signal`: made by the flight when its callers can leave, else by the load. */

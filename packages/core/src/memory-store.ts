@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from './clock.js'
 import { optionNames } from './options.js'
-import type { SharedStore, StoreLock, StoreRead, StoreRecord, StoreWrite, StoreWriteResult } from './store.js'
+import type {
+  SharedStore,
+  StoreLock,
+  StoreRead,
+  StoreRecord,
+  StoreTouch,
+  StoreWrite,
+  StoreWriteResult,
+} from './store.js'
 import { checkKey, checkOptionNames } from './validate.js'
 
 /** Options of {@link MemoryStore}. */
@@ -43,6 +51,7 @@ interface Held {
   /** A delete's tombstone: no record, only the version. */
   readonly deleted: boolean
   readonly resurrected: boolean
+  readonly meta?: Uint8Array
 }
 
 interface Holder {
@@ -116,6 +125,34 @@ export class MemoryStore implements SharedStore {
     return entries.map(([key, write], i) => this.#write(namespace, key, write, `entries[${i}][1]`))
   }
 
+  async touch(namespace: string, key: string, touch: StoreTouch): Promise<StoreWriteResult> {
+    const recordKey = this.#recordKey(namespace, key)
+    const now = this.#clock.now()
+    const held = this.#held(recordKey, now)
+    const current = held?.id ?? ''
+    const expected = parseVersion(touch.ifVersion, 'touch.ifVersion')
+    const generation = this.#generations.get(namespace) ?? 0
+    if (
+      held === undefined ||
+      held.deleted ||
+      now >= held.expiresAt ||
+      expected.generation !== generation ||
+      now - expected.readAt >= this.#fenceMs ||
+      expected.id !== current
+    ) {
+      return { applied: false, version: this.#version(namespace, now, current) }
+    }
+    const expiresAt = now + Math.max(touch.keepMs, touch.freshMs)
+    this.#records.set(recordKey, {
+      ...held,
+      staleAt: now + touch.freshMs,
+      expiresAt,
+      versionUntil: Math.max(held.versionUntil, expiresAt, now + this.#fenceMs),
+      resurrected: false,
+    })
+    return { applied: true, version: this.#version(namespace, now, current) }
+  }
+
   /** Leaves a tombstone for `fenceMs` so a load that read before cannot write back. */
   async delete(namespace: string, key: string): Promise<StoreWriteResult> {
     const recordKey = this.#recordKey(namespace, key)
@@ -166,7 +203,8 @@ export class MemoryStore implements SharedStore {
     if (held === undefined || held.deleted || now >= held.expiresAt) return { record: undefined, version }
     const record: StoreRecord = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
     const withStale = held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }
-    return { record: held.resurrected ? { ...withStale, resurrected: true } : withStale, version }
+    const withMeta = held.meta === undefined ? withStale : { ...withStale, meta: held.meta }
+    return { record: held.resurrected ? { ...withMeta, resurrected: true } : withMeta, version }
   }
 
   /** The record or tombstone under `recordKey` while its version is kept (it may have expired: see `expiresAt`). */
@@ -206,6 +244,7 @@ export class MemoryStore implements SharedStore {
       id,
       deleted: false,
       resurrected: write.resurrected === true,
+      ...(write.meta === undefined ? {} : { meta: write.meta }),
     })
     return { applied: true, version: this.#version(namespace, now, id) }
   }

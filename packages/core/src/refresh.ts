@@ -114,7 +114,19 @@ export class Refresher<V> {
     const ticket = flights.mark(key)
     const { f, loader, version } = request
     this.#o
-      .load({ key, f, loader, kept: entry, ticket, refreshing: true, version, hardTimeout: request.hardTimeout, ahead })
+      .load({
+        key,
+        f,
+        loader,
+        kept: entry,
+        ticket,
+        refreshing: true,
+        version,
+        // Read together with its version, the entry is the store's record at it.
+        previous: version === undefined ? undefined : entry,
+        hardTimeout: request.hardTimeout,
+        ahead,
+      })
       .catch((error: unknown) => this.#o.stats.error(error, key))
       .finally(() => {
         this.#running.delete(key)

@@ -10,6 +10,7 @@ import type {
   StoreHealth,
   StoreLock,
   StoreRecord,
+  StoreTouch,
   StoreVersion,
   StoreWrite,
   StoreWriteResult,
@@ -234,11 +235,14 @@ export class SharedTier<V> {
     key: string,
     value: V | undefined,
     life: Pick<StoreWrite, 'freshMs' | 'keepMs' | 'staleMs'>,
+    meta?: unknown,
   ): StoreWrite | typeof FAILED {
     const { freshMs, keepMs, staleMs } = life
     if (value === undefined) return { data: undefined, freshMs, keepMs, staleMs }
     try {
-      return { data: this.#o.codec.encode(value), freshMs, keepMs, staleMs }
+      const data = this.#o.codec.encode(value)
+      if (meta === undefined) return { data, freshMs, keepMs, staleMs }
+      return { data, freshMs, keepMs, staleMs, meta: this.#o.codec.encode(meta) }
     } catch (cause) {
       // Unencodable values stay in L1 only; the caller still gets them.
       this.#report(
@@ -247,6 +251,25 @@ export class SharedTier<V> {
       )
       return FAILED
     }
+  }
+
+  /**
+   * Make the record of `key` fresh again if it is still at `ifVersion` (a
+   * "not modified" answer): the store's `touch`, else a fenced rewrite of
+   * `rewrite` (the value and meta re-encoded). The store's answer, or `FAILED`.
+   */
+  async touch(
+    key: string,
+    touch: StoreTouch,
+    rewrite: () => StoreWrite | typeof FAILED,
+  ): Promise<StoreWriteResult | typeof FAILED> {
+    const store = this.store
+    if (store.touch !== undefined) {
+      return this.call('touch', () => store.touch!(this.#o.namespace, key, touch), { key })
+    }
+    const write = rewrite()
+    if (write === FAILED) return FAILED
+    return (await this.writeBack([[key, { ...write, ifVersion: touch.ifVersion }]]))[0]!
   }
 
   /**
@@ -347,23 +370,30 @@ export class SharedTier<V> {
     at: { readonly now: number; readonly f: FreshnessPolicy },
   ): Entry<V> | undefined {
     let value: V | undefined
+    let meta: unknown
     if (record.data !== undefined) {
       try {
         const decoded = this.#o.codec.decode(record.data)
         value = this.#o.l1Serializer ? this.#o.l1Serializer(decoded, key) : (decoded as V)
+        if (record.meta !== undefined) meta = this.#o.codec.decode(record.meta)
       } catch (cause) {
         this.#report(new DecodeError(key, cause), key)
         return undefined
       }
     }
     // The writer's stale window when it stored one, else this reader's.
-    return makeEntry(value, at.now, {
-      freshMs: record.freshMs,
-      keepMs: record.keepMs,
-      staleMs: record.staleMs ?? at.f.staleTtl,
-      resurrected: record.resurrected === true,
-      // The reader's ttl (the writer's is not stored): due once the last part of it has begun.
-      aheadMs: aheadOf(this.#o.refreshAhead, at.f.ttl, record.data === undefined),
-    })
+    return makeEntry(
+      value,
+      at.now,
+      {
+        freshMs: record.freshMs,
+        keepMs: record.keepMs,
+        staleMs: record.staleMs ?? at.f.staleTtl,
+        resurrected: record.resurrected === true,
+        // The reader's ttl (the writer's is not stored): due once the last part of it has begun.
+        aheadMs: aheadOf(this.#o.refreshAhead, at.f.ttl, record.data === undefined),
+      },
+      meta,
+    )
   }
 }

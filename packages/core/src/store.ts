@@ -64,12 +64,36 @@ export interface StoreWrite {
    * {@link SharedStore.announces} accepted it.
    */
   readonly announce?: Announcement
+  /**
+   * What the loader stored beside the value (`ctx.meta`, e.g. an ETag),
+   * encoded by the cache's codec. Stores keep it and return it as
+   * {@link StoreRecord.meta}.
+   */
+  readonly meta?: Uint8Array
 }
 
 /** What a `delete` or `purge` may carry besides its key. */
 export interface StoreChange {
   /** Publish this invalidation with the change, atomically (see {@link StoreWrite.announce}). */
   readonly announce?: Announcement
+}
+
+/**
+ * A TTL extension of the record a load read (`touch`): the loader answered
+ * "not modified", so the record is fresh again, bytes untouched.
+ */
+export interface StoreTouch {
+  /** Milliseconds the record is fresh from now. `Infinity` = never goes stale. */
+  readonly freshMs: number
+  /** Milliseconds it stays findable from now, `>= freshMs`. `Infinity` = until deleted or evicted. */
+  readonly keepMs: number
+  /**
+   * The version the load read: the touch applies only if the key still holds
+   * a record at that version (read within the fence window). A key written,
+   * deleted, purged or expired since is refused: a "not modified" answer must
+   * never bring back a value that is gone.
+   */
+  readonly ifVersion: StoreVersion
 }
 
 /** What a write did. */
@@ -106,6 +130,8 @@ export interface StoreRecord {
   readonly version: StoreVersion
   /** Written as a resurrected value ({@link StoreWrite.resurrected}). */
   readonly resurrected?: true
+  /** What the writer stored beside the value ({@link StoreWrite.meta}). */
+  readonly meta?: Uint8Array
 }
 
 /**
@@ -178,6 +204,14 @@ export interface SharedStore {
     namespace: string,
     entries: readonly (readonly [key: string, write: StoreWrite])[],
   ): Promise<StoreWriteResult[]>
+  /**
+   * Make the record of `key` fresh again without rewriting it (a conditional
+   * refresh answered "not modified"): only if it is still at
+   * `touch.ifVersion` and held (see {@link StoreTouch.ifVersion}); its data,
+   * meta and stale window stay, its resurrected mark goes, its version stays.
+   * Optional: without it the cache rewrites the record with `set` and `ifVersion`.
+   */
+  touch?(namespace: string, key: string, touch: StoreTouch): Promise<StoreWriteResult>
   /**
    * Delete one record, leaving a tombstone that carries a new version for the
    * store's fence window, so a load that read before the delete cannot
