@@ -12,6 +12,8 @@ describe('entry times', () => {
       expiresAt: 13_000,
       cachedAt: 10_000,
       resurrected: false,
+      refreshAt: Infinity,
+      meta: undefined,
     })
     expect([isFresh(entry, 10_999), isFresh(entry, 11_000)]).toEqual([true, false])
     expect([isServableStale(entry, 11_499), isServableStale(entry, 11_500)]).toEqual([true, false])
