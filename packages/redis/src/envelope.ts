@@ -15,6 +15,8 @@
  *               read it with GETRANGE, so a conditional write compares it
  *               without loading the value
  *   bytes 24-29 (bit 3 only) the writer's staleMs, uint48, all ones = Infinity
+ *   then (bit 6 only) the meta the loader stored beside the value
+ *               (`ctx.meta`, encoded by the core): a uint32 length, the bytes
  *
  * Only durations are stored, never a timestamp: Redis's own PTTL says how long
  * the key has left, and `PTTL - afterFresh` is how long it stays fresh.
@@ -36,7 +38,8 @@ const KEEP_FOREVER = 0b00100
 const HAS_STALE_MS = 0b01000
 const TOMBSTONE = 0b10000
 const RESURRECTED = 0b100000
-const KNOWN_FLAGS = NEGATIVE | NEVER_STALE | KEEP_FOREVER | HAS_STALE_MS | TOMBSTONE | RESURRECTED
+const HAS_META = 0b1000000
+const KNOWN_FLAGS = NEGATIVE | NEVER_STALE | KEEP_FOREVER | HAS_STALE_MS | TOMBSTONE | RESURRECTED | HAS_META
 
 /**
  * What Redis gets as the PX of a record the core wants kept until deleted
@@ -61,6 +64,7 @@ export interface OpenedRecord {
   readonly keepMs: number
   readonly staleMs?: number
   readonly resurrected?: true
+  readonly meta?: Uint8Array
 }
 
 /** What `open` returns for a delete's tombstone: no record. */
@@ -73,12 +77,16 @@ export interface Sealable {
   readonly keepMs: number
   readonly staleMs?: number | undefined
   readonly resurrected?: true | undefined
+  readonly meta?: Uint8Array | undefined
 }
 
 /** Wrap a core write, under version id `version`, into the stored bytes and the PX to give Redis. */
 export function seal(write: Sealable, version: Uint8Array): SealedRecord {
   const { data, freshMs, keepMs, staleMs, resurrected } = write
+  // A miss has no value to describe.
+  const meta = data === undefined ? undefined : write.meta
   let flags = 0
+  if (meta !== undefined) flags |= HAS_META
   if (resurrected === true) flags |= RESURRECTED
   if (data === undefined) flags |= NEGATIVE
   if (freshMs === Number.POSITIVE_INFINITY) flags |= NEVER_STALE
@@ -86,13 +94,40 @@ export function seal(write: Sealable, version: Uint8Array): SealedRecord {
   if (staleMs !== undefined) flags |= HAS_STALE_MS
   const px = Math.max(1, Math.ceil(Math.min(keepMs, FOREVER_MS)))
   const fresh = Math.max(0, Math.min(freshMs, px))
-  const header = staleMs === undefined ? HEADER_BYTES : HEADER_BYTES + 6
+  const timed = staleMs === undefined ? HEADER_BYTES : HEADER_BYTES + 6
+  const header = meta === undefined ? timed : timed + 4 + meta.byteLength
   const length = data === undefined ? 0 : data.byteLength
   const bytes = Buffer.allocUnsafe(header + length)
   writeHeader(bytes, flags, px - Math.floor(fresh), version)
   if (staleMs !== undefined) bytes.writeUIntBE(Math.min(Math.ceil(Math.max(0, staleMs)), MAX_UINT48), HEADER_BYTES, 6)
+  if (meta !== undefined) {
+    bytes.writeUInt32BE(meta.byteLength, timed)
+    bytes.set(meta, timed + 4)
+  }
   if (data !== undefined) bytes.set(data, header)
   return { bytes, px }
+}
+
+/** What the touch script writes over bytes 2-7 (afterFresh), the PX, and the flags it sets (never stale, kept until deleted). */
+export interface SealedTouch {
+  readonly afterFresh: Buffer
+  readonly px: number
+  readonly neverStale: boolean
+  readonly keepForever: boolean
+}
+
+/** The new times of a record made fresh again (`touch`), in the envelope's terms. */
+export function sealTouch(times: { readonly freshMs: number; readonly keepMs: number }): SealedTouch {
+  const px = Math.max(1, Math.ceil(Math.min(times.keepMs, FOREVER_MS)))
+  const fresh = Math.max(0, Math.min(times.freshMs, px))
+  const afterFresh = Buffer.allocUnsafe(6)
+  afterFresh.writeUIntBE(px - Math.floor(fresh), 0, 6)
+  return {
+    afterFresh,
+    px,
+    neverStale: times.freshMs === Number.POSITIVE_INFINITY,
+    keepForever: times.keepMs === Number.POSITIVE_INFINITY,
+  }
 }
 
 /** The tombstone a delete leaves for `fenceMs`: only the version id. */
@@ -121,10 +156,19 @@ export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED
   const flags = bytes[1]!
   if ((flags & ~KNOWN_FLAGS) !== 0) return `unknown flags 0x${flags.toString(16)}`
   if ((flags & TOMBSTONE) !== 0) return bytes.length === HEADER_BYTES ? DELETED : 'a tombstone carries data'
-  const header = (flags & HAS_STALE_MS) !== 0 ? HEADER_BYTES + 6 : HEADER_BYTES
-  if (bytes.length < header) return `${bytes.length} bytes, shorter than the ${header}-byte header`
+  const timed = (flags & HAS_STALE_MS) !== 0 ? HEADER_BYTES + 6 : HEADER_BYTES
+  if (bytes.length < timed) return `${bytes.length} bytes, shorter than the ${timed}-byte header`
+  let header = timed
+  let meta: Uint8Array | undefined
+  if ((flags & HAS_META) !== 0) {
+    if (bytes.length < timed + 4) return `${bytes.length} bytes, shorter than the meta length`
+    const metaBytes = bytes.readUInt32BE(timed)
+    header = timed + 4 + metaBytes
+    if (bytes.length < header) return `${bytes.length} bytes, shorter than the ${metaBytes}-byte meta`
+    meta = bytes.subarray(timed + 4, header)
+  }
   const negative = (flags & NEGATIVE) !== 0
-  if (negative && bytes.length !== header) return 'a negative entry carries data'
+  if (negative && (bytes.length !== header || meta !== undefined)) return 'a negative entry carries data'
   const afterFresh = bytes.readUIntBE(2, 6)
   // PTTL -1 (no expiry) only happens when someone PERSISTed the key by hand.
   const keepForever = (flags & KEEP_FOREVER) !== 0 || pttl === -1
@@ -134,8 +178,9 @@ export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED
     freshMs: (flags & NEVER_STALE) !== 0 ? Number.POSITIVE_INFINITY : remaining - afterFresh,
     keepMs: keepForever ? Number.POSITIVE_INFINITY : remaining,
   }
-  const record: OpenedRecord = (flags & RESURRECTED) !== 0 ? { ...plain, resurrected: true } : plain
-  if (header === HEADER_BYTES) return record
+  const marked: OpenedRecord = (flags & RESURRECTED) !== 0 ? { ...plain, resurrected: true } : plain
+  const record: OpenedRecord = meta === undefined ? marked : { ...marked, meta }
+  if (timed === HEADER_BYTES) return record
   const staleMs = bytes.readUIntBE(HEADER_BYTES, 6)
   return { ...record, staleMs: staleMs === MAX_UINT48 ? Number.POSITIVE_INFINITY : staleMs }
 }

@@ -8,6 +8,7 @@ import {
   type StoreHealth,
   type StoreRead,
   type StoreRecord,
+  type StoreTouch,
   type StoreWrite,
   type StoreWriteResult,
 } from '@tiercache/core'
@@ -17,7 +18,7 @@ import { CircuitBreaker, type CircuitState } from './circuit-breaker.js'
 import { CircuitProbe } from './circuit-probe.js'
 import { splitBySlot } from './cluster-batch.js'
 import { CommandGuard, type ErrorCounts } from './command-guard.js'
-import { DELETED, open, type SealedRecord, seal, sealTombstone } from './envelope.js'
+import { DELETED, open, type SealedRecord, seal, sealTombstone, sealTouch } from './envelope.js'
 import { EvictionPolicyWarning, LateCommandError, MalformedRecordError, ValueTooLargeError } from './errors.js'
 import { evictingNodes } from './eviction-policy.js'
 import { Generations } from './generations.js'
@@ -267,6 +268,54 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   }
 
   /**
+   * Make the record of `key` fresh again in place (a "not modified" answer),
+   * only if it is still held at `touch.ifVersion`: one script rewrites 7
+   * header bytes and the PX, never the value. Refused after any write,
+   * delete, purge or expiry since the read.
+   */
+  async touch(namespace: string, key: string, touch: StoreTouch): Promise<StoreWriteResult> {
+    if (typeof touch !== 'object' || touch === null) throw new TypeError('touch must be a StoreTouch object')
+    const { freshMs, keepMs, ifVersion } = touch
+    if (typeof freshMs !== 'number' || Number.isNaN(freshMs)) throw new TypeError('touch.freshMs must be a number')
+    if (typeof keepMs !== 'number' || Number.isNaN(keepMs) || keepMs < freshMs) {
+      throw new TypeError('touch.keepMs must be a number >= freshMs')
+    }
+    const condition = parseVersion(ifVersion, 'touch.ifVersion')
+    const sealed = sealTouch(touch)
+    const stems = [this.#keys.stem(namespace, key)]
+    const perKey = [
+      [
+        sealed.afterFresh,
+        sealed.px,
+        sealed.neverStale ? '1' : '0',
+        sealed.keepForever ? '1' : '0',
+        Buffer.concat([V, condition.id]),
+        condition.readAt,
+      ],
+    ]
+    return this.#guard.run('touch', async ({ deadline }) => {
+      const found = await this.#checkedAt(namespace, condition.generation, (generation, generationKey) =>
+        this.#batch({
+          stems,
+          generation,
+          generationKey,
+          head: [deadline, this.#options.fenceMs],
+          perKey,
+          width: WRITE_WIDTH,
+          send: (target, keys, argv) => target.tiercacheTouchBuffer(keys.length, ...keys, ...argv),
+        }),
+      )
+      // Purged since the read: nothing to make fresh.
+      if (!('slices' in found)) return { applied: false, version: stale(found.changed) }
+      const { items, now } = found.slices[0]!
+      const reply = items[0]
+      return reply === 1
+        ? { applied: true, version: formatVersion(condition.generation, now, condition.id) }
+        : { applied: false, version: formatVersion(condition.generation, now, reply as Buffer) }
+    })
+  }
+
+  /**
    * Delete one record: it is replaced by a tombstone kept `fenceMs`, whose new
    * version refuses the write of any load that read before (of the
    * namespace's current generation; older ones are unreachable already).
@@ -343,9 +392,12 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   /** Validate a write and seal it under a new version id. */
   #prepare(write: StoreWrite, name: string): Prepared {
     if (typeof write !== 'object' || write === null) throw new TypeError(`${name} must be a StoreWrite object`)
-    const { data, freshMs, keepMs, staleMs, ifVersion } = write
+    const { data, freshMs, keepMs, staleMs, ifVersion, meta } = write
     if (data !== undefined && !(data instanceof Uint8Array)) {
       throw new TypeError(`${name}.data must be a Uint8Array or undefined`)
+    }
+    if (meta !== undefined && !(meta instanceof Uint8Array)) {
+      throw new TypeError(`${name}.meta must be a Uint8Array or undefined`)
     }
     if (typeof freshMs !== 'number' || Number.isNaN(freshMs)) throw new TypeError(`${name}.freshMs must be a number`)
     if (typeof keepMs !== 'number' || Number.isNaN(keepMs) || keepMs < freshMs) {
@@ -355,13 +407,14 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       throw new TypeError(`${name}.staleMs must be a number >= 0 or undefined`)
     }
     const condition = ifVersion === undefined ? undefined : parseVersion(ifVersion, `${name}.ifVersion`)
-    if (data !== undefined && data.byteLength > this.#options.maxValueBytes) {
+    const size = (data?.byteLength ?? 0) + (meta?.byteLength ?? 0)
+    if (data !== undefined && size > this.#options.maxValueBytes) {
       throw this.#guard.count(
         new StoreCallError({
           operation: 'set',
           kind: 'too-large',
           outcome: 'not-applied',
-          cause: new ValueTooLargeError(data.byteLength, this.#options.maxValueBytes),
+          cause: new ValueTooLargeError(size, this.#options.maxValueBytes),
         }),
       )
     }

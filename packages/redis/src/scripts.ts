@@ -150,6 +150,45 @@ out[#out + 1] = now
 return out`
 
 /**
+ * KEYS: [generation] value; ARGV: [generation], deadline, fence ms, then per
+ * key: afterFresh (6 bytes), PX, never stale ('1'/'0'), kept until deleted
+ * ('1'/'0'), condition ('v' + the version id read), read at. A record still
+ * held at that version, read within the fence window, is made fresh again in
+ * place: flags and afterFresh rewritten (SETRANGE, 7 bytes), PEXPIRE; data,
+ * meta, stale window and version untouched, the resurrected mark cleared.
+ * Anything else (absent, a tombstone, a miss, another version) is refused,
+ * so a "not modified" answer never brings back what is gone. → per key 1
+ * (touched) or the version id found, then Redis's time; or 'late'.
+ */
+const TOUCH = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}
+local fence = tonumber(ARGV[3])
+local out = {}
+for i = first, #KEYS do
+  local at = 4 + (i - first) * 6
+  local current = version_of(KEYS[i])
+  local head = redis.pcall('GETRANGE', KEYS[i], 0, 1)
+  local flags = nil
+  if type(head) == 'string' and #head == 2 and string.byte(head, 1) == 0xCB then flags = string.byte(head, 2) end
+  -- held (not a tombstone, bit 4; not a miss, bit 0), at the version read, read within the fence window
+  if flags ~= nil and bit.band(flags, 17) == 0 and 'v' .. current == ARGV[at + 4]
+      and now - tonumber(ARGV[at + 5]) < fence then
+    flags = bit.band(flags, 255 - 2 - 4 - 32)
+    if ARGV[at + 2] == '1' then flags = bit.bor(flags, 2) end
+    if ARGV[at + 3] == '1' then flags = bit.bor(flags, 4) end
+    redis.call('SETRANGE', KEYS[i], 1, string.char(flags) .. ARGV[at])
+    redis.call('PEXPIRE', KEYS[i], ARGV[at + 1])
+    if tonumber(ARGV[at + 1]) < fence then
+      redis.call('SET', version_key(KEYS[i]), current, 'PX', fence)
+    end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = current
+  end
+end
+out[#out + 1] = now
+return out`
+
+/**
  * KEYS: generation; ARGV: '', deadline, publish command, channel, message
  * (see ANNOUNCE) → the new generation, or 'late'.
  */
@@ -182,6 +221,7 @@ return 0`
 const SCRIPTS = {
   tiercacheRead: READ,
   tiercacheWrite: WRITE,
+  tiercacheTouch: TOUCH,
   tiercachePurge: PURGE,
   tiercacheAcquire: ACQUIRE,
   tiercacheRelease: RELEASE,
@@ -194,6 +234,7 @@ type Arg = string | Buffer | number
 export interface ScriptedClient {
   tiercacheReadBuffer(numKeys: number, ...args: Arg[]): Promise<unknown>
   tiercacheWriteBuffer(numKeys: number, ...args: Arg[]): Promise<unknown>
+  tiercacheTouchBuffer(numKeys: number, ...args: Arg[]): Promise<unknown>
   tiercachePurge(numKeys: number, ...args: Arg[]): Promise<number | string>
   tiercacheAcquire(numKeys: number, ...args: Arg[]): Promise<string | null>
   tiercacheRelease(numKeys: number, ...args: Arg[]): Promise<number>
@@ -204,6 +245,7 @@ export interface ScriptedClient {
 export interface ScriptedPipeline {
   tiercacheReadBuffer(numKeys: number, ...args: Arg[]): ScriptedPipeline
   tiercacheWriteBuffer(numKeys: number, ...args: Arg[]): ScriptedPipeline
+  tiercacheTouchBuffer(numKeys: number, ...args: Arg[]): ScriptedPipeline
   exec(): Promise<[Error | null, unknown][] | null>
 }
 

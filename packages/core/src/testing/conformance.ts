@@ -390,6 +390,66 @@ export function storeConformanceSuite(name: string, options: ConformanceOptions)
         expect(await value(n, 'k')).toBeUndefined()
       })
 
+      it('keeps the meta of a write beside its data, and only on that record', async () => {
+        const n = ns()
+        await store.set(n, 'k', { ...write(bytes(1, 2), 10_000), meta: bytes(7, 8, 9) })
+        await store.set(n, 'plain', write(bytes(3), 10_000))
+        const [withMeta, plain] = await store.getMany(n, ['k', 'plain'])
+        expect(Array.from(withMeta!.data!)).toEqual([1, 2])
+        expect(Array.from(withMeta!.meta!)).toEqual([7, 8, 9])
+        expect(plain!.meta).toBeUndefined()
+        expect(Array.from((await store.read(n, 'k')).record!.meta!)).toEqual([7, 8, 9])
+      })
+
+      it('touch makes a record at the version read fresh again, data, meta and version untouched', async () => {
+        const n = ns()
+        if (store.touch === undefined) return // optional: the cache rewrites instead
+        await store.set(n, 'k', { ...write(bytes(1), 100, 20_000), staleMs: 5_000, meta: bytes(4), resurrected: true })
+        await sleep(150)
+        const read = await store.read(n, 'k')
+        expect(read.record!.freshMs).toBeLessThanOrEqual(0)
+        const touched = await store.touch(n, 'k', { freshMs: 10_000, keepMs: 20_000, ifVersion: read.version })
+        expect(touched.applied).toBe(true)
+        const after = await store.read(n, 'k')
+        expect(after.record!.freshMs).toBeGreaterThan(10_000 - tolerance)
+        expect(after.record!.keepMs).toBeGreaterThan(20_000 - tolerance)
+        expect(Array.from(after.record!.data!)).toEqual([1])
+        expect(Array.from(after.record!.meta!)).toEqual([4])
+        expect(after.record!.staleMs).toBe(5_000)
+        expect(after.record!.resurrected).toBeUndefined()
+        // Same record, same version: a load that read it before the touch still writes.
+        expect((await store.set(n, 'k', loadWrite(2, read.version))).applied).toBe(true)
+      })
+
+      it('touch never brings back a record written, deleted, purged or expired since the read', async () => {
+        const n = ns()
+        if (store.touch === undefined) return
+        const touch = (ifVersion: string) => ({ freshMs: 10_000, keepMs: 10_000, ifVersion })
+        await store.setMany(n, [
+          ['set', write(bytes(1), 10_000)],
+          ['deleted', write(bytes(1), 10_000)],
+          ['expired', write(bytes(1), 30, 60)],
+        ])
+        const [set, deleted, expired, absent] = await store.readMany(n, ['set', 'deleted', 'expired', 'absent'])
+        await store.set(n, 'set', write(bytes(2), 10_000))
+        await store.delete(n, 'deleted')
+        await sleep(150)
+        expect((await store.touch(n, 'set', touch(set!.version))).applied).toBe(false)
+        expect((await store.touch(n, 'deleted', touch(deleted!.version))).applied).toBe(false)
+        expect((await store.touch(n, 'expired', touch(expired!.version))).applied).toBe(false)
+        expect((await store.touch(n, 'absent', touch(absent!.version))).applied).toBe(false)
+        expect(await value(n, 'set')).toEqual([2])
+        expect(await value(n, 'deleted')).toBeUndefined()
+        expect(await value(n, 'expired')).toBeUndefined()
+        expect(await value(n, 'absent')).toBeUndefined()
+        const m = ns()
+        await store.set(m, 'k', write(bytes(1), 10_000))
+        const before = await store.read(m, 'k')
+        await store.purge(m)
+        expect((await store.touch(m, 'k', touch(before.version))).applied).toBe(false)
+        expect(await value(m, 'k')).toBeUndefined()
+      })
+
       it('rejects a version it did not issue with a TypeError', async () => {
         await expect(store.set(ns(), 'k', { ...write(bytes(1), 1_000), ifVersion: 'not a version' })).rejects.toThrow(
           TypeError,
