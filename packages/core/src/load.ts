@@ -14,7 +14,7 @@ import {
 } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import type { Announcement, InvalidationKind } from './invalidation.js'
-import { type Load, type LoaderContext, loaderContext, NOT_MODIFIED, type NotModified } from './loader.js'
+import { isNotModified, type Load, type LoaderContext, loaderContext, type NotModified } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
@@ -274,7 +274,7 @@ export class LoadPipeline<V> {
     } finally {
       if (extender !== undefined) clearInterval(extender)
     }
-    if (value === NOT_MODIFIED) {
+    if (isNotModified(value)) {
       if (base === undefined || base.value === undefined) {
         const why = new TypeError(
           `the loader of "${key}" answered NOT_MODIFIED, but there is no previous value to keep`,

@@ -46,6 +46,8 @@ export interface LoaderContext<V> {
   readonly signal: AbortSignal
 }
 
+const NOT_MODIFIED_BRAND: unique symbol = Symbol.for('tiercache.notModified') as never
+
 /**
  * What a loader returns to say "the value I was given as `ctx.staleValue` is
  * still right" (a conditional refresh answered 304): the entry is made fresh
@@ -62,10 +64,21 @@ export interface LoaderContext<V> {
  *   return res.json()
  * })
  */
-export const NOT_MODIFIED: unique symbol = Symbol.for('tiercache.notModified') as never
+export const NOT_MODIFIED: NotModified = Object.freeze({ [NOT_MODIFIED_BRAND]: true as const })
 
-/** The type of {@link NOT_MODIFIED}. */
-export type NotModified = typeof NOT_MODIFIED
+/**
+ * The type of {@link NOT_MODIFIED}: an object with a `Symbol.for` brand rather
+ * than a symbol, so `async () => NOT_MODIFIED` keeps its type (a symbol widens)
+ * and two copies of the package recognise each other's.
+ */
+export interface NotModified {
+  readonly [NOT_MODIFIED_BRAND]: true
+}
+
+/** Whether a loader answered {@link NOT_MODIFIED} (of any copy of this package). */
+export function isNotModified(value: unknown): value is NotModified {
+  return typeof value === 'object' && value !== null && (value as Partial<NotModified>)[NOT_MODIFIED_BRAND] === true
+}
 
 /**
  * Loads one missing value. `undefined` or `null` is cached as a miss for

@@ -1,5 +1,12 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import { type GetInfo, type LoaderContext, type PeekResult, TierCache, type TierCacheError } from '../src/index.js'
+import {
+  type GetInfo,
+  type LoaderContext,
+  NOT_MODIFIED,
+  type PeekResult,
+  TierCache,
+  type TierCacheError,
+} from '../src/index.js'
 
 interface User {
   id: number
@@ -73,6 +80,13 @@ describe('get overloads: a loader that cannot miss resolves the value type', () 
     // @ts-expect-error: a duration string needs a unit
     void users.get('k', { ttl: '5' }, async () => user)
     void [a, b, c]
+  })
+
+  it('a loader that may answer NOT_MODIFIED still resolves V (the old value is kept)', () => {
+    expectTypeOf(users.get('k', (_key, ctx) => (ctx.staleMeta ? NOT_MODIFIED : user))).toEqualTypeOf<Promise<User>>()
+    expectTypeOf(users.get('k', async () => NOT_MODIFIED)).toEqualTypeOf<Promise<User>>()
+    // @ts-expect-error: meta is unknown until narrowed
+    void users.get('k', (_key, ctx) => ctx.staleMeta.etag)
   })
 
   it('a cache whose V includes undefined keeps it', () => {
