@@ -39,6 +39,7 @@ describe('benchmark harness', () => {
         'cacheable',
         'async-cache-dedupe',
         'lru-cache fetch',
+        'tiercache tagged',
       ])
       for (const row of table.rows) {
         expect(row).toHaveLength(table.columns.length)

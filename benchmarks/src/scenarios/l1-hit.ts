@@ -1,3 +1,4 @@
+import { TierCache } from '@tiercache/core'
 import { LRUCache } from 'lru-cache'
 import type { AdapterOptions } from '../contenders/adapter.js'
 import type { Library } from '../contenders/registry.js'
@@ -70,21 +71,30 @@ async function preload() {
   })
   const { adapters, skipped } = await buildAll([...PEERS, 'lru-cache fetch'], options)
   const lru = new LRUCache<string, object>({ max: LRU_SIZE })
+  // The cost of a tagged hit: the same keys, each tagged (100 tags), so every hit checks its tag's state.
+  const tagged = new TierCache<object>({ name: `l1-tagged-${process.pid}`, lruSize: LRU_SIZE, ttl: 3_600_000 })
+  const taggedLoader = async (key: string, ctx: { tags: string[] }) => {
+    ctx.tags = [`tag:${keyIndex(key) % 100}`]
+    return loader(key) as Promise<object>
+  }
   for (const key of keys) {
     lru.set(key, values[keyIndex(key)]!)
     for (const a of adapters) await a.get(key)
+    await tagged.get(key, taggedLoader)
   }
-  return { keys, adapters, skipped, lru, calls, loadsBefore: calls() }
+  const taggedGet = (key: string) => tagged.get(key, taggedLoader)
+  return { keys, adapters, skipped, lru, taggedGet, calls, loadsBefore: calls() }
 }
 
 /** One access pattern replayed against every contender, in interleaved rounds. */
 function measure(ctx: ScenarioContext, setup: Setup, pattern: AccessPattern): Promise<MicroResult[]> {
   const { adapters, lru } = setup
-  ctx.progress(`l1-hit ${pattern.name}: ${adapters.length + 2} contenders × ${ctx.budget.rounds} rounds`)
+  ctx.progress(`l1-hit ${pattern.name}: ${adapters.length + 3} contenders × ${ctx.budget.rounds} rounds`)
   const contenders: MicroContender[] = [
     { name: 'lru.get(k)', op: replay((k: string) => lru.get(k), pattern.keys, undefined) },
     { name: BASELINE, op: replay((k: string) => Promise.resolve(lru.get(k)), pattern.keys, undefined) },
     ...adapters.map((a) => ({ name: a.name, op: replay(a.get, pattern.keys, undefined) })),
+    { name: 'tiercache tagged', op: replay(setup.taggedGet, pattern.keys, undefined) },
   ]
   return compareMicro(contenders, {
     baseline: BASELINE,

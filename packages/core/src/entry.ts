@@ -1,4 +1,5 @@
 import type { FreshnessPolicy } from './options.js'
+import type { TagStamp } from './tags.js'
 
 /**
  * One value as L1 holds it. An entry carries its times (local clock, ms), so
@@ -25,6 +26,8 @@ export interface Entry<V> {
   readonly refreshAt: number
   /** What the loader stored beside the value (`ctx.meta`), for the next load's `ctx.staleMeta`. */
   readonly meta: unknown
+  /** Its tags and the stamp of its load (tags.ts); `undefined` for an untagged entry. */
+  readonly tags: TagStamp | undefined
 }
 
 /** How long an entry lives, in ms from when it is made. */
@@ -42,7 +45,13 @@ export interface EntryTimes {
 }
 
 /** Build an entry that becomes stale `times.freshMs` from `now` and is dropped `times.keepMs` from `now`. */
-export function makeEntry<V>(value: V | undefined, now: number, times: EntryTimes, meta?: unknown): Entry<V> {
+export function makeEntry<V>(
+  value: V | undefined,
+  now: number,
+  times: EntryTimes,
+  meta?: unknown,
+  tags: TagStamp | undefined = undefined,
+): Entry<V> {
   const staleAt = now + times.freshMs
   const expiresAt = Math.max(staleAt, now + times.keepMs)
   return {
@@ -54,6 +63,7 @@ export function makeEntry<V>(value: V | undefined, now: number, times: EntryTime
     resurrected: times.resurrected === true,
     refreshAt: times.aheadMs === undefined || times.resurrected === true ? Infinity : staleAt - times.aheadMs,
     meta,
+    tags,
   }
 }
 

@@ -2,7 +2,7 @@ import type { Clock } from './clock.js'
 import { type Deferred, deferred } from './deadline.js'
 import { type Entry, isFresh, isKept, isServableStale } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
-import { freshnessOf, type LoadPipeline } from './load.js'
+import { freshnessOf, type LoadPipeline, stampOf } from './load.js'
 import { type BulkLoader, type BulkLoaderContext, type Load, type Loader, loaderContext } from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
@@ -11,6 +11,7 @@ import { fromStore, type GetInfo, loaded, notFound } from './result.js'
 import type { SharedTier } from './shared-tier.js'
 import type { SingleFlight, Ticket } from './single-flight.js'
 import type { Stats } from './stats.js'
+import { stampLoad, type TagIndex } from './tags.js'
 import { checkDurations, describe } from './validate.js'
 
 /** The parts of a cache the bulk path uses. */
@@ -26,6 +27,8 @@ export interface GetManyParts<V> {
   readonly trustedL1: (key: string, now: number) => Entry<V> | undefined
   /** Throws a `TypeError` naming the part of a loaded value the codec cannot give back unchanged. */
   readonly checkValue: (value: unknown, key: string) => void
+  /** The tag states and the stamp of loads (tags.ts). */
+  readonly tags: TagIndex
 }
 
 /** One `getMany` call, its arguments already checked. */
@@ -168,9 +171,15 @@ async function loadMany<V>(
   const { pipeline } = parts
   const keys = loads.map((load) => load.key)
   const controller = new AbortController()
-  const ctx: BulkLoaderContext = loaderContext(f, { signal: controller.signal })
+  const ctx: BulkLoaderContext = loaderContext(f, { signal: controller.signal, tags: [] as string[] })
+  // Taken before the loader runs: a tag operation that takes its number later is newer than these values.
+  const warming = parts.tags.warming
+  if (warming !== undefined) await warming
+  const seen = parts.tags.seen
+  stampLoad(ctx, seen)
   parts.stats.loadStarted()
   let values: readonly (V | undefined | null)[]
+  let stamp: ReturnType<typeof stampOf>
   try {
     values = await pipeline.abortedOnClose(controller, () =>
       pipeline.traced(keys, false, () =>
@@ -181,6 +190,7 @@ async function loadMany<V>(
       throw new TypeError(`bulk loader must resolve to an array of ${keys.length} values, got ${describe(values)}`)
     }
     checkDurations(ctx, 'ctx')
+    stamp = stampOf(ctx.tags, seen)
     for (const [j, key] of keys.entries()) if (values[j] != null) parts.checkValue(values[j], key)
   } catch (thrown) {
     const outcomes = await Promise.allSettled(
@@ -199,6 +209,6 @@ async function loadMany<V>(
     return outcomes.map((o) => (o as PromiseFulfilledResult<GetInfo<V>>).value)
   }
   const items = loads.map(({ key, ticket, version }, j) => ({ key, value: values[j] ?? undefined, ticket, version }))
-  const served = await pipeline.writeBack(items, freshnessOf(ctx))
+  const served = await pipeline.writeBack(items, freshnessOf(ctx), stamp)
   return served.map(({ value }) => loaded(value))
 }

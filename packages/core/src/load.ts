@@ -23,6 +23,7 @@ import { FAILED, type SharedTier } from './shared-tier.js'
 import type { SingleFlight, Ticket } from './single-flight.js'
 import type { Stats } from './stats.js'
 import type { StoreVersion, StoreWrite, StoreWriteResult } from './store.js'
+import { checkTags, stampLoad, type TagIndex, type TagStamp } from './tags.js'
 import { isTraced, tracing } from './tracing.js'
 import { checkDurations } from './validate.js'
 
@@ -53,6 +54,8 @@ export interface LoadPipelineOptions<V> {
   readonly random: () => number
   /** Tells the other nodes a key changed (a refresh landed). */
   readonly publish: (kind: InvalidationKind, keys: string[]) => void
+  /** The tag states and the stamp of loads (tags.ts). */
+  readonly tags: TagIndex
 }
 
 /**
@@ -242,8 +245,14 @@ export class LoadPipeline<V> {
       meta: undefined as unknown,
       refreshing,
       signal: controller.signal,
+      tags: [] as string[],
     })
     const started = clock.now()
+    // Taken before the loader runs: a tag operation that takes its number later is newer than this value.
+    const warming = this.#o.tags.warming
+    if (warming !== undefined) await warming
+    const seen = this.#o.tags.seen
+    stampLoad(ctx, seen)
     // With no hard timeout, extending the lease past the lock wait would only make every
     // other process wait the full lock wait: they load without the lock after it anyway.
     const stopAt = started + (this.#o.hardTimeout > 0 ? this.#o.hardTimeout : this.#o.lockWait)
@@ -282,13 +291,18 @@ export class LoadPipeline<V> {
         return this.loadFailed(load, new LoaderError(key, why))
       }
       checkDurations(ctx, 'ctx')
-      return this.#notModified(load, base, ctx, started)
+      return this.#notModified(load, base, ctx, started, seen)
     }
     checkDurations(ctx, 'ctx')
+    const stamp = stampOf(ctx.tags, seen)
     if (value !== undefined && value !== null) this.#o.checkValue(value, key)
     const meta = value === undefined || value === null ? undefined : ctx.meta
     if (meta !== undefined) this.#o.checkValue(meta, key)
-    const [served] = await this.writeBack([{ key, value: value ?? undefined, ticket, version, meta }], freshnessOf(ctx))
+    const [served] = await this.writeBack(
+      [{ key, value: value ?? undefined, ticket, version, meta }],
+      freshnessOf(ctx),
+      stamp,
+    )
     this.#o.refresher.succeeded(key)
     if (refreshing) {
       // Only a refresh that reached the store is news to the other nodes: telling them of one
@@ -306,19 +320,28 @@ export class LoadPipeline<V> {
    * set new meta): refused when the key was written, deleted, purged or has
    * expired since, and then not cached here either (callers still get the value).
    */
-  async #notModified(load: Load<V>, base: Entry<V>, ctx: LoaderContext<V>, started: number): Promise<GetInfo<V>> {
+  async #notModified(
+    load: Load<V>,
+    base: Entry<V>,
+    ctx: LoaderContext<V>,
+    started: number,
+    seen: number,
+  ): Promise<GetInfo<V>> {
     const { key, ticket, version, refreshing } = load
     const { l1, l2, clock, stats } = this.#o
     const life = this.#lifetime(false, freshnessOf(ctx))
     const meta = ctx.meta !== undefined ? ctx.meta : base.meta
-    const entry = makeEntry(base.value, clock.now(), life, meta)
-    // The value re-encoded from L1's copy: only for a store without `touch`, or new meta.
-    const rewrite = () => l2.encode(key, base.value, life, meta)
+    // A tagged value keeps its tags, stamped as of this load: the loader vouched for it now (so a tag
+    // invalidated before this load no longer makes it stale); that takes a rewrite, not a touch.
+    const stamp = base.tags === undefined ? undefined : { tags: base.tags.tags, at: seen }
+    const entry = makeEntry(base.value, clock.now(), life, meta, stamp)
+    // The value re-encoded from L1's copy: only for a store without `touch`, new meta, or a new stamp.
+    const rewrite = () => l2.encode(key, base.value, life, meta, stamp)
     let result: StoreWriteResult | typeof FAILED | undefined
     if (version === undefined) result = FAILED
     else if (load.previous === undefined)
       result = { applied: false, version } // nothing there to extend
-    else if (ctx.meta !== undefined) {
+    else if (ctx.meta !== undefined || stamp !== undefined) {
       const write = rewrite()
       result = write === FAILED ? FAILED : (await l2.writeBack([[key, { ...write, ifVersion: version }]]))[0]
     } else result = await l2.touch(key, { freshMs: life.freshMs, keepMs: life.keepMs, ifVersion: version }, rewrite)
@@ -354,8 +377,9 @@ export class LoadPipeline<V> {
     if (resurrect) {
       // Re-armed as if written now with ttl = the wait (and the same windows).
       const life = lifetime(false, { ...f, ttl: waitMs })
-      const revived = makeEntry(kept.value, now, { ...life, resurrected: true }, kept.meta)
-      const write = version === undefined ? FAILED : l2.encode(key, kept.value, life, kept.meta)
+      // It keeps its tags and its stamp: a tag operation newer than the kept value still applies to it.
+      const revived = makeEntry(kept.value, now, { ...life, resurrected: true }, kept.meta, kept.tags)
+      const write = version === undefined ? FAILED : l2.encode(key, kept.value, life, kept.meta, kept.tags)
       const result =
         write === FAILED
           ? FAILED
@@ -381,19 +405,23 @@ export class LoadPipeline<V> {
    * newer write), but is not cached: the next read finds the newer one.
    * Resolves, per item, to what its callers get and whether the store took it.
    */
-  async writeBack(items: readonly WriteBack<V>[], f: FreshnessPolicy): Promise<Served<V>[]> {
+  async writeBack(items: readonly WriteBack<V>[], f: FreshnessPolicy, stamp?: TagStamp): Promise<Served<V>[]> {
     const { l1, l2 } = this.#o
     const now = this.#o.clock.now()
     const planned = items.map((item) => {
       const life = this.#lifetime(item.value === undefined, f)
-      const entry = makeEntry(this.#forL1(item.key, item.value), now, life, item.meta)
-      const write = item.version === undefined ? FAILED : l2.encode(item.key, item.value, life, item.meta)
+      const entry = makeEntry(this.#forL1(item.key, item.value), now, life, item.meta, stamp)
+      const write = item.version === undefined ? FAILED : l2.encode(item.key, item.value, life, item.meta, stamp)
       return { item, entry, write }
     })
     const sent = planned.filter((p) => p.write !== FAILED)
-    const results = await l2.writeBack(
-      sent.map(({ item, write }) => [item.key, { ...(write as StoreWrite), ifVersion: item.version }] as const),
-    )
+    const [results] = await Promise.all([
+      l2.writeBack(
+        sent.map(({ item, write }) => [item.key, { ...(write as StoreWrite), ifVersion: item.version }] as const),
+      ),
+      // The tags' states, read while the value is written, so the next read of it is an L1 hit.
+      stamp === undefined ? undefined : this.#o.tags.learn(stamp.tags),
+    ])
     const refusedOnes = new Set(sent.filter((_, j) => refused(results[j])))
     const storedOnes = new Set(sent.filter((_, j) => applied(results[j])))
     for (const p of planned) {
@@ -408,13 +436,23 @@ export class LoadPipeline<V> {
    * resolves whether it did (not when the value could not be encoded: then
    * nothing was written to the store).
    */
-  async put(key: string, value: V | undefined, f: FreshnessPolicy, announce?: Announcement): Promise<boolean> {
+  async put(
+    key: string,
+    value: V | undefined,
+    f: FreshnessPolicy,
+    announce?: Announcement,
+    stamp?: TagStamp,
+  ): Promise<boolean> {
     const life = this.#lifetime(value === undefined, f)
-    const write = this.#o.l2.encode(key, value, life)
-    if (write !== FAILED) await this.#o.l2.put(key, announce === undefined ? write : { ...write, announce })
+    const write = this.#o.l2.encode(key, value, life, undefined, stamp)
+    await Promise.all([
+      write === FAILED ? undefined : this.#o.l2.put(key, announce === undefined ? write : { ...write, announce }),
+      // The tags' states, read while the value is written, so the next read of it is an L1 hit.
+      stamp === undefined ? undefined : this.#o.tags.learn(stamp.tags),
+    ])
     // Work on the key that started while the write ran may have read before it: it must not land.
     this.#o.flights.supersede(key)
-    this.#o.l1?.set(key, makeEntry(this.#forL1(key, value), this.#o.clock.now(), life))
+    this.#o.l1?.set(key, makeEntry(this.#forL1(key, value), this.#o.clock.now(), life, undefined, stamp))
     return write !== FAILED && announce !== undefined
   }
 
@@ -462,6 +500,16 @@ const NOT_CLOSED = Symbol('not closed')
 /** The freshness a loader settled on, without the rest of its context (which must not be retained). */
 export function freshnessOf(ctx: FreshnessPolicy): FreshnessPolicy {
   return { ttl: ctx.ttl, negTtl: ctx.negTtl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
+}
+
+/**
+ * The stamp of a loaded value from the tags its loader set (checked, without
+ * repeats), and the tag operation number seen before it ran; `undefined`
+ * when it set none.
+ */
+export function stampOf(tags: unknown, seen: number): TagStamp | undefined {
+  checkTags(tags, 'ctx.tags')
+  return tags.length === 0 ? undefined : { tags: [...new Set(tags)], at: seen }
 }
 
 /** What a written-back value's callers get, and whether the store took it. */

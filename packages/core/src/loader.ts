@@ -44,6 +44,12 @@ export interface LoaderContext<V> {
    * for aborts only at the hard timeout or on `close()`.
    */
   readonly signal: AbortSignal
+  /**
+   * Tags for this value, empty at first; set or push to them (`ctx.tags = ['user:1']`).
+   * `cache.invalidateTag(tag)` then makes the value stale and `cache.deleteTag(tag)`
+   * a miss, on every node. Non-empty, well-formed strings.
+   */
+  tags: string[]
 }
 
 const NOT_MODIFIED_BRAND: unique symbol = Symbol.for('tiercache.notModified') as never
@@ -95,8 +101,11 @@ export type Loader<V> = (
  */
 export type DefiniteLoader<V> = (key: string, ctx: LoaderContext<V>) => Promise<V | NotModified> | V | NotModified
 
-/** What a bulk loader receives besides the keys: writable freshness for all of them, and the abort signal. */
-export type BulkLoaderContext = Pick<LoaderContext<unknown>, 'ttl' | 'negTtl' | 'staleTtl' | 'resurrectTtl' | 'signal'>
+/** What a bulk loader receives besides the keys: writable freshness and tags for all of them, and the abort signal. */
+export type BulkLoaderContext = Pick<
+  LoaderContext<unknown>,
+  'ttl' | 'negTtl' | 'staleTtl' | 'resurrectTtl' | 'signal' | 'tags'
+>
 
 /** A bulk loader whose type says every value is there: `getMany` with one resolves `Promise<V[]>`. */
 export type DefiniteBulkLoader<V> = (keys: string[], ctx: BulkLoaderContext) => Promise<readonly V[]> | readonly V[]

@@ -75,9 +75,10 @@ export class LocalTier<V> {
     // A refresh ahead is the slow path's to start: the hot path stops serving the entry when it is due.
     const remaining = Math.min(entry.staleAt, entry.refreshAt) - now
     const settled = Promise.resolve(entry.value)
-    if (entry.resurrected || remaining < 2) {
+    if (entry.resurrected || entry.tags !== undefined || remaining < 2) {
       // Never fresh for the hot path: resurrected values are reported as stale by the slow
-      // path, and a last millisecond is not worth a TTL that lru-cache compares with `>`.
+      // path, tagged ones are checked against their tags there (tags.ts), and a last
+      // millisecond is not worth a TTL that lru-cache compares with `>`.
       // (lru-cache's clock reads now + 1, so this start is 2 ms back: stale at once.)
       this.#fast.set(key, settled, { ttl: 1, start: now - 1 })
     } else {

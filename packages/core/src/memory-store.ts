@@ -52,6 +52,7 @@ interface Held {
   readonly deleted: boolean
   readonly resurrected: boolean
   readonly meta?: Uint8Array
+  readonly tagged: boolean
 }
 
 interface Holder {
@@ -167,6 +168,7 @@ export class MemoryStore implements SharedStore {
       id,
       deleted: true,
       resurrected: false,
+      tagged: false,
     })
     return { applied: true, version: this.#version(namespace, now, id) }
   }
@@ -204,7 +206,8 @@ export class MemoryStore implements SharedStore {
     const record: StoreRecord = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
     const withStale = held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }
     const withMeta = held.meta === undefined ? withStale : { ...withStale, meta: held.meta }
-    return { record: held.resurrected ? { ...withMeta, resurrected: true } : withMeta, version }
+    const withTags: StoreRecord = held.tagged ? { ...withMeta, tagged: true } : withMeta
+    return { record: held.resurrected ? { ...withTags, resurrected: true } : withTags, version }
   }
 
   /** The record or tombstone under `recordKey` while its version is kept (it may have expired: see `expiresAt`). */
@@ -245,6 +248,7 @@ export class MemoryStore implements SharedStore {
       deleted: false,
       resurrected: write.resurrected === true,
       ...(write.meta === undefined ? {} : { meta: write.meta }),
+      tagged: write.tagged === true,
     })
     return { applied: true, version: this.#version(namespace, now, id) }
   }

@@ -155,11 +155,14 @@ export interface TierCacheOptions<V> {
   logger?: TierCacheLogger
 }
 
+/** The freshness options a call may override. */
+const FRESHNESS_OPTION_NAMES = ['ttl', 'negTtl', 'staleTtl', 'resurrectTtl'] as const
+
 /** The names of the per-call options of `set`. */
-export const SET_OPTION_NAMES = ['ttl', 'negTtl', 'staleTtl', 'resurrectTtl'] as const
+export const SET_OPTION_NAMES = [...FRESHNESS_OPTION_NAMES, 'tags', 'loadedBy'] as const
 
 /** The names of the per-call options of `get`, `getWithInfo` and `getMany`. */
-export const GET_OPTION_NAMES = [...SET_OPTION_NAMES, 'softTimeout', 'hardTimeout', 'signal'] as const
+export const GET_OPTION_NAMES = [...FRESHNESS_OPTION_NAMES, 'softTimeout', 'hardTimeout', 'signal'] as const
 
 /**
  * Per-call options of `get`, `getWithInfo` and `getMany`. `hardTimeout` given
@@ -178,7 +181,20 @@ export type GetOptions = Pick<TierCacheOptions<unknown>, Exclude<(typeof GET_OPT
 }
 
 /** Per-call options of `set`. */
-export type SetOptions = Pick<TierCacheOptions<unknown>, (typeof SET_OPTION_NAMES)[number]>
+export interface SetOptions extends Pick<TierCacheOptions<unknown>, (typeof FRESHNESS_OPTION_NAMES)[number]> {
+  /**
+   * Tags for this value (non-empty, well-formed strings): `invalidateTag(tag)`
+   * then makes it stale and `deleteTag(tag)` a miss, on every node.
+   */
+  tags?: readonly string[]
+  /**
+   * The loader context (`ctx`) of the load that produced this value, when a
+   * loader writes it under another key: the tags then apply as of that load's
+   * start, so a tag operation that ran while the loader worked still applies
+   * to it (without it, the value counts as written when `set` starts).
+   */
+  loadedBy?: object
+}
 
 /** The names of every {@link TierCacheOptions} field, for the check of misspelled names. */
 export const CACHE_OPTION_NAMES = optionNames<TierCacheOptions<unknown>>({

@@ -15,6 +15,7 @@ import type {
   StoreWrite,
   StoreWriteResult,
 } from './store.js'
+import { frameTagged, judged, type TagIndex, type TagStamp, unframeTagged } from './tags.js'
 import { isTraced, type StoreTrace, tracing } from './tracing.js'
 
 /** What a store call resolves to when it failed or timed out (already reported). */
@@ -68,6 +69,14 @@ export interface SharedTierOptions<V> {
    * the store reports through its own `error` event (the cache emits and counts them).
    */
   readonly report: (error: TierCacheError, key: string | undefined) => void
+  /** Judges tagged records as they are read (tags.ts); absent for the tag namespace itself. */
+  readonly tags?: TagIndex
+  /**
+   * Forward only the store's failures that name this namespace (the tag
+   * namespace: the value namespace of the same cache forwards the unnamed ones,
+   * which must not reach the cache twice).
+   */
+  readonly namedErrorsOnly?: boolean
 }
 
 /** A failure the store reports itself: its own namespace and key when it knows them. */
@@ -89,16 +98,31 @@ export class SharedTier<V> {
     if (typeof namespace === 'string' && namespace !== this.#o.namespace) return
     this.#o.report(error as TierCacheError, key ?? (error as { key?: string }).key)
   }
+  /** What the store reports through its own `error` event. */
+  readonly #forward = (error: StoreReported): void => {
+    if (this.#o.namedErrorsOnly === true && typeof error.namespace !== 'string') return
+    this.#report(error)
+  }
 
   constructor(options: SharedTierOptions<V>) {
     this.#o = options
     this.store = options.store
-    this.store.on?.('error', this.#report)
+    this.store.on?.('error', this.#forward)
+  }
+
+  /** ms one store call may take (the cache's `storeTimeout`). */
+  get timeoutMs(): number {
+    return this.#o.timeoutMs
+  }
+
+  /** The namespace this tier reads and writes. */
+  get namespace(): string {
+    return this.#o.namespace
   }
 
   /** Stop forwarding the store's own failures. */
   close(): void {
-    this.store.off?.('error', this.#report)
+    this.store.off?.('error', this.#forward)
   }
 
   /**
@@ -124,6 +148,15 @@ export class SharedTier<V> {
       this.#report(error, at.key)
       throw error
     })
+  }
+
+  /**
+   * A store call that is not traffic of the cache's own (the tag epoch read
+   * once before the first load): bounded and traced like the others, but a
+   * failure is not reported, only rejected.
+   */
+  quiet<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    return this.#traced(operation, run, NO_SITE)
   }
 
   /** `run` bounded, published on `tiercache:store` when someone listens (nothing is built otherwise). */
@@ -187,14 +220,20 @@ export class SharedTier<V> {
    */
   read(key: string, f: FreshnessPolicy): Promise<Reading<V>> {
     // One promise step over the store's: this is every L1 miss's path.
-    return this.call('get', () => this.store.read(this.#o.namespace, key), { key }).then((read) =>
-      read === FAILED
-        ? UNREAD
-        : {
-            entry: read.record && this.#toEntry(key, read.record, { now: this.#o.clock.now(), f }),
-            version: read.version,
-          },
-    )
+    return this.call('get', () => this.store.read(this.#o.namespace, key), { key }).then((read) => {
+      if (read === FAILED) return UNREAD
+      const entry = read.record && this.#toEntry(key, read.record, { now: this.#o.clock.now(), f })
+      // A tagged entry is judged against its tags' states first (tags.ts): one more round trip unless L1 holds them.
+      if (entry?.tags !== undefined)
+        return this.#judged(entry, entry.tags).then((e) => ({ entry: e, version: read.version }))
+      return { entry, version: read.version }
+    })
+  }
+
+  /** A tagged entry as its tags' states let it be served (a stale copy, or nothing when deleted or unknown). */
+  async #judged(entry: Entry<V>, stamp: TagStamp): Promise<Entry<V> | undefined> {
+    const verdict = await this.#o.tags!.verdict(stamp)
+    return judged(entry, verdict, this.#o.clock.now())
   }
 
   /** {@link read} for many keys in one round trip, in order. */
@@ -202,10 +241,14 @@ export class SharedTier<V> {
     const reads = await this.call('getMany', () => this.store.readMany(this.#o.namespace, keys))
     if (reads === FAILED) return keys.map(() => UNREAD)
     const at = { now: this.#o.clock.now(), f }
-    return keys.map((key, i) => {
-      const read = reads[i]!
-      return { entry: read.record && this.#toEntry(key, read.record, at), version: read.version }
-    })
+    return Promise.all(
+      keys.map((key, i) => {
+        const read = reads[i]!
+        const entry = read.record && this.#toEntry(key, read.record, at)
+        if (entry?.tags === undefined) return { entry, version: read.version }
+        return this.#judged(entry, entry.tags).then((e) => ({ entry: e, version: read.version }))
+      }),
+    )
   }
 
   /**
@@ -236,13 +279,17 @@ export class SharedTier<V> {
     value: V | undefined,
     life: Pick<StoreWrite, 'freshMs' | 'keepMs' | 'staleMs'>,
     meta?: unknown,
+    tags?: TagStamp,
   ): StoreWrite | typeof FAILED {
     const { freshMs, keepMs, staleMs } = life
-    if (value === undefined) return { data: undefined, freshMs, keepMs, staleMs }
+    if (value === undefined && tags === undefined) return { data: undefined, freshMs, keepMs, staleMs }
     try {
-      const data = this.#o.codec.encode(value)
-      if (meta === undefined) return { data, freshMs, keepMs, staleMs }
-      return { data, freshMs, keepMs, staleMs, meta: this.#o.codec.encode(meta) }
+      const data = value === undefined ? undefined : this.#o.codec.encode(value)
+      const write: StoreWrite =
+        tags === undefined
+          ? { data, freshMs, keepMs, staleMs }
+          : { data: frameTagged(tags, data), freshMs, keepMs, staleMs, tagged: true }
+      return meta === undefined ? write : { ...write, meta: this.#o.codec.encode(meta) }
     } catch (cause) {
       // Unencodable values stay in L1 only; the caller still gets them.
       this.#report(
@@ -371,9 +418,19 @@ export class SharedTier<V> {
   ): Entry<V> | undefined {
     let value: V | undefined
     let meta: unknown
-    if (record.data !== undefined) {
+    let data = record.data
+    let tags: TagStamp | undefined
+    if (record.tagged === true && data !== undefined) {
       try {
-        const decoded = this.#o.codec.decode(record.data)
+        ;({ stamp: tags, data } = unframeTagged(data))
+      } catch (cause) {
+        this.#report(new DecodeError(key, cause), key)
+        return undefined
+      }
+    }
+    if (data !== undefined) {
+      try {
+        const decoded = this.#o.codec.decode(data)
         value = this.#o.l1Serializer ? this.#o.l1Serializer(decoded, key) : (decoded as V)
         if (record.meta !== undefined) meta = this.#o.codec.decode(record.meta)
       } catch (cause) {
@@ -391,9 +448,10 @@ export class SharedTier<V> {
         staleMs: record.staleMs ?? at.f.staleTtl,
         resurrected: record.resurrected === true,
         // The reader's ttl (the writer's is not stored): due once the last part of it has begun.
-        aheadMs: aheadOf(this.#o.refreshAhead, at.f.ttl, record.data === undefined),
+        aheadMs: aheadOf(this.#o.refreshAhead, at.f.ttl, data === undefined),
       },
       meta,
+      tags,
     )
   }
 }

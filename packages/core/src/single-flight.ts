@@ -89,6 +89,16 @@ export class SingleFlight<T> {
     this.#promises.delete(key)
   }
 
+  /**
+   * Callers from now on start new flights rather than join the running ones,
+   * which go on and still write their results (a tag operation: their
+   * results are judged by their stamps, but a caller arriving after the
+   * operation must not get a value loaded before it).
+   */
+  detachAll(): void {
+    this.#promises.clear()
+  }
+
   supersedeAll(): void {
     for (const held of this.#tickets.values()) markSuperseded(held)
     this.#promises.clear()

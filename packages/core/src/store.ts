@@ -70,6 +70,12 @@ export interface StoreWrite {
    * {@link StoreRecord.meta}.
    */
   readonly meta?: Uint8Array
+  /**
+   * The data carries the entry's tags in front of the codec's bytes (framed
+   * by the core). Stores keep the mark and return it as
+   * {@link StoreRecord.tagged}; the data itself is opaque to them.
+   */
+  readonly tagged?: true
 }
 
 /** What a `delete` or `purge` may carry besides its key. */
@@ -132,6 +138,8 @@ export interface StoreRecord {
   readonly resurrected?: true
   /** What the writer stored beside the value ({@link StoreWrite.meta}). */
   readonly meta?: Uint8Array
+  /** Written with tags ({@link StoreWrite.tagged}). */
+  readonly tagged?: true
 }
 
 /**

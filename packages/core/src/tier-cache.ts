@@ -4,7 +4,7 @@ import { Backoff, backoffPolicy } from './backoff.js'
 import { type Clock, systemClock } from './clock.js'
 import { type Codec, checkRepresentable, msgpackCodec } from './codec.js'
 import { type Entry, isFresh, isKept, isServableStale, remainingTtl } from './entry.js'
-import { StoreError } from './errors.js'
+import { StoreError, type TierCacheError } from './errors.js'
 import { type GetManyParts, getMany } from './get-many.js'
 import type { TierCacheHealth } from './health.js'
 import {
@@ -35,6 +35,16 @@ import { SharedTier } from './shared-tier.js'
 import { SingleFlight } from './single-flight.js'
 import { Stats, type TierCacheEvents, type TierCacheStats } from './stats.js'
 import { checkStore, type SharedStore } from './store.js'
+import {
+  checkTag,
+  checkTags,
+  judged,
+  loadStampOf,
+  parseTagMessage,
+  TagIndex,
+  type TagStamp,
+  tagMessage,
+} from './tags.js'
 import { type GetTrace, isTraced, tracing } from './tracing.js'
 import {
   checkFraction,
@@ -75,6 +85,9 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   readonly #refresher: Refresher<V>
   readonly #pipeline: LoadPipeline<V>
   readonly #bulk: GetManyParts<V>
+  readonly #tags: TagIndex
+  /** The tag namespace (`<name>\0tags`) in the store: the tag epoch and one record per tag operated on. */
+  readonly #tagTier: SharedTier<never>
   /** While the invalidation bus is down: L1 entries older than this many ms are not trusted. */
   #l1MaxAge: number | undefined
   /**
@@ -117,16 +130,38 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#softTimeout = options.softTimeout ?? CACHE_DEFAULTS.softTimeout
     this.#clock = options.clock ?? systemClock
     this.#l1 = createLocalTier(options, this.#clock)
+    const store = options.store ?? new MemoryStore({ clock: options.clock })
+    const timeoutMs = options.storeTimeout ?? CACHE_DEFAULTS.storeTimeout
+    const report = (error: TierCacheError, key: string | undefined) => this.#stats.storeError(error, key)
+    // The tag namespace: same store, same time-out, same reports as the values (not defaults of its own).
+    this.#tagTier = new SharedTier<never>({
+      namespace: `${name}\u0000tags`,
+      owner: this,
+      store,
+      codec,
+      clock: this.#clock,
+      timeoutMs,
+      l1Serializer: undefined,
+      refreshAhead: 0,
+      report,
+      namedErrorsOnly: true,
+    })
+    this.#tags = new TagIndex({
+      tier: this.#tagTier,
+      clock: this.#clock,
+      trusted: (cachedAt, now) => this.#trustedTagState(cachedAt, now),
+    })
     this.#l2 = new SharedTier<V>({
       namespace: name,
       owner: this,
-      store: options.store ?? new MemoryStore({ clock: options.clock }),
+      store,
       codec,
       clock: this.#clock,
-      timeoutMs: options.storeTimeout ?? CACHE_DEFAULTS.storeTimeout,
+      timeoutMs,
       l1Serializer,
       refreshAhead: options.refreshAhead ?? CACHE_DEFAULTS.refreshAhead,
-      report: (error, key) => this.#stats.storeError(error, key),
+      report,
+      tags: this.#tags,
     })
     const checkValue = (value: unknown, key: string) => checkRepresentable(codec, value, "the loader's value", key)
     const levels = { l1: this.#l1, l2: this.#l2, clock: this.#clock, stats: this.#stats }
@@ -155,6 +190,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       refreshAhead: options.refreshAhead ?? CACHE_DEFAULTS.refreshAhead,
       random: options.random ?? Math.random,
       publish: (kind, keys) => this.#publish(kind, keys),
+      tags: this.#tags,
     })
     this.#bulk = {
       ...levels,
@@ -163,12 +199,17 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       pipeline: this.#pipeline,
       trustedL1: (key, now) => this.#trustedL1(key, now),
       checkValue,
+      tags: this.#tags,
     }
     this.#ipc = options.ipc
     this.#handler = {
       invalidate: (keys) => {
         this.#stats.busReceived()
-        for (const key of keys) this.#forget(key)
+        for (const key of keys) {
+          this.#forget(key)
+          const operation = parseTagMessage(key)
+          if (operation !== undefined) this.#tagChanged(operation.tag, operation.n)
+        }
       },
       invalidateAll: () => {
         this.#stats.busReceived()
@@ -184,6 +225,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         this.#l1MaxAge = undefined
         this.#bounded = false
         this.#forgetAll()
+        this.#tags.clear()
         this.#stats.busReconnected()
       },
       confirmed: (ageMs, maxStalenessMs) => {
@@ -230,8 +272,31 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         this.#stats.l1Hit(key)
         return hit
       }
+      // Tagged entries are never on the path above; a fresh one whose tags L1 vouches for is served here.
+      const tagged = this.#taggedHit(key)
+      if (tagged !== undefined) return tagged
     }
     return this.#getWithInfo(key, a, b).then(valueOfInfo)
+  }
+
+  /** The value of a fresh tagged L1 entry whose tags' states in L1 leave it fresh; `undefined` otherwise. */
+  #taggedHit(key: string): Promise<V | undefined> | undefined {
+    const entry = this.#freshTagged(key)
+    if (entry === undefined) return undefined
+    this.#stats.l1Hit(key)
+    return Promise.resolve(entry.value)
+  }
+
+  /** A fresh tagged L1 entry whose tags' states in L1 leave it fresh (a cached miss included). */
+  #freshTagged(key: string): Entry<V> | undefined {
+    const entry = this.#l1?.get(key)
+    if (entry?.tags === undefined || entry.resurrected) return undefined
+    const now = this.#clock.now()
+    // Past its refresh-ahead point the look-up decides, as for an untagged entry.
+    if (!isFresh(entry, now) || now >= entry.refreshAt || this.#tags.verdictNow(entry.tags, now) !== 'ok') {
+      return undefined
+    }
+    return entry
   }
 
   /**
@@ -380,7 +445,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   getFresh(key: string, accept?: (value: V) => boolean): V | undefined {
     // As get: a traced read takes the path that publishes it; an untrusted L1 answers nothing.
     if (isTraced(tracing.get) || (this.#bounded && performance.now() >= this.#trustUntil)) return undefined
-    const value = this.#l1?.freshValue(key)
+    // Tagged entries are never fresh for the plain path: a fresh one whose tags L1 vouches for is served too.
+    const value = this.#l1?.freshValue(key) ?? this.#freshTagged(key)?.value
     if (value === undefined || (accept !== undefined && !accept(value))) return undefined
     this.#stats.l1Hit(key)
     return value
@@ -408,7 +474,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   peek(key: string): PeekResult<V> | undefined {
     checkKey(key)
     const now = this.#clock.now()
-    const entry = this.#l1?.get(key)
+    const held = this.#l1?.get(key)
+    const entry = held?.tags === undefined ? held : judged(held, this.#tags.verdictNow(held.tags, now), now)
     if (entry === undefined || !isKept(entry, now)) return undefined
     return { value: entry.value, ttlRemaining: remainingTtl(entry, now), stale: !isFresh(entry, now) }
   }
@@ -426,8 +493,85 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     checkOptionNames(parsed, SET_OPTION_NAMES, 'options')
     if (value !== undefined && value !== null) checkRepresentable(this.#codec, value, 'value')
     const f = freshnessPolicy(this.#defaults, parsed)
+    let stamp: TagStamp | undefined
+    if (options?.tags !== undefined) {
+      checkTags(options.tags, 'options.tags')
+      // Stamped as it starts (or as its load started): a tag operation that takes its number later is newer.
+      const loadedAt = options.loadedBy === undefined ? undefined : loadStampOf(options.loadedBy, 'options.loadedBy')
+      // The first use of tags reads the epoch first (once), so this value is not stamped below older operations.
+      const warming = loadedAt === undefined && options.tags.length > 0 ? this.#tags.warm() : undefined
+      if (warming !== undefined) await warming
+      const at = loadedAt ?? this.#tags.seen
+      if (options.tags.length > 0) stamp = { tags: [...new Set(options.tags)], at }
+    } else if (options?.loadedBy !== undefined) loadStampOf(options.loadedBy, 'options.loadedBy')
     this.#flights.supersede(key)
-    await this.#written(['set', [key]], (announce) => this.#pipeline.put(key, value ?? undefined, f, announce))
+    await this.#written(['set', [key]], (announce) => this.#pipeline.put(key, value ?? undefined, f, announce, stamp))
+  }
+
+  /**
+   * Make every entry tagged `tag` stale, on every node: served within its
+   * stale window (`staleTtl`) while one caller refreshes it, else loaded again
+   * at its next read. One tag operation on the store (O(1), whatever the
+   * number of entries); entries are judged when read. Once it resolves, no
+   * value loaded (or `set`) before it is served as fresh (docs/consistency.md).
+   * Rejects with a `StoreError` when the store failed or timed out.
+   *
+   * @example
+   * await cache.get('user:1', async (key, ctx) => { ctx.tags = ['users'];  return db.user(1) })
+   * await cache.invalidateTag('users')
+   */
+  async invalidateTag(tag: string): Promise<void> {
+    checkTag(tag, 'tag')
+    await this.#tagOperation(tag, false)
+  }
+
+  /**
+   * Make every entry tagged `tag` a miss, on every node: never served again,
+   * not even stale or resurrected. One tag operation on the store (O(1)).
+   * Rejects with a `StoreError` when the store failed or timed out.
+   *
+   * @example
+   * await cache.set('user:1', user, { tags: ['org:7'] })
+   * await cache.deleteTag('org:7') // user:1 is now a miss everywhere
+   */
+  async deleteTag(tag: string): Promise<void> {
+    checkTag(tag, 'tag')
+    await this.#tagOperation(tag, true)
+  }
+
+  /**
+   * Read the namespace's tag epoch now, rather than at the first use of tags.
+   * A process that just started stamps its loads with the tag operations it
+   * has heard of; until the epoch is read that is none, so the first value it
+   * tags may be judged stale (or deleted) once by an older tag operation and
+   * loaded again. Call it at start-up in processes that tag (`HttpCache` does).
+   * Never rejects.
+   *
+   * @example
+   * const products = new TierCache<Product>({ name: 'products', store, ipc })
+   * void products.warmTags()
+   */
+  async warmTags(): Promise<void> {
+    await this.#tags.warm()
+  }
+
+  async #tagOperation(tag: string, del: boolean): Promise<void> {
+    let n = 0
+    try {
+      n = await this.#tags.operate(tag, del)
+    } finally {
+      // Gets from now on start their own loads rather than join one that may predate the operation.
+      this.#flights.detachAll()
+      // Told also when the store failed: the others re-read the tag's record.
+      await this.#publish('delete', [tagMessage(tag, n)])
+    }
+  }
+
+  /** Another node operated on `tag`: its state is read again, and running loads are not joined. */
+  #tagChanged(tag: string, n: number): void {
+    this.#tags.heard(n)
+    this.#tags.drop(tag)
+    this.#flights.detachAll()
   }
 
   /**
@@ -565,6 +709,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#pipeline.close(new DOMException(`TierCache "${this.name}" was closed`, 'AbortError'))
     this.#unsubscribe?.()
     this.#l2.close()
+    this.#tagTier.close()
     this.removeAllListeners()
   }
 
@@ -581,9 +726,25 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       this.#l1!.delete(key)
       return undefined
     }
-    if (this.#l1MaxAge !== undefined) return now - entry.cachedAt < this.#l1MaxAge ? entry : undefined
-    if (this.#bounded && performance.now() >= this.#trustUntil) return undefined
-    return entry
+    if (this.#l1MaxAge !== undefined && now - entry.cachedAt >= this.#l1MaxAge) return undefined
+    if (this.#l1MaxAge === undefined && this.#bounded && performance.now() >= this.#trustUntil) return undefined
+    if (entry.tags === undefined) return entry
+    // A tagged entry, judged against its tags' states held in L1 (unknown: the store is asked).
+    const verdict = this.#tags.verdictNow(entry.tags, now)
+    if (verdict === 'deleted') this.#l1!.delete(key)
+    return judged(entry, verdict, now)
+  }
+
+  /**
+   * Whether a tag state read at `cachedAt` may be used now: as long as L1 may
+   * be served (the bus vouches for it), or, without a bus, for the cache's
+   * `ttl` (as an L1 value is: another node's tag operation reaches this node
+   * no sooner than its set would).
+   */
+  #trustedTagState(cachedAt: number, now: number): boolean {
+    if (this.#ipc === undefined) return this.#defaults.ttl === 0 || now - cachedAt < this.#defaults.ttl
+    if (this.#l1MaxAge !== undefined) return now - cachedAt < this.#l1MaxAge
+    return !this.#bounded || performance.now() < this.#trustUntil
   }
 
   #forget(key: string): void {

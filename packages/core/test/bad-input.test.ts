@@ -24,7 +24,7 @@ describe('misspelled option names are refused, listing the valid ones', () => {
     )
     // softTimeout means nothing to set: it is not one of set's options.
     await expect(cache.set('k', 'v', { softTimeout: 5 } as never)).rejects.toThrow(
-      /options\.softTimeout is not an option; valid options: ttl, negTtl, staleTtl, resurrectTtl$/,
+      /options\.softTimeout is not an option; valid options: ttl, negTtl, staleTtl, resurrectTtl, tags, loadedBy$/,
     )
     expect(cache.peek('k')).toBeUndefined()
   })

@@ -15,8 +15,6 @@ export interface CachedResponse {
   readonly storedAt: number
   /** The `Age` the origin's response already had, in seconds (RFC 9111 §4.2.3). */
   readonly initialAge: number
-  /** Tag → version when stored; stale once any tag has been purged since (see `TagVersions`). */
-  readonly tags?: Readonly<Record<string, string>> | undefined
 }
 
 /**

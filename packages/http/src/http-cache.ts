@@ -14,11 +14,8 @@ import { resolveOptions } from './options.js'
 import type { Origin } from './origin.js'
 import { discardLoad, type OriginLoad, OriginLoader, type OriginTrip } from './origin-loader.js'
 import { invalidatedUrls, isUnsafeMethod } from './policy/invalidation.js'
-import { PurgedEntries } from './purged-entries.js'
 import { type Outcome, type ReplyContext, replyFromCache, replyFromFailure, replyFromOrigin } from './reply.js'
 import { countsOf, type HttpCacheStats } from './response-counts.js'
-import { acquireTagCache, releaseTagCache } from './shared-tag-cache.js'
-import { TagVersions } from './tag-versions.js'
 
 /** One request's way to the origin, should its look-up have to load. */
 type Trip = Omit<OriginTrip, 'stale'>
@@ -48,34 +45,27 @@ type Found =
 export class HttpCache {
   readonly #o: ResolvedOptions
   readonly #clock: Clock
-  readonly #tags: TagVersions
-  /** Whether this engine holds the tag namespace shared by every engine over its cache (released on close). */
-  #holdsTags: boolean
   readonly #callOptions: GetOptions
   readonly #origin: OriginLoader
   readonly #storage: LoadStorage
   readonly #failing = new FailingOrigins()
-  readonly #purged: PurgedEntries
   readonly #heads: FreshHeads
   /**
-   * Whether an L1 value can be a fresh hit by itself: a response (not a Vary
-   * index) whose tags, if any, L1 knows unpurged. Made once: a hit allocates no closure.
+   * Whether an L1 value can be a fresh hit by itself: a response, not a Vary
+   * index (a purged tag is the core's to refuse). Made once: a hit allocates no closure.
    */
-  readonly #servesFresh = (value: HttpCacheValue): boolean =>
-    value.kind === 'response' && (value.tags === undefined || this.#tags.unchangedNow(value.tags) === true)
+  readonly #servesFresh = (value: HttpCacheValue): boolean => value.kind === 'response'
 
   constructor(options: HttpCacheOptions) {
     const o = resolveOptions(options)
     this.#o = o
     this.#clock = o.cache.clock
-    // Tag versions live next to the responses, in one namespace per response cache that every engine over it shares.
-    this.#holdsTags = o.tagCache === undefined
-    this.#tags = new TagVersions(o.tagCache ?? acquireTagCache(o.cache))
+    // Responses are tagged (tagHeaders): stamp even this process's first loads past older purges.
+    if (o.tagHeaders.length > 0) void o.cache.warmTags()
     // Every load sets its entry's own freshness; this ttl only stands in until it does (0 would be "forever").
     this.#callOptions = { ttl: Math.max(1, o.ttl), staleTtl: o.staleTtl, resurrectTtl: o.resurrectTtl }
-    this.#origin = new OriginLoader(o, this.#tags, this.#clock)
+    this.#origin = new OriginLoader(o, this.#clock)
     this.#storage = new LoadStorage(o)
-    this.#purged = new PurgedEntries(o.cache)
     this.#heads = new FreshHeads(o.statusHeader)
   }
 
@@ -228,23 +218,20 @@ export class HttpCache {
   }
 
   /**
-   * Make every response tagged `tag` (by a `tagHeaders` header) stale on every
-   * node, in one write: the tag gets a new version, checked on read.
+   * Remove every response tagged `tag` (by a `tagHeaders` header) on every
+   * node: the core's `deleteTag` on the response cache, O(1) on the store.
+   * Rejects with a `StoreError` when the store failed or timed out.
    */
   async purgeTag(tag: string): Promise<void> {
-    if (typeof tag !== 'string' || tag.length === 0) throw new TypeError('tag must be a non-empty string')
-    await this.#tags.purge(tag)
+    await this.#o.cache.deleteTag(tag)
   }
 
   /**
-   * Let go of the tag namespace built for the response cache (closed, with its
-   * IPC listener, when the last engine over that cache closes). The response
-   * cache is the caller's to close.
+   * Nothing to let go of any more (tags live in the response cache itself);
+   * kept so shutdown code written for earlier versions still runs. The
+   * response cache is the caller's to close.
    */
-  close(): void {
-    if (this.#holdsTags) releaseTagCache(this.#o.cache)
-    this.#holdsTags = false
-  }
+  close(): void {}
 
   // ---- the look-up ----------------------------------------------------------
 
@@ -327,17 +314,6 @@ export class HttpCache {
     // A load found the response not cacheable (this request's or another's): go to the origin.
     if (value === undefined || value.kind !== 'response') return { kind: 'pass', cacheStatus: 'MISS' }
 
-    if (value.tags !== undefined && !(await this.#tags.unchanged(value.tags))) {
-      // It outlived a purge of one of its tags: drop it (once for all concurrent readers) and look again.
-      // A drop the store failed (reported on the cache's 'error' event, L1 let go) leaves nothing to
-      // vouch for it: the origin answers, uncached.
-      const dropped = await this.#purged.drop(site.key).then(
-        () => true,
-        () => false,
-      )
-      if (!dropped) return { kind: 'pass', cacheStatus: 'MISS' }
-      return this.#answer(site, await this.#lookUp(site, trip), trip)
-    }
     // Stored for others, not for this request (RFC 9111 §3.5: Authorization): the origin answers it.
     if (!this.#o.policy.mayReuse(value.headers, request, this.#o)) return { kind: 'pass', cacheStatus: 'MISS' }
     // Stale because the origin is failing (this load, an earlier one, or a resurrected entry) is STALE;

@@ -7,6 +7,7 @@ import type { Freshness } from './freshness.js'
 import type { HeaderMap } from './headers.js'
 import type { ResolvedOptions } from './options.js'
 import type { OriginLoad } from './origin-loader.js'
+import { responseTags } from './response-tags.js'
 
 /** Where a look-up runs: at the primary key, or at a variant key of the primary key's Vary index. */
 export interface Site {
@@ -48,6 +49,7 @@ export class LoadStorage {
       case 'revalidated':
         if (load.freshness.ttl <= 0 && !load.freshness.keepToRevalidate) return this.#notStored(ctx)
         this.#setFreshness(ctx, load)
+        ctx.tags = this.#tagsOf(load.response)
         return load.response
       case 'fetched':
         this.#setFreshness(ctx, load)
@@ -75,12 +77,19 @@ export class LoadStorage {
     const { site } = at
     const names = varyNames(entry.headers) as string[] // '*' was refused as unstorable
     const same = site.index !== undefined && site.index.names.join() === names.join()
-    if (names.length === 0 && site.index === undefined) return entry
-    const freshness = { ttl: ctx.ttl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl }
+    // The response's tags (`tagHeaders`) go with it wherever it is written; a Vary index has none. A response
+    // written under another key is stamped as of this load, so a purgeTag during the fetch still applies to it.
+    const tags = this.#tagsOf(entry)
+    if (names.length === 0 && site.index === undefined) {
+      ctx.tags = tags
+      return entry
+    }
+    const freshness = { ttl: ctx.ttl, staleTtl: ctx.staleTtl, resurrectTtl: ctx.resurrectTtl, tags, loadedBy: ctx }
     if (names.length === 0) {
       // It stopped varying: the primary key holds the response itself again. Should that write fail,
       // the response is still right for this variant, whatever the primary key holds.
       await this.#write(site.primary, entry, freshness)
+      ctx.tags = tags
       return entry
     }
     const index: VaryIndex = same
@@ -97,7 +106,13 @@ export class LoadStorage {
     // Under an index of other `Vary` names this variant key means other requests: without the new
     // index in place the response may not be stored here.
     if (!(await this.#write(site.primary, index, this.#indexFreshness())) && !same) return this.#notStored(ctx)
+    ctx.tags = tags
     return entry
+  }
+
+  /** The tags a response lists in `tagHeaders`, for `purgeTag`. */
+  #tagsOf(response: CachedResponse): string[] {
+    return responseTags(response.headers, this.#o.tagHeaders)
   }
 
   /**

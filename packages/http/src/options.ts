@@ -151,13 +151,6 @@ export interface HttpCacheOptions {
   /** Response headers listing a response's tags, for `purgeTag`. @default ['cache-tag', 'surrogate-key'] */
   tagHeaders?: readonly string[] | string
   /**
-   * Where tag versions live: a second `TierCache` namespace on the same store (and IPC) as
-   * `cache`, so a tag purge is one write that every node sees.
-   * @default a TierCache named `${cache.name}:tags` on `cache.store` and `cache.ipc`, never
-   * expiring, with L1 only when there is IPC (without it, every node must read purges from the store)
-   */
-  tagCache?: TierCache<string>
-  /**
    * How long the decision "this URL's response is not cacheable" is remembered (Varnish's
    * hit-for-pass): requests then go straight to the origin instead of queueing behind one fetch.
    * `0` = not remembered.
@@ -222,7 +215,6 @@ export interface ResolvedOptions extends CacheablePolicy, PolicySettings {
   readonly revalidateTtl: number
   readonly errorStatuses: ReadonlySet<number>
   readonly tagHeaders: readonly string[]
-  readonly tagCache: TierCache<string> | undefined
   readonly passTtl: number
   readonly varyTtl: number
   readonly convertHead: boolean
@@ -254,7 +246,6 @@ const OPTION_NAMES = optionNames<HttpCacheOptions>({
   allowNoStore: true,
   allowAuthorization: true,
   tagHeaders: true,
-  tagCache: true,
   passTtl: true,
   varyTtl: true,
   convertHead: true,
@@ -263,9 +254,8 @@ const OPTION_NAMES = optionNames<HttpCacheOptions>({
 export function resolveOptions(options: HttpCacheOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
   checkOptionNames(options, OPTION_NAMES, 'options')
-  const { cache, tagCache } = options
+  const { cache } = options
   if (!isTierCache(cache)) throw new TypeError('options.cache must be a TierCache')
-  if (tagCache !== undefined && !isTierCache(tagCache)) throw new TypeError('options.tagCache must be a TierCache')
   const policyName = options.policy ?? 'nginx'
   if (!Object.hasOwn(HTTP_CACHE_POLICIES, policyName)) {
     throw new TypeError(`options.policy must be 'nginx' or 'rfc9111', got ${String(policyName)}`)
@@ -298,7 +288,6 @@ export function resolveOptions(options: HttpCacheOptions): ResolvedOptions {
   return {
     policy,
     cache,
-    tagCache,
     ttl,
     staleTtl: duration(options, 'staleTtl', HTTP_DEFAULTS.staleTtl),
     staleIfError,

@@ -9,7 +9,6 @@ import { drain, heldToLength, type Origin, type OriginResponse, readBounded, unt
 import { ageFieldSeconds } from './policy/age.js'
 import type { PolicyFreshness } from './policy/http-cache-policy.js'
 import { noContent } from './reply.js'
-import { responseTags, type TagVersions } from './tag-versions.js'
 
 /** Client headers that must not reach the origin on a cacheable request: the cache wants the whole, unconditional response. */
 const CLIENT_VALIDATORS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
@@ -52,14 +51,12 @@ export function discardLoad(load: OriginLoad): void {
  */
 export class OriginLoader {
   readonly #o: ResolvedOptions
-  readonly #tags: TagVersions
   readonly #clock: Clock
   /** Headers never stored: recomputed on the way out, or per-request. */
   readonly #drop: ReadonlySet<string>
 
-  constructor(options: ResolvedOptions, tags: TagVersions, clock: Clock) {
+  constructor(options: ResolvedOptions, clock: Clock) {
     this.#o = options
-    this.#tags = tags
     this.#clock = clock
     const drop = ['age', 'content-length', ...(options.statusHeader === undefined ? [] : [options.statusHeader])]
     if (options.setCookie === 'strip') drop.push('set-cookie')
@@ -70,11 +67,6 @@ export class OriginLoader {
     const o = this.#o
     const { request, stale } = trip
     const validators = stale !== undefined && o.revalidate ? revalidationHeaders(stale) : undefined
-    // The versions of the tags this URL had, as they are before the fetch, and a mark of this node's
-    // purges: a purge that lands while the origin works must not be outlived by what the origin made
-    // before it (see step 5).
-    const purges = this.#tags.mark()
-    const tagsBefore = stale?.tags === undefined ? undefined : await this.#tags.current(Object.keys(stale.tags))
     const signal = AbortSignal.timeout(o.originTimeout)
     const failed = (cause: unknown, before: 'threw' | 'broke'): OriginLoad => ({
       kind: 'failed',
@@ -146,14 +138,7 @@ export class OriginLoader {
     }
     if (!read.complete) return { kind: 'unstorable', cacheStatus, response: { ...response, body: read.body } }
 
-    // 5. The entry, with its tags' versions as they were when the fetch started: a tag purged since
-    // (on this node, or anywhere for the tags the expired entry had) leaves the entry stale at its first read
-    const tagNames = responseTags(headers, o.tagHeaders)
-    const tags = tagNames.length > 0 ? await this.#tags.current(tagNames, purges) : undefined
-    for (const tag of tagNames) {
-      const before = tagsBefore?.[tag]
-      if (before !== undefined) tags![tag] = before
-    }
+    // 5. The entry (its tags are in its headers: the load storage hands them to the cache)
     const entry: CachedResponse = {
       kind: 'response',
       status: response.status,
@@ -161,7 +146,6 @@ export class OriginLoader {
       body: read.bytes,
       storedAt: now,
       initialAge: ageFieldSeconds(headers),
-      tags,
     }
     return { kind: 'fetched', cacheStatus, response: entry, freshness }
   }

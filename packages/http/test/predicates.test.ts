@@ -166,7 +166,7 @@ describe('options', () => {
     [{ cache, setCookie: 'keep' }, /options.setCookie/],
     [{ cache, statusHeader: 'x cache' }, /options.statusHeader/],
     [{ cache, key: 'url' }, /options.key/],
-    [{ cache, tagCache: {} }, /options.tagCache/],
+    [{ cache, tagCache: {} }, /options\.tagCache is not an option/],
   ])('rejects %o with a TypeError naming the option', (options, message) => {
     expect(() => new HttpCache(options as never)).toThrow(TypeError)
     expect(() => new HttpCache(options as never)).toThrow(message)

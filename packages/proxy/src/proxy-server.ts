@@ -55,12 +55,9 @@ interface Tiers {
 export async function startProxy(config: ProxyConfig): Promise<Proxy> {
   const tiers = await connectTiers(config)
   const cache = new TierCache<HttpCacheValue>({ name: config.name, store: tiers.store, ipc: tiers.ipc })
-  // Tag versions keep an L1 (so tagged hits take the hot path) when purges reach every node:
-  // over the bus with Redis, trivially when the store is this process's own memory.
-  const tagCache = new TierCache<string>({ name: `${config.name}:tags`, store: cache.store, ipc: tiers.ipc, ttl: 0 })
+  // Purge by tag is the core's deleteTag on `cache`: tag states live next to the responses.
   const engine = new HttpCache({
     cache,
-    tagCache,
     ttl: config.ttl,
     staleTtl: config.stale,
     staleIfError: config.staleIfError,
@@ -183,10 +180,9 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     if (!idle) upstream.destroy()
     // 4. The loads behind those fetches write what they will (a cut one: nothing) and release their locks, so
     //    no other node waits out a lease; a second at least, as cut loads need a round trip to let go.
-    await within(Promise.all([cache.idle(), tagCache.idle()]), Math.max(left(), 1_000))
+    await within(cache.idle(), Math.max(left(), 1_000))
     // 5. Let go of the cache, the store, the bus and the origin pool
     engine.close()
-    tagCache.close()
     cache.close()
     await tiers.close()
     if (idle) await upstream.close()

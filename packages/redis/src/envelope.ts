@@ -8,7 +8,9 @@
  *   byte 1      flags: bit 0 negative entry, bit 1 never stale, bit 2 kept
  *               until deleted, bit 3 staleMs follows, bit 4 tombstone (a
  *               delete: no record, only its version), bit 5 resurrected (an old
- *               value re-armed after a failed load); any other bit = malformed
+ *               value re-armed after a failed load), bit 6 meta follows, bit 7
+ *               tagged (the core framed the entry's tags in front of its
+ *               bytes); any other bit = malformed
  *   bytes 2-7   afterFresh: how long the record is kept once no longer fresh
  *               (keepMs - freshMs), big-endian uint48
  *   bytes 8-23  the write's version id (see `versions.ts`): the Lua scripts
@@ -39,7 +41,8 @@ const HAS_STALE_MS = 0b01000
 const TOMBSTONE = 0b10000
 const RESURRECTED = 0b100000
 const HAS_META = 0b1000000
-const KNOWN_FLAGS = NEGATIVE | NEVER_STALE | KEEP_FOREVER | HAS_STALE_MS | TOMBSTONE | RESURRECTED | HAS_META
+const TAGGED = 0b10000000
+const KNOWN_FLAGS = NEGATIVE | NEVER_STALE | KEEP_FOREVER | HAS_STALE_MS | TOMBSTONE | RESURRECTED | HAS_META | TAGGED
 
 /**
  * What Redis gets as the PX of a record the core wants kept until deleted
@@ -65,6 +68,7 @@ export interface OpenedRecord {
   readonly staleMs?: number
   readonly resurrected?: true
   readonly meta?: Uint8Array
+  readonly tagged?: true
 }
 
 /** What `open` returns for a delete's tombstone: no record. */
@@ -78,16 +82,18 @@ export interface Sealable {
   readonly staleMs?: number | undefined
   readonly resurrected?: true | undefined
   readonly meta?: Uint8Array | undefined
+  readonly tagged?: true | undefined
 }
 
 /** Wrap a core write, under version id `version`, into the stored bytes and the PX to give Redis. */
 export function seal(write: Sealable, version: Uint8Array): SealedRecord {
-  const { data, freshMs, keepMs, staleMs, resurrected } = write
+  const { data, freshMs, keepMs, staleMs, resurrected, tagged } = write
   // A miss has no value to describe.
   const meta = data === undefined ? undefined : write.meta
   let flags = 0
   if (meta !== undefined) flags |= HAS_META
   if (resurrected === true) flags |= RESURRECTED
+  if (tagged === true) flags |= TAGGED
   if (data === undefined) flags |= NEGATIVE
   if (freshMs === Number.POSITIVE_INFINITY) flags |= NEVER_STALE
   if (keepMs === Number.POSITIVE_INFINITY) flags |= KEEP_FOREVER
@@ -178,7 +184,8 @@ export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED
     freshMs: (flags & NEVER_STALE) !== 0 ? Number.POSITIVE_INFINITY : remaining - afterFresh,
     keepMs: keepForever ? Number.POSITIVE_INFINITY : remaining,
   }
-  const marked: OpenedRecord = (flags & RESURRECTED) !== 0 ? { ...plain, resurrected: true } : plain
+  const tagMarked: OpenedRecord = (flags & TAGGED) !== 0 ? { ...plain, tagged: true } : plain
+  const marked: OpenedRecord = (flags & RESURRECTED) !== 0 ? { ...tagMarked, resurrected: true } : tagMarked
   const record: OpenedRecord = meta === undefined ? marked : { ...marked, meta }
   if (timed === HEADER_BYTES) return record
   const staleMs = bytes.readUIntBE(HEADER_BYTES, 6)

@@ -78,6 +78,16 @@ describe('envelope', () => {
     expect(open(seal(bytes(1), 1_000, 5_000).bytes, 5_000)).not.toHaveProperty('resurrected')
   })
 
+  it('marks a tagged record (flag bit 7), alone or with the resurrected mark', () => {
+    const tagged = sealWrite({ data: bytes(1), freshMs: 1_000, keepMs: 5_000, tagged: true }, ID)
+    expect(tagged.bytes[1]! & 0b10000000).not.toBe(0)
+    expect(open(tagged.bytes, 5_000)).toMatchObject({ tagged: true, freshMs: 1_000 })
+    expect(open(tagged.bytes, 5_000)).not.toHaveProperty('resurrected')
+    const both = sealWrite({ data: bytes(1), freshMs: 1_000, keepMs: 5_000, tagged: true, resurrected: true }, ID)
+    expect(open(both.bytes, 5_000)).toMatchObject({ tagged: true, resurrected: true })
+    expect(open(seal(bytes(1), 1_000, 5_000).bytes, 5_000)).not.toHaveProperty('tagged')
+  })
+
   it('a tombstone holds only a version and opens as DELETED', () => {
     const tombstone = sealTombstone(ID, 60_000)
     expect(tombstone.px).toBe(60_000)

@@ -106,6 +106,17 @@ export function storeConformanceSuite(name: string, options: ConformanceOptions)
       expect((await store.get(n, 'revived'))?.resurrected).toBeUndefined()
     })
 
+    it('keeps the tagged mark of a write, and only on that record', async () => {
+      const n = ns()
+      await store.set(n, 'tagged', { ...write(bytes(1), 5_000), tagged: true })
+      await store.set(n, 'plain', write(bytes(2), 5_000))
+      expect((await store.get(n, 'tagged'))?.tagged).toBe(true)
+      expect((await store.readMany(n, ['tagged']))[0]!.record?.tagged).toBe(true)
+      expect((await store.get(n, 'plain'))?.tagged).toBeUndefined()
+      await store.set(n, 'tagged', write(bytes(3), 5_000))
+      expect((await store.get(n, 'tagged'))?.tagged).toBeUndefined()
+    })
+
     it('keeps records that never expire', async () => {
       const n = ns()
       await store.set(n, 'forever', write(bytes(1), Infinity, Infinity))
