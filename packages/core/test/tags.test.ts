@@ -8,6 +8,7 @@ import {
   type InvalidationEvent,
   type InvalidationHandler,
   MemoryStore,
+  NOT_MODIFIED,
   SET_OPTION_NAMES,
   StoreError,
   TierCache,
@@ -113,6 +114,32 @@ describe('tags', () => {
     await until(() => cache.peek('k')?.value === 'v2')
     expect(await cache.getWithInfo('k', l.loader)).toMatchObject({ value: 'v2', hitLevel: 1, stale: false })
     expect(l.calls).toBe(2)
+  })
+
+  it('a NOT_MODIFIED answer after invalidateTag makes the tagged value fresh again (restamped), on every node', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryStore({ clock })
+    const a = new TierCache<string>({ name: 'tags-304', store, clock, staleTtl: 0 })
+    const b = new TierCache<string>({ name: 'tags-304', store, clock, staleTtl: 0 })
+    let calls = 0
+    const loader = async (_key: string, ctx: { tags: string[] }) => {
+      calls++
+      if (calls === 1) {
+        ctx.tags = ['t']
+        return 'v'
+      }
+      return NOT_MODIFIED
+    }
+    expect(await a.get('k', loader)).toBe('v')
+    await a.invalidateTag('t')
+    expect(await a.getWithInfo('k', loader)).toMatchObject({ value: 'v', hitLevel: 3 })
+    expect(calls).toBe(2)
+    expect(await a.getWithInfo('k', loader)).toMatchObject({ value: 'v', hitLevel: 1 })
+    expect(await b.getWithInfo('k', loader)).toMatchObject({ value: 'v', hitLevel: 2 })
+    expect(calls).toBe(2)
+    // Still tagged: a delete reaches it.
+    await a.deleteTag('t')
+    expect(await a.get('k')).toBeUndefined()
   })
 
   it('invalidateTag without a stale window: the next read loads (the stale value is not served)', async () => {

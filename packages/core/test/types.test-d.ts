@@ -106,3 +106,20 @@ describe('get overloads: a loader that cannot miss resolves the value type', () 
     void d
   })
 })
+
+describe('tags', () => {
+  it('types ctx.tags, set({ tags, loadedBy }) and the tag operations', async () => {
+    const users = new TierCache<User>({ name: 'typed-tags' })
+    await users.get('k', async (_key, ctx) => {
+      expectTypeOf(ctx.tags).toEqualTypeOf<string[]>()
+      ctx.tags.push('users')
+      await users.set('other', { id: 2, name: 'b' }, { tags: ['users'], loadedBy: ctx })
+      return { id: 1, name: 'a' }
+    })
+    // @ts-expect-error: tags are strings
+    await users.set('k', { id: 1, name: 'a' }, { tags: [1] })
+    expectTypeOf(users.invalidateTag('users')).toEqualTypeOf<Promise<void>>()
+    expectTypeOf(users.deleteTag('users')).toEqualTypeOf<Promise<void>>()
+    expectTypeOf(users.warmTags()).toEqualTypeOf<Promise<void>>()
+  })
+})
