@@ -9,8 +9,9 @@ import { Origin, type ProxyProcess, startBin } from './proxy-process.js'
 // This file's own redis-server, and its proxies' HTTP ports.
 const REDIS_PORT = 7094
 const PORTS = [19_620, 19_621]
-// A node started (and stopped) by one test.
+// A node started (and stopped) by one test; a pair with a short TTL.
 const EXTRA_PORT = 19_622
+const SHORT_TTL_PORTS = [19_623, 19_624]
 
 describe('tiercache-proxy --redis: two processes, one cache', () => {
   let redis: RedisServer
@@ -82,17 +83,51 @@ describe('tiercache-proxy --redis: two processes, one cache', () => {
     expect(origin.count).toBe(2)
   })
 
+  it('after an expiry, the cluster asks the origin once, and every node serves the new version at once after', async () => {
+    const config = join(tmpdir(), `tiercache-proxy-cluster-ttl-${process.pid}.json`)
+    writeFileSync(config, JSON.stringify({ name: `proxy-ttl-${process.pid}-${Date.now()}` }))
+    const short = ['--origin', args[1]!, '--redis', redis.url, '--ttl', '400ms', '--stale', '1m', '--access-log', 'off']
+    const nodes: ProxyProcess[] = []
+    try {
+      for (const port of SHORT_TTL_PORTS) nodes.push(await startBin(port, [...short, '--config', config]))
+      const [a, b] = nodes as [ProxyProcess, ProxyProcess]
+      origin.body = 'v4'
+      expect(await get(a, '/expiring')).toEqual({ cache: 'MISS', body: 'v4' })
+      expect(await get(b, '/expiring')).toEqual({ cache: 'HIT', body: 'v4' })
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const count = origin.count
+      origin.body = 'v5'
+      origin.delay = 100
+      // Both nodes hit by a burst once it expired: answered at once from the stale copy while ONE refresh runs.
+      const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => get(nodes[i % 2]!, '/expiring')))
+      expect(burst.filter((answer) => answer.body === 'v4').length).toBeGreaterThan(0)
+      expect(burst.every((answer) => answer.body === 'v4' || answer.body === 'v5')).toBe(true)
+      // The refresh landed: within a second both nodes serve v5 (one node's L1 copy is dropped over pub/sub).
+      const since = performance.now()
+      for (const node of nodes) {
+        let seen = await get(node, '/expiring')
+        while (seen.body === 'v4' && performance.now() - since < 1_000) seen = await get(node, '/expiring')
+        expect(seen.body).toBe('v5')
+      }
+      expect(origin.count).toBe(count + 1)
+    } finally {
+      origin.delay = 0
+      for (const node of nodes) await node.stop()
+    }
+  })
+
   it('SIGTERM: a request in flight finishes whole and its response is stored for the cluster', async () => {
     const leaving = await startBin(EXTRA_PORT, args)
+    origin.body = 'v6'
     origin.delay = 150
     const answer = get(leaving, '/in-flight')
     while (!origin.urls.includes('/in-flight')) await new Promise((resolve) => setTimeout(resolve, 5))
     leaving.child.kill('SIGTERM')
-    expect(await answer).toEqual({ cache: 'MISS', body: 'v2' })
+    expect(await answer).toEqual({ cache: 'MISS', body: 'v6' })
     expect(await leaving.exited).toBe(0)
     origin.delay = 0
     const count = origin.count
-    expect(await get(proxies[1]!, '/in-flight')).toEqual({ cache: 'HIT', body: 'v2' })
+    expect(await get(proxies[1]!, '/in-flight')).toEqual({ cache: 'HIT', body: 'v6' })
     expect(origin.count).toBe(count)
   })
 
