@@ -39,12 +39,14 @@ const config: BenchConfig = {
   nginx,
   portBase: Number(values['port-base']),
   redisPort: Number(values['redis-port']),
-  hot: values.quick ? { rounds: 1, seconds: 1, connections: 10 } : { rounds: 3, seconds: 6, connections: 50 },
+  hot: values.quick
+    ? { rounds: 1, seconds: 1, warmSeconds: 0, connections: 10 }
+    : { rounds: 5, seconds: 5, warmSeconds: 1, connections: 50 },
   expiry: values.quick
     ? { seconds: 2, connections: 10, ttl: '1s', ttlMs: 1000, latencyMs: 100 }
     : { seconds: 12, connections: 50, ttl: '2s', ttlMs: 2000, latencyMs: 100 },
   cluster: values.quick
-    ? { seconds: 3, versionMs: 1000, ttl: '500ms', ttlMs: 500, latencyMs: 20, loops: 6, pauseMs: 5 }
+    ? { seconds: 4, versionMs: 1500, ttl: '1s', ttlMs: 1000, latencyMs: 20, loops: 6, pauseMs: 5 }
     : { seconds: 25, versionMs: 5000, ttl: '2s', ttlMs: 2000, latencyMs: 20, loops: 24, pauseMs: 5 },
 }
 

@@ -15,13 +15,11 @@ export interface ReportInput {
 
 const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–')
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–')
-const ratio = (a: number, b: number | undefined) =>
-  b === undefined || !Number.isFinite(a / b) ? '–' : `${(a / b).toFixed(2)}×`
+const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–')
 
 /** docs/benchmarks/http.md from one run's figures. */
 export function renderReport(input: ReportInput): string {
   const { config, machine, hot } = input
-  const map = hot.find((r) => r.name === 'node:http + Map')
   const nginx = hot.find((r) => r.name === 'nginx proxy_cache')
   const lines = [
     '# HTTP: tiercache-proxy and the library against nginx `proxy_cache`',
@@ -36,13 +34,17 @@ export function renderReport(input: ReportInput): string {
     'On a shared 2-core machine req/s moves with whatever else runs (autocannon needs a core too); server CPU per',
     'request is the steadier figure.',
     '',
-    `## Hot hits (one cached 2 KiB URL, autocannon -c ${config.hot.connections} -d ${config.hot.seconds}, median of ${config.hot.rounds} rounds)`,
+    `## Hot hits (one cached 2 KiB URL, autocannon -c ${config.hot.connections} -d ${config.hot.seconds} after ${config.hot.warmSeconds} s of warm-up, ${config.hot.rounds} rounds)`,
     '',
-    '| server | req/s | vs Map server | p50 ms | p99 ms | server CPU µs/req | CPU vs Map server | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    'Each round runs every server once, back to back, in an order rotated every round. The figures are medians',
+    'over rounds; "vs Map server" is the median of each round\'s ratio to the Map server of the same round, since',
+    'servers of one round share its background load.',
+    '',
+    '| server | req/s | vs Map server | p50 ms | p99 ms | server CPU µs/req | CPU vs Map server | errors | req/s vs Map, per round |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ...hot.map(
       (r) =>
-        `| ${r.name} | ${f0(r.reqPerSec)} | ${ratio(r.reqPerSec, map?.reqPerSec)} | ${r.p50} | ${r.p99} | ${f1(r.cpuUsPerRequest)} | ${ratio(r.cpuUsPerRequest, map?.cpuUsPerRequest)} | ${r.errors} |`,
+        `| ${r.name} | ${f0(r.reqPerSec)} | ${times(r.reqPerSecVsMap)} | ${r.p50} | ${r.p99} | ${f1(r.cpuUsPerRequest)} | ${times(r.cpuVsMap)} | ${r.errors} | ${r.reqPerSecVsMapRounds.map((x) => x.toFixed(2)).join(' ')} |`,
     ),
     '',
     nginx === undefined ? '' : `nginx p99: ${nginx.p99} ms.`,

@@ -19,7 +19,8 @@ export interface BenchConfig {
   readonly nginx: boolean
   readonly portBase: number
   readonly redisPort: number
-  readonly hot: { rounds: number; seconds: number; connections: number }
+  /** `warmSeconds` of load before each measured run, not measured. */
+  readonly hot: { rounds: number; seconds: number; warmSeconds: number; connections: number }
   readonly expiry: { seconds: number; connections: number; ttl: string; ttlMs: number; latencyMs: number }
   readonly cluster: {
     seconds: number
@@ -36,12 +37,15 @@ type Log = (line: string) => void
 /** Starts one server in front of the origin on `port`. */
 type Start = (port: number, originPort: number) => Promise<Running>
 
+/** The node:http ceiling every other server is compared with. */
+export const MAP_SERVER = 'node:http + Map'
+
 /** A stale window as long as nginx's `inactive=10m`: both serve stale for as long as they hold the entry. */
 const STALE = { text: '10m', ms: 600_000 }
 
 function contenders(config: BenchConfig, ttl: { text: string; ms: number }): { name: string; start: Start }[] {
   const list: { name: string; start: Start }[] = [
-    { name: 'node:http + Map', start: (port, origin) => startMapServer(port, origin) },
+    { name: MAP_SERVER, start: (port, origin) => startMapServer(port, origin) },
     {
       name: 'cacheHttp (library)',
       start: (port, origin) => startCacheHttp(port, origin, { ttlMs: ttl.ms, staleMs: STALE.ms }),
@@ -70,29 +74,49 @@ export interface HotRow {
   readonly p50: number
   readonly p99: number
   readonly cpuUsPerRequest: number
+  /**
+   * Against the Map server run in the same round, median over rounds: each
+   * round's servers run back to back under one background load, so their
+   * ratio moves less than either figure.
+   */
+  readonly reqPerSecVsMap: number
+  readonly cpuVsMap: number
+  /** The req/s ratio of every round, in order. */
+  readonly reqPerSecVsMapRounds: readonly number[]
   readonly errors: number
 }
 
-/** Every server answering one cached URL under autocannon; rounds alternate the servers. */
+/**
+ * Every server answering one cached URL under autocannon. Each round runs
+ * every server once, in an order rotated from the last round's (so none is
+ * always first after a quiet pause); each server is warmed for a second of
+ * load (its JIT's work) before the measured run.
+ */
 export async function hotHitScenario(config: BenchConfig, log: Log): Promise<HotRow[]> {
   const origin = await startOrigin(config.portBase, { latencyMs: 0, versionMs: 0 })
   const runs = new Map<string, { rps: number[]; p50: number[]; p99: number[]; cpu: number[]; errors: number }>()
+  const list = contenders(config, { text: '60s', ms: 60_000 })
   try {
     for (let round = 0; round < config.hot.rounds; round++) {
-      for (const [i, contender] of contenders(config, { text: '60s', ms: 60_000 }).entries()) {
+      for (let k = 0; k < list.length; k++) {
+        const i = (round + k) % list.length
+        const contender = list[i]!
         const server = await contender.start(config.portBase + 1 + i, origin.port)
         try {
           const url = `http://127.0.0.1:${server.port}/item`
           await fetch(url).then((r) => r.arrayBuffer())
           await fetch(url).then((r) => r.arrayBuffer())
+          if (config.hot.warmSeconds > 0) {
+            await cannon(url, { connections: config.hot.connections, seconds: config.hot.warmSeconds })
+          }
           const cpuBefore = cpuMs(server.pids())
           const run = await cannon(url, { connections: config.hot.connections, seconds: config.hot.seconds })
           const cpu = cpuMs(server.pids()) - cpuBefore
           const row = runs.get(contender.name) ?? { rps: [], p50: [], p99: [], cpu: [], errors: 0 }
-          row.rps.push(run.reqPerSec)
-          row.p50.push(run.p50)
-          row.p99.push(run.p99)
-          row.cpu.push((cpu * 1000) / run.requests)
+          row.rps[round] = run.reqPerSec
+          row.p50[round] = run.p50
+          row.p99[round] = run.p99
+          row.cpu[round] = (cpu * 1000) / run.requests
           row.errors += run.non2xx
           runs.set(contender.name, row)
           log(
@@ -106,14 +130,23 @@ export async function hotHitScenario(config: BenchConfig, log: Log): Promise<Hot
   } finally {
     await origin.stop()
   }
-  return [...runs].map(([name, r]) => ({
-    name,
-    reqPerSec: median(r.rps),
-    p50: median(r.p50),
-    p99: median(r.p99),
-    cpuUsPerRequest: median(r.cpu),
-    errors: r.errors,
-  }))
+  const map = runs.get(MAP_SERVER)
+  const perRound = (of: readonly number[], base: readonly number[] | undefined) =>
+    of.map((value, round) => value / (base?.[round] ?? Number.NaN))
+  return [...runs].map(([name, r]) => {
+    const rpsRatios = perRound(r.rps, map?.rps)
+    return {
+      name,
+      reqPerSec: median(r.rps),
+      p50: median(r.p50),
+      p99: median(r.p99),
+      cpuUsPerRequest: median(r.cpu),
+      reqPerSecVsMap: median(rpsRatios),
+      cpuVsMap: median(perRound(r.cpu, map?.cpu)),
+      reqPerSecVsMapRounds: rpsRatios,
+      errors: r.errors,
+    }
+  })
 }
 
 // ---- an expiry under load ---------------------------------------------------
@@ -143,7 +176,7 @@ export async function expiryScenario(
   }
   const ttl = { text: config.expiry.ttl, ms: config.expiry.ttlMs }
   for (const [i, contender] of contenders(config, ttl).entries()) {
-    if (contender.name === 'node:http + Map') continue
+    if (contender.name === MAP_SERVER) continue
     // A fresh origin per server, so its request log is this server's alone.
     const origin = await startOrigin(config.portBase + 10, { latencyMs: config.expiry.latencyMs, versionMs: 0 })
     const server = await contender.start(config.portBase + 11 + i, origin.port)

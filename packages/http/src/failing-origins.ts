@@ -26,6 +26,7 @@ export class FailingOrigins {
   }
 
   has(key: string): boolean {
-    return this.#keys.has(key)
+    // Nothing failing, the common case: no hashing of the key on the hot path.
+    return this.#keys.size > 0 && this.#keys.has(key)
   }
 }

@@ -13,10 +13,11 @@ export interface FreshHit {
   readonly body: Uint8Array | undefined
 }
 
-/** The head last built for a response, and the `Age` it carries. */
+/** The hits last built for a response (GET and HEAD), and the `Age` they carry. */
 interface BuiltHead {
   readonly age: number
-  readonly head: string[]
+  readonly get: FreshHit
+  readonly head: FreshHit
 }
 
 /**
@@ -36,11 +37,16 @@ export class FreshHeads {
     const age = ageSeconds(cached, now)
     let built = this.#heads.get(cached)
     if (built === undefined || built.age !== age) {
-      built = { age, head: this.#build(cached, age) }
+      const head = this.#build(cached, age)
+      const status = cached.status
+      built = {
+        age,
+        get: { status, head, body: noContent(status) ? undefined : cached.body },
+        head: { status, head, body: undefined },
+      }
       this.#heads.set(cached, built)
     }
-    const body = method === 'HEAD' || noContent(cached.status) ? undefined : cached.body
-    return { status: cached.status, head: built.head, body }
+    return method === 'HEAD' ? built.head : built.get
   }
 
   #build(cached: CachedResponse, age: number): string[] {

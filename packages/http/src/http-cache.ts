@@ -50,6 +50,7 @@ export class HttpCache {
   readonly #storage: LoadStorage
   readonly #failing = new FailingOrigins()
   readonly #heads: FreshHeads
+  readonly #counts = countsOf(this)
   /**
    * Whether an L1 value can be a fresh hit by itself: a response, not a Vary
    * index (a purged tag is the core's to refuse). Made once: a hit allocates no closure.
@@ -153,7 +154,7 @@ export class HttpCache {
     const value = this.#o.cache.getFresh(key, this.#servesFresh)
     if (value === undefined) return undefined
     // Counted as the full flow counts its answers (`stats()`).
-    countsOf(this).answered('HIT')
+    this.#counts.answered('HIT')
     return this.#heads.hit(value as CachedResponse, method, this.#clock.now())
   }
 

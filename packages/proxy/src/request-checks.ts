@@ -19,6 +19,9 @@ export const MAX_TARGET_LENGTH = 8 * 1024
  */
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d*)?$/
 
+/** The last `Host` value found valid. */
+let lastValidHost: string | undefined
+
 /**
  * Why a request must be refused rather than served, `undefined` when it is fine.
  * Node's parser already rejects most malformed requests (a bad request line,
@@ -53,7 +56,11 @@ export function rejection(req: IncomingMessage): Rejection | undefined {
   // RFC 9112 §3.2: more than one Host field, an HTTP/1.1 request without one, or a Host with an invalid value: 400.
   if (hosts > 1) return { status: 400, reason: 'more than one Host header' }
   if (hosts === 0 && req.httpVersionMinor >= 1) return { status: 400, reason: 'no Host header' }
-  if (hosts === 1 && !HOST.test(host)) return { status: 400, reason: 'invalid Host header' }
+  if (hosts === 1 && host !== lastValidHost) {
+    if (!HOST.test(host)) return { status: 400, reason: 'invalid Host header' }
+    // Nearly every request names the host the one before did: checked once until it changes.
+    lastValidHost = host
+  }
   // RFC 9112 §6.1: Content-Length with Transfer-Encoding is a smuggling attempt, answered 400 and the
   // connection closed; so is Transfer-Encoding in HTTP/1.0, whose framing cannot be trusted.
   if (contentLength && transferEncoding) return { status: 400, reason: 'Content-Length with Transfer-Encoding' }
