@@ -17,12 +17,17 @@ describe('malformed bytes in a cache key, read through TierCache', () => {
     const cache = new TierCache<string>({ name, store, lruSize: 0, ttl: 10_000 })
     const errors: unknown[] = []
     cache.on('error', (error) => errors.push(error))
-    return { name, cache, errors, valueKey: (key: string) => `${PREFIX}{${name}:${key}}:0` }
+    // The key of a record at the namespace's generation (made by the store's first call on it).
+    const valueKey = async (key: string) => {
+      await store.get(name, key)
+      return `${PREFIX}{${name}:${key}}:${await store.client.get(`${PREFIX}{${name}}:gen`)}`
+    }
+    return { name, cache, errors, valueKey }
   }
 
   it('bytes that are not a record: a miss (the loader runs), reported on the cache error event', async () => {
     const { cache, errors, valueKey } = setup()
-    await store.client.set(valueKey('k'), 'written by somebody else')
+    await store.client.set(await valueKey('k'), 'written by somebody else')
     const loaded = await cache.getWithInfo('k', () => 'fresh')
     expect(loaded).toMatchObject({ value: 'fresh', hitLevel: 3 })
     // Reported once per read: the core reads before taking the lock and again after.

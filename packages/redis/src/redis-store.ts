@@ -331,9 +331,9 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   }
 
   /**
-   * Make every record of `namespace` unreachable in O(1): INCR its generation.
-   * Records of older generations expire by their own PX; versions read at an
-   * older generation match nothing any more.
+   * Make every record of `namespace` unreachable in O(1): move it to a new
+   * generation, above the current one. Records of older generations expire
+   * by their own PX; versions read at an older generation match nothing any more.
    */
   async purge(namespace: string, change?: StoreChange): Promise<void> {
     const generationKey = this.#keys.generation(namespace)
@@ -572,9 +572,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     if (this.#generations.trusted(namespace) && this.#generations.current(namespace) === generation) {
       return op(generation, undefined)
     }
-    const [current, batch] = await Promise.all([this.client.get(generationKey), op(generation, undefined)])
-    this.#generations.learn(namespace, current ?? '0')
-    return (current ?? '0') === generation ? batch : { changed: current ?? '0' }
+    // A script, not a GET: a missing generation key gets a new generation (see scripts.ts), never '0'.
+    const [current, batch] = await Promise.all([
+      this.#scripts.tiercacheGeneration(1, generationKey),
+      op(generation, undefined),
+    ])
+    this.#generations.learn(namespace, current)
+    return current === generation ? batch : { changed: current }
   }
 
   /**

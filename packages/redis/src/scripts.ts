@@ -19,10 +19,25 @@ import type { Cluster, Redis } from 'ioredis'
  * call the store gave up on cannot land after a newer one.
  */
 
-const CHECK_GENERATION = `
+const NEW_GENERATION = `
+local function new_generation(after)
+  local time = redis.call('TIME')
+  local micros = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local generation = string.format('%.0f', math.max(micros, after + 1))
+  redis.call('SET', KEYS[1], generation)
+  return generation
+end`
+
+/**
+ * A missing generation key (a namespace never used, or its key evicted) gets
+ * a new generation, Redis's time in µs, never '0' again: reading '0' after an
+ * eviction would bring back what was written before, and counting again from
+ * there would come back to generations already used.
+ */
+const CHECK_GENERATION = `${NEW_GENERATION}
 local first = 1
 if ARGV[1] ~= '' then
-  local current = redis.call('GET', KEYS[1]) or '0'
+  local current = redis.call('GET', KEYS[1]) or new_generation(0)
   if current ~= ARGV[1] then return current end
   first = 2
 end`
@@ -190,12 +205,17 @@ return out`
 
 /**
  * KEYS: generation; ARGV: '', deadline, publish command, channel, message
- * (see ANNOUNCE) → the new generation, or 'late'.
+ * (see ANNOUNCE) → the new generation (above the current one, and never
+ * below Redis's time in µs), or 'late'.
  */
-const PURGE = `${NOW}${LATE}${ANNOUNCE}
-local generation = redis.call('INCR', KEYS[1])
+const PURGE = `${NOW}${LATE}${ANNOUNCE}${NEW_GENERATION}
+local generation = new_generation(tonumber(redis.call('GET', KEYS[1]) or '0'))
 announce(3)
 return generation`
+
+/** KEYS: generation → the namespace's generation, a new one when the key is missing (see CHECK_GENERATION). */
+const GENERATION = `${NEW_GENERATION}
+return redis.call('GET', KEYS[1]) or new_generation(0)`
 
 /** KEYS: lock; ARGV: token, deadline, lease ms → 'OK' when taken, false when held, or 'late'. */
 const ACQUIRE = `${NOW}
@@ -223,6 +243,7 @@ const SCRIPTS = {
   tiercacheWrite: WRITE,
   tiercacheTouch: TOUCH,
   tiercachePurge: PURGE,
+  tiercacheGeneration: GENERATION,
   tiercacheAcquire: ACQUIRE,
   tiercacheRelease: RELEASE,
   tiercacheExtend: EXTEND,
@@ -235,7 +256,8 @@ export interface ScriptedClient {
   tiercacheReadBuffer(numKeys: number, ...args: Arg[]): Promise<unknown>
   tiercacheWriteBuffer(numKeys: number, ...args: Arg[]): Promise<unknown>
   tiercacheTouchBuffer(numKeys: number, ...args: Arg[]): Promise<unknown>
-  tiercachePurge(numKeys: number, ...args: Arg[]): Promise<number | string>
+  tiercachePurge(numKeys: number, ...args: Arg[]): Promise<string>
+  tiercacheGeneration(numKeys: number, ...args: Arg[]): Promise<string>
   tiercacheAcquire(numKeys: number, ...args: Arg[]): Promise<string | null>
   tiercacheRelease(numKeys: number, ...args: Arg[]): Promise<number>
   tiercacheExtend(numKeys: number, ...args: Arg[]): Promise<number>

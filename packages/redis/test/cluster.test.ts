@@ -58,6 +58,18 @@ describe('RedisStore on a 3-master Redis Cluster (127.0.0.1:7004-7006)', () => {
     expect(Array.from((await a.get(n, 'k'))!.data!)).toEqual([2])
   })
 
+  // Found by the faults suite (maxmemory + allkeys-lru): an evicted generation key read as '0' again.
+  it('an evicted generation key does not bring back records a purge made unreachable', async () => {
+    const a = open()
+    const b = open()
+    const n = ns()
+    await a.set(n, 'k', write(1))
+    await a.purge(n)
+    await a.client.del(`tiercache:{${n}}:gen`)
+    expect(await b.get(n, 'k')).toBeUndefined()
+    expect(await a.get(n, 'k')).toBeUndefined()
+  })
+
   it('with generationTrustMs, a purge is seen within that bound', async () => {
     const a = open()
     const b = open({ generationTrustMs: 300 })

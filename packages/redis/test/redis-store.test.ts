@@ -9,6 +9,7 @@ const PREFIX = 'tc-redis-test:'
 const bytes = (...values: number[]) => Uint8Array.from(values)
 const ns = () => `store-${randomUUID()}`
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const generationKey = (n: string) => `${PREFIX}{${n}}:gen`
 
 describe('RedisStore on 127.0.0.1:6379', () => {
   let raw: Redis
@@ -25,6 +26,8 @@ describe('RedisStore on 127.0.0.1:6379', () => {
     await other.close()
     raw.disconnect()
   })
+  /** The Redis key of `key`'s record in namespace `n` now (the store made `n`'s generation on its first call). */
+  const valueKey = async (n: string, key: string) => `${PREFIX}{${n}:${key}}:${await raw.get(generationKey(n))}`
 
   describe('freshness by Redis clock', () => {
     it('ignores the host clock: a host 1 hour ahead still reads a fresh record as fresh', async () => {
@@ -44,7 +47,7 @@ describe('RedisStore on 127.0.0.1:6379', () => {
     it('follows the key PTTL: fresh = PTTL - stale window, so Redis alone decides', async () => {
       const n = ns()
       await store.set(n, 'k', { data: bytes(1), freshMs: 10_000, keepMs: 30_000 })
-      const key = `${PREFIX}{${n}:k}:0`
+      const key = await valueKey(n, 'k')
       // Move the record's clock on the server only: 25 s of its 30 s are gone.
       expect(await raw.pexpire(key, 5_000)).toBe(1)
       const record = await store.get(n, 'k')
@@ -66,7 +69,7 @@ describe('RedisStore on 127.0.0.1:6379', () => {
     it('stores PX = keepMs (fresh + stale window) so stale values stay findable', async () => {
       const n = ns()
       await store.set(n, 'k', { data: bytes(1), freshMs: 1_000, keepMs: 61_000 })
-      const pttl = await raw.pttl(`${PREFIX}{${n}:k}:0`)
+      const pttl = await raw.pttl(await valueKey(n, 'k'))
       expect(pttl).toBeGreaterThan(60_000)
       expect(pttl).toBeLessThanOrEqual(61_000)
     })
@@ -83,22 +86,50 @@ describe('RedisStore on 127.0.0.1:6379', () => {
       // other's write lands in the new generation, where store reads it.
       await other.set(n, 'k', { data: bytes(2), freshMs: 10_000, keepMs: 10_000 })
       expect(Array.from((await store.get(n, 'k'))!.data!)).toEqual([2])
+      const before = await raw.get(generationKey(n))
       await store.purge(n)
       await store.purge(n)
       await other.delete(n, 'k') // deletes in the current generation, not a stale one
-      expect(await raw.get(`${PREFIX}{${n}}:gen`)).toBe('3')
+      const after = await raw.get(generationKey(n))
+      expect(BigInt(after!)).toBeGreaterThanOrEqual(BigInt(before!) + 2n)
+      expect(await raw.exists(`${PREFIX}{${n}:k}:${after}`)).toBe(1)
     })
 
-    it('purges in O(1): one INCR, old records left to their own expiry', async () => {
+    it('purges in O(1): one new generation, old records left to their own expiry', async () => {
       const n = ns()
       await store.setMany(
         n,
         Array.from({ length: 50 }, (_, i) => [`k${i}`, { data: bytes(i), freshMs: 5_000, keepMs: 5_000 }] as const),
       )
+      const old = await valueKey(n, 'k0')
       await store.purge(n)
-      expect(await raw.exists(`${PREFIX}{${n}:k0}:0`)).toBe(1)
-      expect(await raw.pttl(`${PREFIX}{${n}:k0}:0`)).toBeGreaterThan(0)
+      expect(await raw.exists(old)).toBe(1)
+      expect(await raw.pttl(old)).toBeGreaterThan(0)
       expect(await store.get(n, 'k0')).toBeUndefined()
+    })
+
+    // Found by the faults suite (maxmemory + allkeys-lru): an evicted generation key read as '0' again.
+    it('an evicted generation key does not bring back records a purge made unreachable', async () => {
+      const n = ns()
+      await store.set(n, 'k', { data: bytes(1), freshMs: 10_000, keepMs: 10_000 })
+      await store.purge(n)
+      await raw.del(generationKey(n)) // what an allkeys-* policy may do at any time
+      expect(await other.get(n, 'k')).toBeUndefined()
+      expect(await store.get(n, 'k')).toBeUndefined()
+    })
+
+    it('a purge after an evicted generation key does not come back to a generation already used', async () => {
+      const n = ns()
+      await store.set(n, 'k', { data: bytes(1), freshMs: 10_000, keepMs: 10_000 })
+      await store.purge(n)
+      await store.set(n, 'k', { data: bytes(2), freshMs: 10_000, keepMs: 10_000 })
+      await raw.del(generationKey(n))
+      await store.set(n, 'k', { data: bytes(3), freshMs: 10_000, keepMs: 10_000 })
+      await store.purge(n)
+      // Counting up again from 0 would have reached the generation that holds 2.
+      expect(await other.get(n, 'k')).toBeUndefined()
+      await store.purge(n)
+      expect(await other.get(n, 'k')).toBeUndefined()
     })
   })
 
@@ -109,8 +140,10 @@ describe('RedisStore on 127.0.0.1:6379', () => {
       const listener = (error: unknown) => errors.push(error)
       store.on('error', listener)
       try {
-        await raw.set(`${PREFIX}{${n}:text}:0`, 'hello, not a record')
-        await raw.hset(`${PREFIX}{${n}:hash}:0`, 'field', 'value')
+        expect(await store.get(n, 'text')).toBeUndefined() // the namespace gets its generation
+        errors.length = 0
+        await raw.set(await valueKey(n, 'text'), 'hello, not a record')
+        await raw.hset(await valueKey(n, 'hash'), 'field', 'value')
         expect(await store.get(n, 'text')).toBeUndefined()
         expect(await store.getMany(n, ['hash', 'text'])).toEqual([undefined, undefined])
         expect(errors).toHaveLength(3)
