@@ -35,8 +35,15 @@ export class Outbox {
   readonly #pending = new Map<string, Pending>()
   /** Per namespace, who waits for the pending batch to be sent (the `set`s that made it). */
   readonly #waiting = new Map<string, (() => void)[]>()
-  /** Last sequence number sent per namespace. */
+  /** Last sequence number sent per namespace, while it has caches (see `forget`). */
   readonly #seq = new Map<string, number>()
+  /**
+   * The highest number ever sent on a namespace that was forgotten: where every
+   * namespace without a number starts. A namespace that comes back never reuses
+   * numbers the other nodes have seen (they would drop its messages as old); they
+   * see a gap instead, and drop their copies of it, which is safe.
+   */
+  #floor = 0
   #timer: NodeJS.Timeout | undefined
 
   constructor(options: OutboxOptions) {
@@ -72,7 +79,25 @@ export class Outbox {
    * before any message), and `at`, the sender's monotonic time.
    */
   heartbeat(namespace: string, at: number): void {
-    this.#send(namespace, this.#seq.get(namespace) ?? 0, [], at)
+    this.#send(namespace, this.#seq.get(namespace) ?? this.#floor, [], at)
+  }
+
+  /**
+   * The last cache of `namespace` on this node left: send what is pending for
+   * it now and drop its number, so caches of ever new names do not grow this
+   * outbox forever.
+   */
+  forget(namespace: string): void {
+    this.#flushNamespace(namespace)
+    const seq = this.#seq.get(namespace)
+    if (seq === undefined) return
+    this.#floor = Math.max(this.#floor, seq)
+    this.#seq.delete(namespace)
+  }
+
+  /** Namespaces with a number kept (for tests of the bound). */
+  get namespaces(): number {
+    return this.#seq.size
   }
 
   /**
@@ -108,7 +133,7 @@ export class Outbox {
     this.#pending.delete(namespace)
     const waiting = this.#waiting.get(namespace)
     this.#waiting.delete(namespace)
-    const seq = (this.#seq.get(namespace) ?? 0) + 1
+    const seq = (this.#seq.get(namespace) ?? this.#floor) + 1
     this.#seq.set(namespace, seq)
     const sent = this.#send(namespace, seq, pending === 'purge' ? [{ kind: 'purge', keys: [] }] : groupByKind(pending))
     if (waiting === undefined) return

@@ -160,6 +160,7 @@ export class InvalidationRelay {
       this.#handlers.delete(namespace)
       this.#down.delete(namespace)
       this.#sequences.forget(namespace)
+      this.#outbox.forget(namespace)
       this.#options.onNamespaceRemoved?.(namespace)
     }
   }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { decodeMessage, type InvalidationMessage } from '../src/message.js'
 import { Outbox } from '../src/outbox.js'
+import { SequenceTracker } from '../src/sequence-tracker.js'
 
 describe('Outbox', () => {
   let sent: InvalidationMessage[]
@@ -101,5 +102,49 @@ describe('Outbox', () => {
     box.add({ kind: 'set', namespace: 'users', keys: [] })
     box.flush()
     expect(sent).toHaveLength(0)
+  })
+  // Found by the faults suite's soak: caches of ever new namespaces grew the heap ~80 B per namespace here.
+  it('forgets the number of a namespace whose last cache left, and never reuses numbers for it', () => {
+    const box = outbox(0)
+    for (let i = 0; i < 1000; i++) {
+      box.add({ kind: 'purge', namespace: `ns-${i}`, keys: [] })
+      box.forget(`ns-${i}`)
+    }
+    expect(box.namespaces).toBe(0)
+    box.add({ kind: 'set', namespace: 'users', keys: ['a'] })
+    box.add({ kind: 'set', namespace: 'users', keys: ['a'] })
+    box.forget('users')
+    // Back: numbered above everything sent before (a receiver that saw 3 must not drop it as old).
+    box.add({ kind: 'set', namespace: 'users', keys: ['a'] })
+    const users = sent.filter((m) => m.ns === 'users').map((m) => m.seq)
+    expect(users).toEqual([users[0], users[0]! + 1, users[0]! + 2])
+    // A namespace never sent on starts above every forgotten one too.
+    box.heartbeat('fresh', 0)
+    expect(sent.at(-1)!.seq).toBe(users[1])
+  })
+
+  it('sends what is pending for a namespace when it is forgotten', () => {
+    const box = outbox(50)
+    box.add({ kind: 'delete', namespace: 'users', keys: ['a'] })
+    expect(sent).toHaveLength(0)
+    box.forget('users')
+    expect(sent).toHaveLength(1)
+    expect(box.namespaces).toBe(0)
+  })
+  it('a namespace that comes back is never "old" to a node that heard it before, so a loss after is noticed', () => {
+    const box = outbox(0)
+    const other = new SequenceTracker()
+    const heard = () => other.observe('me', 'users', sent.at(-1)!.seq, sent.at(-1)!.ops.length === 0)
+    for (const key of ['k1', 'k2', 'k3']) {
+      box.add({ kind: 'set', namespace: 'users', keys: [key] })
+      expect(heard()).toBe('next')
+    }
+    box.forget('users')
+    box.add({ kind: 'set', namespace: 'users', keys: ['back'] })
+    // Numbered from 1 again it would be "old" (and so would the next ones, a loss among them unseen).
+    expect(heard()).toBe('next')
+    box.add({ kind: 'set', namespace: 'users', keys: ['lost'] }) // never reaches the other node
+    box.add({ kind: 'set', namespace: 'users', keys: ['after'] })
+    expect(heard()).toBe('gap')
   })
 })
