@@ -12,7 +12,7 @@ import type { Cluster, Redis } from 'ioredis'
  * caller retries with it (or, for a conditional write, reports it refused).
  * This is how a standalone reader learns of a purge in the same round trip as
  * its read. On a Cluster the generation key lives in another slot, so ARGV[1]
- * is empty and the check runs as a parallel GET.
+ * is empty and the check runs in parallel (the GENERATION script).
  *
  * Every script that changes something takes a deadline in Redis's clock (ms,
  * '' for none) and does nothing once `TIME` is past it, returning 'late': a
