@@ -128,10 +128,9 @@ async function readAndLoad<V>(
   if (claims.length === 0) return
   const { f, loader, single } = request
   const { l1, clock, stats, refresher } = parts
-  const found = await parts.l2.readMany(
-    claims.map((c) => c.key),
-    f,
-  )
+  const keys = claims.map((c) => c.key)
+  // Without a loader, a failed read rejects (as `get`'s does): absent is not what it found.
+  const found = await (loader === undefined ? parts.l2.mustReadMany(keys, f) : parts.l2.readMany(keys, f))
   const readAt = clock.now()
   const toLoad: { readonly j: number; readonly kept: Entry<V> | undefined }[] = []
   for (const [j, { key, ticket }] of claims.entries()) {

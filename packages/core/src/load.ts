@@ -109,12 +109,17 @@ export class LoadPipeline<V> {
     return this.load({ ...load, kept, refreshing: false, version, previous: found })
   }
 
-  /** Without a loader: the shared store alone; a miss resolves `undefined` (hitLevel 0) and nothing is cached. */
+  /**
+   * Without a loader: the shared store alone; a miss resolves `undefined`
+   * (hitLevel 0) and nothing is cached. A read that failed or timed out
+   * rejects with its `StoreError`: the key may well be there, and a caller
+   * told "absent" may load and `set` an older value over it.
+   */
   async readOnly(key: string, f: FreshnessPolicy): Promise<GetInfo<V>> {
     // Not a flight (nobody may join a read that cannot load), but a set meanwhile must still win over it.
     const ticket = this.#o.flights.mark(key)
     try {
-      const { entry: found } = await this.#o.l2.read(key, f)
+      const { entry: found } = await this.#o.l2.mustRead(key, f)
       const now = this.#o.clock.now()
       if (found !== undefined && isServableStale(found, now)) {
         if (!ticket.superseded) this.#o.l1?.set(key, found)

@@ -9,6 +9,7 @@ import type {
   SharedStore,
   StoreHealth,
   StoreLock,
+  StoreRead,
   StoreRecord,
   StoreTouch,
   StoreVersion,
@@ -240,6 +241,27 @@ export class SharedTier<V> {
   async readMany(keys: readonly string[], f: FreshnessPolicy): Promise<Reading<V>[]> {
     const reads = await this.call('getMany', () => this.store.readMany(this.#o.namespace, keys))
     if (reads === FAILED) return keys.map(() => UNREAD)
+    return this.#readings(keys, reads, f)
+  }
+
+  /**
+   * {@link read} for a caller that has nothing else to answer with (a `get`
+   * without a loader): a failed or timed-out read rejects with its
+   * `StoreError` (reported first) instead of reading as "absent", which it
+   * may well not be.
+   */
+  async mustRead(key: string, f: FreshnessPolicy): Promise<Reading<V>> {
+    const read = await this.must('get', () => this.store.read(this.#o.namespace, key), { key })
+    return this.#readings([key], [read], f)[0]!
+  }
+
+  /** {@link readMany} likewise: rejects with the `StoreError` when the store could not be read. */
+  async mustReadMany(keys: readonly string[], f: FreshnessPolicy): Promise<Reading<V>[]> {
+    const reads = await this.must('getMany', () => this.store.readMany(this.#o.namespace, keys))
+    return this.#readings(keys, reads, f)
+  }
+
+  #readings(keys: readonly string[], reads: readonly StoreRead[], f: FreshnessPolicy): Reading<V>[] {
     const at = { now: this.#o.clock.now(), f }
     return Promise.all(
       keys.map((key, i) => {

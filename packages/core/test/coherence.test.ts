@@ -182,6 +182,42 @@ describe('coherence regressions (found by the faults suite)', () => {
     expect(got.hitLevel).not.toBe(3)
     expect(got).toEqual({ value: undefined, hitLevel: 0, stale: false }) // 0: not found (result.ts)
   })
+
+  // The faults suite, redis SIGSTOP: an in-flight read that timed out was answered as a miss.
+  it('a get without a loader whose store read timed out rejects with a StoreError instead of reporting a miss', async () => {
+    const chaos = new ChaosStore(new MemoryStore())
+    const cache = new TierCache<string>({ name: 'r6', store: chaos, storeTimeout: 30 })
+    const reported: unknown[] = []
+    cache.on('error', (error) => reported.push(error))
+    const writer = new TierCache<string>({ name: 'r6', store: chaos })
+    await writer.set('k', 'v')
+    chaos.mode = 'stall' // the read is sent and never answered: the key may well be there
+    const read = cache.getWithInfo('k')
+    await expect(read).rejects.toBeInstanceOf(StoreCallError)
+    await expect(read).rejects.toMatchObject({ kind: 'timeout', outcome: 'unknown' })
+    await expect(cache.get('k')).rejects.toBeInstanceOf(StoreError)
+    chaos.mode = 'throw'
+    await expect(cache.get('k')).rejects.toBeInstanceOf(StoreError)
+    expect(reported.length).toBeGreaterThanOrEqual(3)
+    chaos.mode = 'ok'
+    expect(await cache.get('k')).toBe('v')
+  })
+
+  it('a getMany without a loader whose store read failed rejects instead of reporting misses', async () => {
+    const chaos = new ChaosStore(new MemoryStore())
+    const cache = new TierCache<string>({ name: 'r7', store: chaos, storeTimeout: 30 })
+    cache.on('error', () => {})
+    await cache.set('a', 'A')
+    const other = new TierCache<string>({ name: 'r7', store: chaos, storeTimeout: 30 })
+    other.on('error', () => {})
+    chaos.mode = 'stall'
+    await expect(other.getMany(['a', 'b'])).rejects.toBeInstanceOf(StoreError)
+    chaos.mode = 'ok'
+    expect(await other.getMany(['a', 'b'])).toEqual(['A', undefined])
+    // With a loader there is something to answer with: the store failing degrades to it.
+    chaos.mode = 'throw'
+    expect(await other.getMany(['a', 'c'], async (keys) => keys.map((k) => `L${k}`))).toEqual(['A', 'Lc'])
+  })
 })
 
 describe('every piece of work on a key holds a ticket a write supersedes', () => {
