@@ -5,6 +5,7 @@
  * and as it completes, and every loader call, so a node paused, blocked or
  * killed mid-call still leaves its history behind.
  */
+import { tracingChannel } from 'node:diagnostics_channel'
 import { TierCache } from '../../../packages/core/dist/index.js'
 import { RedisPubSubIpc } from '../../../packages/ipc/dist/index.js'
 import { RedisStore } from '../../../packages/redis/dist/index.js'
@@ -19,6 +20,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const store = new RedisStore({ url: config.url, prefix: config.prefix })
 // The store reports connection failures here; the history shows their effect.
 store.on('error', () => {})
+store.on('warning', (warning) => send({ type: 'warning', code: warning.code, policy: warning.policy, at: now() }))
 const subscriber = store.client.duplicate()
 subscriber.on('error', () => {})
 const ipc = new RedisPubSubIpc({
@@ -28,6 +30,33 @@ const ipc = new RedisPubSubIpc({
   maxStalenessMs: config.maxStalenessMs,
 })
 ipc.on('error', () => {})
+
+/**
+ * Per key, when the last store read of it that succeeded was sent (from the
+ * core's `tiercache:store` trace): a loader call reports it, so the checker
+ * knows which writes the load could have seen.
+ */
+const readSentAt = new Map<string, number>()
+tracingChannel<string, { operation: string; key?: string; sentAt?: number; error?: unknown }>(
+  'tiercache:store',
+).subscribe({
+  start: (trace) => {
+    if (trace.operation === 'get') trace.sentAt = now()
+  },
+  end: () => {},
+  asyncStart: () => {},
+  asyncEnd: (trace) => {
+    if (
+      trace.operation === 'get' &&
+      trace.key !== undefined &&
+      trace.sentAt !== undefined &&
+      trace.error === undefined
+    ) {
+      readSentAt.set(trace.key, trace.sentAt)
+    }
+  },
+  error: () => {},
+})
 
 let cache: TierCache<string> | undefined
 let running = false
@@ -83,7 +112,8 @@ async function call(workload: Workload, kind: OperationKind, key: string): Promi
 function loader(workload: Workload) {
   return async (key: string) => {
     const value = `L|${config.name}|${++seq}`
-    send({ type: 'load', key, value, at: now() })
+    const decidedAt = readSentAt.get(key)
+    send({ type: 'load', key, value, at: now(), ...(decidedAt === undefined ? {} : { decidedAt }) })
     await sleep(workload.loaderMs)
     send({ type: 'loaded', value, at: now() })
     return value
@@ -106,6 +136,7 @@ let current: Workload | undefined
 process.on('message', async (message: ParentMessage) => {
   if (message.type === 'run') {
     current = message.workload
+    readSentAt.clear()
     cache = new TierCache<string>({
       name: current.namespace,
       store,

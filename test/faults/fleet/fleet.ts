@@ -26,6 +26,8 @@ export class Recorder {
   readonly loads = new Map<string, LoadCall>()
   /** Spans when a node's event loop was blocked on purpose. */
   readonly blocked: Span[] = []
+  /** Warnings the nodes' stores emitted, with the node. */
+  readonly warnings: { readonly node: string; readonly code: string; readonly policy?: string }[] = []
 
   receive(node: string, message: NodeMessage): void {
     if (message.type === 'invoke') {
@@ -55,6 +57,7 @@ export class Recorder {
         key: message.key,
         value: message.value,
         start: message.at,
+        ...(message.decidedAt === undefined ? {} : { decidedAt: message.decidedAt }),
         end: Number.POSITIVE_INFINITY,
       })
     } else if (message.type === 'loaded') {
@@ -62,6 +65,12 @@ export class Recorder {
       if (load !== undefined) this.loads.set(message.value, { ...load, end: message.at })
     } else if (message.type === 'blocked') {
       this.blocked.push({ from: message.from, to: message.to })
+    } else if (message.type === 'warning') {
+      this.warnings.push({
+        node,
+        code: message.code,
+        ...(message.policy === undefined ? {} : { policy: message.policy }),
+      })
     }
   }
 
@@ -74,6 +83,7 @@ export class Recorder {
     this.#operations.clear()
     this.loads.clear()
     this.blocked.length = 0
+    this.warnings.length = 0
   }
 }
 

@@ -69,9 +69,18 @@ export type NodeMessage =
       readonly hitLevel?: number
       readonly error?: string
     }
-  | { readonly type: 'load'; readonly key: string; readonly value: string; readonly at: number }
+  | {
+      readonly type: 'load'
+      readonly key: string
+      readonly value: string
+      readonly at: number
+      /** When the last store read of the key that completed before this loader call was sent. */
+      readonly decidedAt?: number
+    }
   | { readonly type: 'loaded'; readonly value: string; readonly at: number }
   | { readonly type: 'blocked'; readonly from: number; readonly to: number }
+  /** The node's RedisStore emitted a `warning` (an evicting `maxmemory-policy`, found at a connection). */
+  | { readonly type: 'warning'; readonly code: string; readonly policy?: string; readonly at: number }
   | { readonly type: 'stopped' }
   | { readonly type: 'final-done' }
   | { readonly type: 'read-done' }

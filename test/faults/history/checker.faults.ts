@@ -205,6 +205,15 @@ describe('guarantee (4): one loader call per key per expiry', () => {
     const h = history([set('A', 'k', 'S|A|1', 0, 5)], [load('B', 'k', 'L|B|1', 100, 150)])
     expect(guarantees(h)).toEqual(['extra-load'])
   })
+
+  it('judges a load by the store read it decided on: a set completed after that read was sent is concurrent', () => {
+    // B's read left at 3, the set completed at 5 (it may have run after the read in the store), the loader at 40.
+    const concurrent = history([set('A', 'k', 'S|A|1', 0, 5)], [{ ...load('B', 'k', 'L|B|1', 40, 60), decidedAt: 3 }])
+    expect(guarantees(concurrent)).toEqual([])
+    // A read sent after the set completed found its value, fresh: loading then is an extra load.
+    const extra = history([set('A', 'k', 'S|A|1', 0, 5)], [{ ...load('B', 'k', 'L|B|1', 40, 60), decidedAt: 6 }])
+    expect(guarantees(extra)).toEqual(['extra-load'])
+  })
 })
 
 describe('values nobody wrote', () => {

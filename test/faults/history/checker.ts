@@ -270,8 +270,10 @@ function freshCover(
       return `${before.value} (loaded on ${before.node}) was ${state}`
     }
   }
+  // A set the load's last store read could not see (it completed after that read was sent) is concurrent with it.
+  const decided = load.decidedAt ?? load.start
   for (const w of writes) {
-    if (w.kind !== 'set' || w.ok !== true || w.complete >= load.start) continue
+    if (w.kind !== 'set' || w.ok !== true || w.complete >= decided) continue
     if (overlaps({ start: w.invoke, end: w.complete }, history.unhealthy)) continue
     if (load.start < w.invoke + fresh && !erasedSince(w.invoke)) {
       return `${w.value} (set on ${w.node}) was fresh for ${round(w.invoke + fresh - load.start)} ms more`

@@ -36,6 +36,13 @@ export interface LoadCall {
   readonly value: string
   /** When the loader was called. */
   readonly start: number
+  /**
+   * When the node sent the last store read of the key that completed before
+   * the loader call: the read the load decided on. A write that completed
+   * after it was sent may have run after it in the store, so the load could
+   * not see it. Absent when unknown (then `start` stands for it).
+   */
+  readonly decidedAt?: number
   /** When it resolved its value (`Infinity` if it never did). */
   readonly end: number
 }
