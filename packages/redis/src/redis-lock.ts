@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { StoreLock } from '@tiercache/core'
+import { StoreCallError, type StoreLock } from '@tiercache/core'
 import type { Cluster, Redis } from 'ioredis'
 import type { CommandGuard } from './command-guard.js'
 import { LateCommandError } from './errors.js'
@@ -24,6 +24,10 @@ export interface LockTiming {
  *   the call's deadline, so an acquire the caller gave up on (Redis frozen,
  *   or the command stuck in ioredis's offline queue) cannot take the lock
  *   later and leave it to nobody; the lease frees the key of a crashed holder.
+ *   An acquire whose outcome is unknown (its connection died with the call in
+ *   flight, or its reply came too late) may still have taken the lock that
+ *   nobody will use: it is released by its token as soon as Redis answers
+ *   again, so other processes do not wait out `lockWait` for it.
  * - release / extend: compare-and-delete / compare-and-pexpire scripts, so a
  *   holder whose lease ran out cannot free or extend somebody else's lock.
  *   Release PUBLISHes the lock key on the release channel.
@@ -61,12 +65,45 @@ export class RedisLock implements StoreLock {
     const lease = checkLease(leaseMs)
     const lockKey = this.#keys.lock(namespace, key)
     const token = randomBytes(16).toString('base64url')
-    const reply = await this.#guard.run('lock', async ({ deadline }) => {
-      const reply = await this.#scripts.tiercacheAcquire(1, lockKey, token, deadline, lease)
-      if (reply === 'late') throw new LateCommandError()
-      return reply
-    })
+    const reply = await this.#guard
+      .run('lock', async ({ deadline }) => {
+        const reply = await this.#scripts.tiercacheAcquire(1, lockKey, token, deadline, lease)
+        if (reply === 'late') throw new LateCommandError()
+        return reply
+      })
+      .catch((error: unknown) => {
+        if (error instanceof StoreCallError && error.outcome === 'unknown') this.#releaseOrphan(lockKey, token, lease)
+        throw error
+      })
     return reply === 'OK' ? token : undefined
+  }
+
+  /**
+   * Release by its token a lock an acquire may have taken without its caller
+   * knowing: sent straight to the client, which delivers it once Redis answers
+   * again (a frozen server runs it when it resumes; a reconnecting client sends
+   * it from its offline queue), retried on a doubling backoff if it fails,
+   * until the lease has ended anyway. Not through the guard: a background
+   * clean-up is not traffic, and must neither count as a failure nor weigh on
+   * the circuit breaker. Compare-and-delete, however late it runs: a lock the
+   * acquire did not take is left alone.
+   */
+  #releaseOrphan(lockKey: string, token: string, leaseMs: number): void {
+    const until = performance.now() + leaseMs
+    let backoff = this.#timing.minRecheckMs
+    const attempt = () => {
+      if (performance.now() >= until || this.#client.status === 'end') return
+      this.#scripts.tiercacheRelease(1, lockKey, token, this.#keys.releaseChannel).then(
+        (released) => {
+          if (released === 1) this.#listener.announce(lockKey)
+        },
+        () => {
+          setTimeout(attempt, backoff).unref()
+          backoff = Math.min(backoff * 2, this.#timing.maxRecheckMs)
+        },
+      )
+    }
+    attempt()
   }
 
   /** Release the lock if `token` still owns it; wakes every waiter in the fleet. */

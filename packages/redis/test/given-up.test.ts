@@ -101,6 +101,30 @@ describe('a call the store gave up on never runs later (own server on 127.0.0.1:
     expect(performance.now() - started).toBeLessThan(200)
   })
 
+  // The faults suite, CLIENT KILL TYPE normal: callers waited the full lockWait (5 s) for a lock
+  // an acquire took after all, its reply lost with its connection.
+  it('a lock acquire whose reply never came is released as soon as Redis answers again', async () => {
+    const holder = open({ commandTimeoutMs: 100 })
+    const other = open()
+    const n = `lost-reply-${randomUUID()}`
+    await holder.get(n, 'warm-up')
+    // Replies wait unread in the socket: Redis runs the acquire (the lock lands), its caller never hears.
+    const socket = (holder.client as unknown as { stream: NodeJS.ReadableStream }).stream
+    socket.pause()
+    let error: unknown
+    try {
+      error = await rejection(holder.lock.acquire(n, 'k', 10_000))
+    } finally {
+      socket.resume()
+    }
+    expect(error).toMatchObject({ kind: 'timeout', outcome: 'unknown' })
+    // Nobody uses that lock: another process takes it at once, not after the 10 s lease.
+    const started = performance.now()
+    expect(await other.lock.waitForRelease(n, 'k', 3_000)).toBe(true)
+    expect(typeof (await other.lock.acquire(n, 'k', 10_000))).toBe('string')
+    expect(performance.now() - started).toBeLessThan(1_000)
+  })
+
   it('a purge stuck in the offline queue does not hide a newer write when it finally arrives', async () => {
     const writer = open({ commandTimeoutMs: 5_000 })
     const n = `purge-late-${randomUUID()}`
