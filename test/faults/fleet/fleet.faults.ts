@@ -25,6 +25,8 @@ const SMOKE = process.env.FAULTS_SMOKE === '1'
 /** This suite's redis-server (7060-7079 are the faults suite's ports). */
 const PORT = 7060
 const MAX_STALENESS_MS = 500
+/** The nodes' caches use the defaults: lockWait 5 s + lockLease 10 s (guarantee 4's bound on a call). */
+const MAX_CALL_MS = 5_000 + 10_000
 
 const scenarios: Scenario[] = [
   { name: 'no fault', fault: 'none (baseline)', smoke: true },
@@ -51,9 +53,10 @@ const scenarios: Scenario[] = [
   { name: 'CLIENT PAUSE 1.5 s', fault: 'CLIENT PAUSE 1500 ALL', run: pauseClients(1_500), smoke: false },
   {
     name: 'maxmemory allkeys-lru',
-    fault: 'maxmemory = used + 512 KB, allkeys-lru, junk writes for 3 s',
+    fault: 'maxmemory = used + 512 KB, allkeys-lru, clients killed once (they reconnect), junk writes for 3 s',
     run: evictUnderPressure(3_000),
     smoke: false,
+    warns: 'TIERCACHE_REDIS_EVICTING',
   },
   { name: 'node SIGSTOP 2 s', fault: 'SIGSTOP node B, SIGCONT after 2 s', run: pauseNode(1, 2_000), smoke: true },
   { name: 'node event loop blocked 2 s', fault: 'node B busy-loops 2 s', run: blockNode(1, 2_000), smoke: false },
@@ -112,6 +115,7 @@ describe('a fleet of three nodes under faults', () => {
         recoverMs: 3_000,
         settleMs: 1_000,
         maxStalenessMs: MAX_STALENESS_MS,
+        maxCallMs: MAX_CALL_MS,
       })
       results.push(result)
       const { violations, figures } = result.verdict
@@ -121,6 +125,11 @@ describe('a fleet of three nodes under faults', () => {
         .join('\n')
       expect(violations, `${violations.length} violations, e.g.\n${shown}`).toHaveLength(0)
       expect(figures.worstStalenessMs).toBeLessThanOrEqual(figures.boundMs)
+      if (scenario.warns !== undefined) {
+        // Every node's store found the policy when it reconnected, and said so.
+        const warned = new Set(recorder.warnings.filter((w) => w.code === scenario.warns).map((w) => w.node))
+        expect([...warned].sort()).toEqual(nodes.map((node) => node.name))
+      }
     })
   }
 })

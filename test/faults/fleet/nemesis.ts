@@ -68,7 +68,8 @@ export const pauseClients =
   }
 
 /**
- * Memory pressure under `allkeys-lru`: maxmemory just above what is used, and
+ * Memory pressure under `allkeys-lru`: maxmemory just above what is used, the
+ * clients' connections killed once (they reconnect and find the policy), and
  * a filler writing junk so Redis evicts (the cache's values, locks and
  * namespace generations among them) for `ms`.
  */
@@ -79,6 +80,9 @@ export const evictUnderPressure =
     const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0)
     await cli(target, 'CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru')
     await cli(target, 'CONFIG', 'SET', 'maxmemory', String(used + 512 * 1024))
+    // The stores check the policy when a connection becomes ready: make them reconnect, as a
+    // deploy that changes the policy would, so each must warn (the scenario checks it).
+    await cli(target, 'CLIENT', 'KILL', 'TYPE', 'normal')
     const until = Date.now() + ms
     let i = 0
     try {

@@ -16,6 +16,8 @@ export interface Scenario {
   readonly fault: string
   readonly run?: Fault
   readonly smoke: boolean
+  /** The code of the `warning` every node's store must emit during the scenario, if any. */
+  readonly warns?: string
 }
 
 /** How long each phase lasts, and the workload. */
@@ -30,6 +32,8 @@ export interface ScenarioTiming {
    */
   readonly settleMs: number
   readonly maxStalenessMs: number
+  /** The nodes' `lockWait` + `lockLease`: no call may take longer (guarantee 4). */
+  readonly maxCallMs: number
 }
 
 /** The verdict of one scenario and the history it came from. */
@@ -62,6 +66,7 @@ export async function runScenario(
     operations: recorder.operations,
     loads: [...recorder.loads.values()],
     maxStalenessMs: timing.maxStalenessMs,
+    maxCallMs: timing.maxCallMs,
     ttlMs: workload.ttl,
     unhealthy: scenario.run === undefined ? [] : [{ from, to: healedAt + timing.settleMs }],
     ...(scenario.run === undefined ? {} : { healedAt }),

@@ -216,6 +216,14 @@ describe('guarantee (4): one loader call per key per expiry', () => {
   })
 })
 
+describe('guarantee (4): bounded calls', () => {
+  it('catches a call slower than lockWait + one lease, and only when a bound is given', () => {
+    const ops = [get('A', 'k', undefined, 0, 15_001, 3), get('B', 'k', undefined, 0, 15_000, 3)]
+    expect(guarantees(history(ops, [], { maxCallMs: 15_000 }))).toEqual(['slow-call'])
+    expect(guarantees(history(ops))).toEqual([])
+  })
+})
+
 describe('values nobody wrote', () => {
   it('catches a value of another key, and a value read before its write started', () => {
     const h = history([

@@ -23,6 +23,8 @@ export type Guarantee =
   | 'rejected-write-served'
   /** (4) a loader call while a value of the key was fresh or being loaded, with a healthy store. */
   | 'extra-load'
+  /** (4) a call that took longer than `lockWait` + one lease. */
+  | 'slow-call'
   /** A value no write of this key produced (corruption, key collision, or a read before its write). */
   | 'unexplained-value'
 
@@ -186,6 +188,18 @@ export function check(history: History): Verdict {
 
   const ops = history.operations
   const completed = ops.filter((op) => Number.isFinite(op.complete))
+  if (history.maxCallMs !== undefined) {
+    for (const op of completed) {
+      if (op.complete - op.invoke <= history.maxCallMs) continue
+      violations.push({
+        guarantee: 'slow-call',
+        key: op.key ?? '*',
+        node: op.node,
+        at: op.invoke,
+        detail: `${op.id} (${op.kind} on ${op.node}) took ${round(op.complete - op.invoke)} ms, over ${history.maxCallMs} ms`,
+      })
+    }
+  }
   const failedAt = [...wrongAt, ...ops.filter((op) => op.ok === false).map((op) => op.complete)]
   const lastBad = failedAt.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...failedAt)
   return {

@@ -68,4 +68,10 @@ export interface History {
   readonly unhealthy: readonly Span[]
   /** When the fault was healed, to measure time to recover. Absent without a fault. */
   readonly healedAt?: number
+  /**
+   * Guarantee (4)'s bound on a call: `lockWait` + one `lockLease` (a caller
+   * waits at most `lockWait` for a lock, and a lock nobody uses frees itself
+   * within one lease). A call that took longer is a violation. Absent: not checked.
+   */
+  readonly maxCallMs?: number
 }
