@@ -5,8 +5,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const src = (pkg: string, file = 'index.ts') => `${root}packages/${pkg}/src/${file}`
 
 // The faults suite (`pnpm test:faults`): files named *.faults.ts, so `pnpm test`
-// (which runs *.test.ts) leaves them out until the guarantees hold.
-// FAULTS_SMOKE=1 (`pnpm test:faults:smoke`) runs the subset CI will run.
+// (which runs *.test.ts) leaves them out: they need the whole machine for minutes.
+// FAULTS_SMOKE=1 (`pnpm test:faults:smoke`) runs the subset CI runs (.ci/run).
 export default defineConfig({
   root,
   resolve: {
