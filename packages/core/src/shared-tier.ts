@@ -252,7 +252,7 @@ export class SharedTier<V> {
    */
   async mustRead(key: string, f: FreshnessPolicy): Promise<Reading<V>> {
     const read = await this.must('get', () => this.store.read(this.#o.namespace, key), { key })
-    return this.#readings([key], [read], f)[0]!
+    return (await this.#readings([key], [read], f))[0]!
   }
 
   /** {@link readMany} likewise: rejects with the `StoreError` when the store could not be read. */
@@ -261,7 +261,8 @@ export class SharedTier<V> {
     return this.#readings(keys, reads, f)
   }
 
-  #readings(keys: readonly string[], reads: readonly StoreRead[], f: FreshnessPolicy): Reading<V>[] {
+  /** Reads as entries; a tagged one judged against its tags' states (tags.ts). */
+  #readings(keys: readonly string[], reads: readonly StoreRead[], f: FreshnessPolicy): Promise<Reading<V>[]> {
     const at = { now: this.#o.clock.now(), f }
     return Promise.all(
       keys.map((key, i) => {

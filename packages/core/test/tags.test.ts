@@ -393,8 +393,9 @@ describe('tags', () => {
     store.mode = 'throw'
     await expect(cache.deleteTag('t')).rejects.toBeInstanceOf(StoreError)
     await expect(cache.invalidateTag('t')).rejects.toBeInstanceOf(StoreError)
-    // node reads nothing during the outage (a failed read is no "never operated on").
-    expect(await node.get('k')).toBeUndefined()
+    // node reads nothing during the outage (a failed read is no "never operated on"); without a loader
+    // its get rejects with the store's error rather than answer "absent" (docs/consistency.md).
+    await expect(node.get('k')).rejects.toBeInstanceOf(StoreError)
     store.mode = 'ok'
     expect(await node.get('k')).toBe('v')
     await cache.deleteTag('t')
