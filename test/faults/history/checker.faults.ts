@@ -206,6 +206,27 @@ describe('guarantee (4): one loader call per key per expiry', () => {
     expect(guarantees(h)).toEqual(['extra-load'])
   })
 
+  it('accepts a load after an earlier one whose deciding read a delete followed (that load wrote nothing)', () => {
+    // A read at 3, the delete ran 5-8, A's loader 10-30: A's write-back was fenced out by the delete.
+    const h = history(
+      [del('B', 'k', 5, 8)],
+      [
+        { ...load('A', 'k', 'L|A|1', 10, 30), decidedAt: 3 },
+        { ...load('C', 'k', 'L|C|1', 40, 60), decidedAt: 38 },
+      ],
+    )
+    expect(guarantees(h)).toEqual([])
+    // Decided after the delete: A's value was stored, and C loading while it is fresh is extra.
+    const after = history(
+      [del('B', 'k', 5, 8)],
+      [
+        { ...load('A', 'k', 'L|A|1', 10, 30), decidedAt: 9 },
+        { ...load('C', 'k', 'L|C|1', 40, 60), decidedAt: 38 },
+      ],
+    )
+    expect(guarantees(after)).toEqual(['extra-load'])
+  })
+
   it('judges a load by the store read it decided on: a set completed after that read was sent is concurrent', () => {
     // B's read left at 3, the set completed at 5 (it may have run after the read in the store), the loader at 40.
     const concurrent = history([set('A', 'k', 'S|A|1', 0, 5)], [{ ...load('B', 'k', 'L|B|1', 40, 60), decidedAt: 3 }])

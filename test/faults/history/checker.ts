@@ -278,7 +278,8 @@ function freshCover(
   for (let i = earlier.length - 1; i >= 0; i--) {
     const before = earlier[i]!
     if (within(before.start, history.unhealthy) || overlaps(before, history.unhealthy)) continue
-    if (load.start < before.end + fresh && !erasedSince(before.start)) {
+    // Erased since the earlier load's deciding read left: its write-back was fenced out, so its value was never stored.
+    if (load.start < before.end + fresh && !erasedSince(before.decidedAt ?? before.start)) {
       const state =
         before.end >= load.start ? 'still being loaded' : `fresh for ${round(before.end + fresh - load.start)} ms more`
       return `${before.value} (loaded on ${before.node}) was ${state}`

@@ -159,7 +159,11 @@ describe('soak: no map grows without bound', () => {
       expectFlat('redis get/set/delete', trend)
     })
 
-    it('caches of ever new namespaces, created and closed', async () => {
+    // Not in the smoke subset: a namespace costs Redis round trips and a subscription, so the smoke's budget
+    // counts ~1,500 of them, 12 KB at the 8 B/op limit, under the ~100 KB the heap moves between samples
+    // (two smoke runs measured 43 and 81 B/op on a flat 16.1-16.2 MB heap). The full suite counts enough.
+    const namespaceChurn = SMOKE ? undefined : it
+    namespaceChurn?.('caches of ever new namespaces, created and closed', async () => {
       let n = 0
       const trend = await measureHeapTrend({
         ...rounds(500),
