@@ -109,9 +109,14 @@ export class RedisLock implements StoreLock {
   /** Release the lock if `token` still owns it; wakes every waiter in the fleet. */
   async release(namespace: string, key: string, token: string): Promise<boolean> {
     const lockKey = this.#keys.lock(namespace, key)
-    const released = await this.#guard.run('unlock', () =>
-      this.#scripts.tiercacheRelease(1, lockKey, token, this.#keys.releaseChannel),
-    )
+    const released = await this.#guard
+      .run('unlock', () => this.#scripts.tiercacheRelease(1, lockKey, token, this.#keys.releaseChannel))
+      .catch((error: unknown) => {
+        // Refused while reconnecting, or lost with its connection: the lock would stay held by
+        // nobody for the rest of its lease, and every other process wait lockWait for it.
+        if (error instanceof StoreCallError) this.#releaseOrphan(lockKey, token, ORPHAN_RELEASE_MS)
+        throw error
+      })
     // Local waiters need not wait for the message to come back through Redis.
     if (released === 1) this.#listener.announce(lockKey)
     return released === 1
@@ -172,6 +177,9 @@ export class RedisLock implements StoreLock {
     }
   }
 }
+
+/** How long a failed release keeps being retried in the background (its lease is not known there). */
+const ORPHAN_RELEASE_MS = 60_000
 
 function checkLease(leaseMs: number): number {
   if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {

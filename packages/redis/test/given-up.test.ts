@@ -125,6 +125,24 @@ describe('a call the store gave up on never runs later (own server on 127.0.0.1:
     expect(performance.now() - started).toBeLessThan(1_000)
   })
 
+  // The faults suite, CLIENT KILL TYPE normal (after the fix above): a release refused while its client
+  // reconnected left the lock to nobody, and callers still waited the full lockWait.
+  it('a release refused while the client reconnects is sent again once it is back', async () => {
+    const holder = open()
+    const other = open()
+    const n = `release-refused-${randomUUID()}`
+    const token = await holder.lock.acquire(n, 'k', 10_000)
+    expect(typeof token).toBe('string')
+    const id = await (holder.client as Redis).client('ID')
+    await other.client.call('CLIENT', 'KILL', 'ID', String(id))
+    for (let i = 0; i < 100 && holder.client.status === 'ready'; i++) await sleep(1)
+    expect(holder.client.status).not.toBe('ready')
+    await expect(holder.lock.release(n, 'k', token!)).rejects.toMatchObject({ outcome: 'not-applied' })
+    const started = performance.now()
+    expect(await other.lock.waitForRelease(n, 'k', 3_000)).toBe(true)
+    expect(performance.now() - started).toBeLessThan(1_500)
+  })
+
   it('a purge stuck in the offline queue does not hide a newer write when it finally arrives', async () => {
     const writer = open({ commandTimeoutMs: 5_000 })
     const n = `purge-late-${randomUUID()}`
