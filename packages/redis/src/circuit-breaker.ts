@@ -51,6 +51,15 @@ export class CircuitBreaker {
   }
 
   /**
+   * Milliseconds until the open circuit lets a probe through (0 when one is due
+   * or the circuit is not open).
+   */
+  get msUntilProbe(): number {
+    if (this.#state !== 'open') return 0
+    return Math.max(0, this.#options.openMs - (this.#options.now() - this.#openedAt))
+  }
+
+  /**
    * Whether a call may go to Redis now: `undefined` when refused, otherwise a
    * permit to hand back to `succeeded` or `failed`. In the half-open state the
    * one permit given out is the probe's.
