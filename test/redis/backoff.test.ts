@@ -7,6 +7,21 @@ import { buildPackages, type LoaderCall, startWorkers } from './fixtures/workers
 const PREFIX = 'tc-redis-backoff:'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * Waits until 'k' is past its fresh time both in this process's L1 and in Redis. The two
+ * clocks start apart: L1 stamps its entry before the store write lands, so Redis can hold
+ * the record fresh a few ms after L1 expired, and a get then would be a fresh level-2 hit
+ * instead of the failed refresh the test is about (seen failing on main after tags landed).
+ */
+async function untilStaleEverywhere(cache: TierCache<string>, store: RedisStore, name: string): Promise<void> {
+  const l1Left = cache.peek('k')?.ttlRemaining ?? 0
+  const storeLeft = (await store.read(name, 'k')).record?.freshMs ?? 0
+  await sleep(Math.max(l1Left, storeLeft, 0) + 10)
+  // The wait is computed, not hoped for: both must read stale now, or the premise is wrong.
+  expect(cache.peek('k')!.ttlRemaining).toBeLessThanOrEqual(0)
+  expect((await store.read(name, 'k')).record!.freshMs).toBeLessThanOrEqual(0)
+}
+
 describe('backoff across processes: a resurrection re-armed for the grown wait holds the whole fleet off the origin', () => {
   let store: RedisStore
   beforeAll(() => {
@@ -49,7 +64,7 @@ describe('backoff across processes: a resurrection re-armed for the grown wait h
       let waits = 0
       for (const waitMs of [500, 1_000, 2_000]) {
         // Let the value (or the last resurrection) go stale, then fail here: re-armed for the wait.
-        await sleep(here.peek('k')!.ttlRemaining + 10)
+        await untilStaleEverywhere(here, store, name)
         const got = await here.getWithInfo('k', failing)
         expect(got).toMatchObject({ value: 'value-of-k', reason: 'resurrected' })
         const record = (await store.read(name, 'k')).record!
