@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js'
 import { type Deferred, deferred } from './deadline.js'
-import { type Entry, isFresh, isKept, isServableStale } from './entry.js'
+import { type Entry, isDueAhead, isFresh, isKept, isServableStale } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import { freshnessOf, type LoadPipeline, stampOf } from './load.js'
 import { type BulkLoader, type BulkLoaderContext, type Load, type Loader, loaderContext } from './loader.js'
@@ -73,6 +73,10 @@ export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest
     if (entry !== undefined && isFresh(entry, now)) {
       stats.l1(key, entry)
       results[i] = entry.value
+      // Past its refresh-ahead point: served now, refreshed in the background (as `get` does).
+      if (single !== undefined && now >= entry.refreshAt) {
+        refresher.refreshAhead({ key, f, loader: single, hardTimeout: request.hardTimeout }, entry)
+      }
     } else if (entry !== undefined && single !== undefined && isServableStale(entry, now)) {
       results[i] = refresher.serveStale({ key, f, loader: single, hardTimeout: request.hardTimeout }, entry).value
     } else if (flight !== undefined) {
@@ -139,6 +143,11 @@ async function readAndLoad<V>(
       if (!ticket.superseded) l1?.set(key, entry)
       stats.l2(key, entry)
       settle(j, fromStore(entry))
+      if (single !== undefined && isDueAhead(entry, readAt)) {
+        // This key's flight is this getMany's own: the refresh must not wait for it.
+        const ahead = { key, f, loader: single, version: found[j]!.version, hardTimeout: request.hardTimeout }
+        refresher.refreshAhead(ahead, entry, true)
+      }
     } else if (entry !== undefined && single !== undefined && isServableStale(entry, readAt)) {
       if (!ticket.superseded) l1?.set(key, entry)
       // This key's flight is this getMany's own: the refresh must not wait for it.

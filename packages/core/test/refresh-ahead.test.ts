@@ -84,6 +84,62 @@ describe('refreshAhead', () => {
     await until(() => calls.length === 3)
   })
 
+  it('getMany refreshes ahead too: a key read from L1 past 80 % of its TTL is served at once and reloaded alone in the background', async () => {
+    const { cache, clock } = cacheWithClock<string>({ ttl: 1_000, refreshAhead: 0.8 })
+    const batches: string[][] = []
+    const loader = async (keys: readonly string[]) => {
+      batches.push([...keys])
+      return keys.map((key) => `${key}${batches.length}`)
+    }
+    expect(await cache.getMany(['a', 'b'], loader)).toEqual(['a1', 'b1'])
+    clock.advance(799)
+    expect(await cache.getMany(['a', 'b'], loader)).toEqual(['a1', 'b1'])
+    await tick()
+    expect(batches).toEqual([['a', 'b']])
+    clock.advance(1)
+    // Due now: answered from L1 without waiting, each due key refreshed once.
+    expect(await cache.getMany(['a', 'b', 'a'], loader)).toEqual(['a1', 'b1', 'a1'])
+    await until(() => cache.peek('a')?.value === 'a2' || cache.peek('a')?.value === 'a3')
+    await until(() => batches.length === 3)
+    expect(batches.slice(1).sort()).toEqual([['a'], ['b']])
+    expect(cache.peek('a')).toMatchObject({ ttlRemaining: 1_000, stale: false })
+    expect(cache.peek('b')).toMatchObject({ ttlRemaining: 1_000, stale: false })
+    expect(cache.stats().refreshes).toBe(2)
+  })
+
+  it('getMany refreshes ahead a key it read fresh from the store past its refresh-ahead point', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryStore({ clock })
+    const writer = new TierCache<string>({ name: 'ahead-many', store, clock, ttl: 1_000 })
+    const reader = new TierCache<string>({ name: 'ahead-many', store, clock, ttl: 1_000, refreshAhead: 0.5 })
+    await writer.set('k', 'old')
+    clock.advance(600)
+    const batches: string[][] = []
+    const loader = async (keys: readonly string[]) => {
+      batches.push([...keys])
+      return keys.map(() => 'new')
+    }
+    // Not in the reader's L1: one store read answers it, and being past half its TTL it is refreshed.
+    expect(await reader.getMany(['k'], loader)).toEqual(['old'])
+    await until(() => batches.length === 1)
+    await until(() => reader.peek('k')?.value === 'new')
+    expect((await store.read('ahead-many', 'k')).record?.freshMs).toBe(1_000)
+  })
+
+  it('getMany without refreshAhead serves the same reads without any background load', async () => {
+    const { cache, clock } = cacheWithClock<string>({ ttl: 1_000 })
+    let calls = 0
+    const loader = async (keys: readonly string[]) => {
+      calls++
+      return keys.map((key) => key)
+    }
+    await cache.getMany(['a', 'b'], loader)
+    clock.advance(900)
+    await cache.getMany(['a', 'b'], loader)
+    await tick()
+    expect(calls).toBe(1)
+  })
+
   it('does not refresh cached misses ahead', async () => {
     const { cache, clock } = cacheWithClock<string>({ ttl: 1_000, negTtl: 1_000, refreshAhead: 0.5 })
     const { loader, calls } = countingLoader(() => undefined as unknown as string)
