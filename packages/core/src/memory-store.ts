@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from './clock.js'
+import { type Duration, parseDuration } from './duration.js'
 import { optionNames } from './options.js'
 import type {
   SharedStore,
@@ -29,7 +30,7 @@ export interface MemoryStoreOptions {
    * (without its bytes) this long after its write. Longer than any load you run.
    * @default 60_000
    */
-  fenceMs?: number
+  fenceMs?: Duration
 }
 
 const MEMORY_STORE_OPTION_NAMES = optionNames<MemoryStoreOptions>({ maxEntries: true, clock: true, fenceMs: true })
@@ -87,10 +88,8 @@ export class MemoryStore implements SharedStore {
     if (!Number.isInteger(max) || max < 1) {
       throw new TypeError(`options.maxEntries must be a positive integer, got ${String(max)}`)
     }
-    const fenceMs = options.fenceMs ?? 60_000
-    if (typeof fenceMs !== 'number' || !Number.isFinite(fenceMs) || fenceMs <= 0) {
-      throw new TypeError(`options.fenceMs must be a finite number > 0, got ${String(fenceMs)}`)
-    }
+    const fenceMs = parseDuration(options.fenceMs ?? 60_000, 'options.fenceMs')
+    if (fenceMs === 0) throw new TypeError('options.fenceMs must be > 0, got 0')
     this.#records = new LRUCache({ max })
     this.#clock = options.clock ?? systemClock
     this.#fenceMs = fenceMs

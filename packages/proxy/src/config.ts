@@ -178,8 +178,14 @@ function parseUrl(text: string, name: string, protocols: readonly string[]): URL
 
 function duration(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
+  // A config file may hold anything JSON can: only text and numbers are durations ([5] is not '5').
+  if (typeof value !== 'number' && typeof value !== 'string') {
+    throw new ConfigError(`${name} must be a duration such as '250ms', '30s', '5m', '1h', '1d', or a number of ms`, {
+      cause: new TypeError(`${name} must be a duration, got ${Array.isArray(value) ? 'an array' : typeof value}`),
+    })
+  }
   try {
-    return parseDuration(typeof value === 'number' ? value : String(value), name)
+    return parseDuration(value, name)
   } catch (cause) {
     throw new ConfigError((cause as Error).message, { cause })
   }
