@@ -132,12 +132,14 @@ export function jsonCodec(): Codec {
 
 /**
  * Throws a `TypeError` naming `name` and the path inside the value when `codec`
- * would not give `value` back as it is. `key`, when given, is named too (a loader's value).
+ * would not give `value` back as it is. `key`, when given, is named too (a loader's value);
+ * `hint`, when given, ends the message (what to do instead).
  */
-export function checkRepresentable(codec: Codec, value: unknown, name: string, key?: string): void {
+export function checkRepresentable(codec: Codec, value: unknown, name: string, key?: string, hint?: string): void {
   const found = codec.findUnrepresentable?.(value)
   if (found === undefined) return
   const where =
     key === undefined ? `${name}${found.path}` : `${name} of key "${key}" at ${found.path || '(the value itself)'}`
-  throw new TypeError(`${where} ${found.reason}, which the ${codec.name} codec cannot give back unchanged`)
+  const advice = hint === undefined ? '' : `; ${hint}`
+  throw new TypeError(`${where} ${found.reason}, which the ${codec.name} codec cannot give back unchanged${advice}`)
 }

@@ -14,6 +14,9 @@ import type { Stats } from './stats.js'
 import { stampLoad, type TagIndex } from './tags.js'
 import { checkDurations, describe } from './validate.js'
 
+const BULK_META =
+  'ctx.meta is not kept for values loaded by getMany (one meta cannot belong to many values): for a conditional refresh, use get(key, loader), whose ctx.staleMeta and ctx.meta are per key'
+
 /** The parts of a cache the bulk path uses. */
 export interface GetManyParts<V> {
   readonly l1: LocalTier<V> | undefined
@@ -198,6 +201,8 @@ async function loadMany<V>(
       throw new TypeError(`bulk loader must resolve to an array of ${keys.length} values, got ${describe(values)}`)
     }
     checkDurations(ctx, 'ctx')
+    // One meta cannot belong to many values: say so rather than drop it (the type has no `meta` either).
+    if (Object.hasOwn(ctx, 'meta')) throw new TypeError(BULK_META)
     stamp = stampOf(ctx.tags, seen)
     for (const [j, key] of keys.entries()) if (values[j] != null) parts.checkValue(values[j], key)
   } catch (thrown) {

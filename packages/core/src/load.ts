@@ -40,6 +40,8 @@ export interface LoadPipelineOptions<V> {
   readonly l1Serializer: ((value: unknown, key: string) => V) | undefined
   /** Throws a `TypeError` naming the part of a loaded value the codec cannot give back unchanged. */
   readonly checkValue: (value: unknown, key: string) => void
+  /** Throws a `TypeError` naming `ctx.meta` (and what to store instead) when the codec cannot keep it. */
+  readonly checkMeta: (meta: unknown, key: string) => void
   /** ms to wait for another process's load of the same key before loading anyway. */
   readonly lockWait: number
   /** ms of the distributed lock's lease, extended while the loader runs. */
@@ -296,13 +298,14 @@ export class LoadPipeline<V> {
         return this.loadFailed(load, new LoaderError(key, why))
       }
       checkDurations(ctx, 'ctx')
+      if (ctx.meta !== undefined) this.#o.checkMeta(ctx.meta, key)
       return this.#notModified(load, base, ctx, started, seen)
     }
     checkDurations(ctx, 'ctx')
     const stamp = stampOf(ctx.tags, seen)
     if (value !== undefined && value !== null) this.#o.checkValue(value, key)
     const meta = value === undefined || value === null ? undefined : ctx.meta
-    if (meta !== undefined) this.#o.checkValue(meta, key)
+    if (meta !== undefined) this.#o.checkMeta(meta, key)
     const [served] = await this.writeBack(
       [{ key, value: value ?? undefined, ticket, version, meta }],
       freshnessOf(ctx),

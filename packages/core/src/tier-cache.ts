@@ -56,6 +56,10 @@ import {
   splitArgs,
 } from './validate.js'
 
+/** What `ctx.meta` is for, told when a loader stores something the codec cannot keep there. */
+const META_HINT =
+  'store plain data such as { etag } or { lastModified } in ctx.meta, the validators of the value, not the response'
+
 /**
  * A multi-level cache: L1 (in-process LRU) → L2 (a shared store) → a loader,
  * single-flighted per key in the process and, with a store that has a lock,
@@ -164,6 +168,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       tags: this.#tags,
     })
     const checkValue = (value: unknown, key: string) => checkRepresentable(codec, value, "the loader's value", key)
+    const checkMeta = (meta: unknown, key: string) => checkRepresentable(codec, meta, 'ctx.meta', key, META_HINT)
     const levels = { l1: this.#l1, l2: this.#l2, clock: this.#clock, stats: this.#stats }
     this.#refresher = new Refresher<V>({
       clock: this.#clock,
@@ -183,6 +188,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       refresher: this.#refresher,
       l1Serializer,
       checkValue,
+      checkMeta,
       lockWait: options.lockWait ?? CACHE_DEFAULTS.lockWait,
       lockLease: options.lockLease ?? CACHE_DEFAULTS.lockLease,
       hardTimeout: options.hardTimeout ?? CACHE_DEFAULTS.hardTimeout,

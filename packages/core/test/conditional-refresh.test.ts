@@ -165,3 +165,53 @@ describe('conditional refresh: ctx.staleMeta, ctx.meta and NOT_MODIFIED', () => 
     expect((await memory.read('no-touch', 'doc')).record?.freshMs).toBe(1_000)
   })
 })
+
+describe('ctx.meta misuse: a TypeError that names ctx.meta and says what to do', () => {
+  it('meta the codec cannot keep (a function, a class instance) rejects naming ctx.meta, not the value', async () => {
+    const { cache } = cacheWithClock<Doc>({ ttl: 1_000 })
+    const withMeta = (meta: unknown) => (_key: string, ctx: LoaderContext<Doc>) => {
+      ctx.meta = meta
+      return { body: 'b' }
+    }
+    await expect(
+      cache.get(
+        'fn',
+        withMeta(() => 'etag'),
+      ),
+    ).rejects.toThrow(/^ctx\.meta of key "fn" at \(the value itself\) is a function.*plain data such as \{ etag \}/)
+    class Validator {
+      etag = 'e1'
+    }
+    await expect(cache.get('instance', withMeta({ etag: new Validator() }))).rejects.toThrow(
+      /^ctx\.meta of key "instance" at \.etag .*plain data such as \{ etag \}/,
+    )
+    // Nothing was cached under a meta that could not be stored.
+    expect(cache.peek('fn')).toBeUndefined()
+  })
+
+  it('a NOT_MODIFIED answer with meta the codec cannot keep is refused the same way', async () => {
+    // Kept for resurrection, not served stale: the caller waits for the load and sees its error.
+    const { cache, clock } = cacheWithClock<Doc>({ ttl: 1_000, resurrectTtl: 10_000 })
+    await cache.get('doc', () => ({ body: 'b' }))
+    clock.advance(1_500)
+    await expect(
+      cache.get('doc', (_key, ctx) => {
+        ctx.meta = { at: new Date(0), check: () => true }
+        return NOT_MODIFIED
+      }),
+    ).rejects.toThrow(/^ctx\.meta of key "doc" at \.check is a function/)
+  })
+
+  it('a getMany bulk loader that sets ctx.meta is told it is not kept there, not silently ignored', async () => {
+    const { cache } = cacheWithClock<Doc>({ ttl: 1_000 })
+    const bulk = async (keys: readonly string[], ctx: object) => {
+      ;(ctx as { meta?: unknown }).meta = { etag: 'e1' }
+      return keys.map((key) => ({ body: key }))
+    }
+    const failed = await cache.getMany(['a', 'b'], bulk).catch((error: unknown) => error)
+    expect(failed).toBeInstanceOf(LoaderError)
+    expect(String((failed as LoaderError).cause)).toMatch(
+      /TypeError: ctx\.meta is not kept for values loaded by getMany.*use get\(key, loader\)/,
+    )
+  })
+})
