@@ -40,7 +40,9 @@ export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export {
   CACHE_DEFAULTS,
   CACHE_OPTION_NAMES,
+  GET_MANY_OPTION_NAMES,
   GET_OPTION_NAMES,
+  type GetManyOptions,
   type GetOptions,
   optionNames,
   SET_OPTION_NAMES,

@@ -164,6 +164,9 @@ export const SET_OPTION_NAMES = [...FRESHNESS_OPTION_NAMES, 'tags', 'loadedBy'] 
 /** The names of the per-call options of `get`, `getWithInfo` and `getMany`. */
 export const GET_OPTION_NAMES = [...FRESHNESS_OPTION_NAMES, 'softTimeout', 'hardTimeout', 'signal'] as const
 
+/** The names of the per-call options of `getMany`: no `softTimeout` (the bulk call waits for its one load). */
+export const GET_MANY_OPTION_NAMES = [...FRESHNESS_OPTION_NAMES, 'hardTimeout', 'signal'] as const
+
 /**
  * Per-call options of `get`, `getWithInfo` and `getMany`. `hardTimeout` given
  * here bounds the load this call starts; a call that joins a load already
@@ -179,6 +182,13 @@ export type GetOptions = Pick<TierCacheOptions<unknown>, Exclude<(typeof GET_OPT
    */
   signal?: AbortSignal
 }
+
+/**
+ * Per-call options of `getMany`: those of `get` but `softTimeout`, which a bulk
+ * call has no use for (it answers all its keys from one load, with no value held
+ * per key to fall back on); given anyway, it is refused, not ignored.
+ */
+export type GetManyOptions = Omit<GetOptions, 'softTimeout'>
 
 /** Per-call options of `set`. */
 export interface SetOptions extends Pick<TierCacheOptions<unknown>, (typeof FRESHNESS_OPTION_NAMES)[number]> {

@@ -24,6 +24,8 @@ import {
   CACHE_OPTION_NAMES,
   type FreshnessPolicy,
   freshnessPolicy,
+  GET_MANY_OPTION_NAMES,
+  type GetManyOptions,
   type GetOptions,
   SET_OPTION_NAMES,
   type SetOptions,
@@ -417,20 +419,24 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
   getMany(keys: readonly string[]): Promise<(V | undefined)[]>
   getMany(keys: readonly string[], loader: DefiniteBulkLoader<V>): Promise<V[]>
   getMany(keys: readonly string[], loader?: BulkLoader<V>): Promise<(V | undefined)[]>
-  getMany(keys: readonly string[], options: GetOptions | undefined, loader: DefiniteBulkLoader<V>): Promise<V[]>
-  getMany(keys: readonly string[], options: GetOptions | undefined, loader?: BulkLoader<V>): Promise<(V | undefined)[]>
-  getMany(keys: readonly string[], a?: GetOptions | BulkLoader<V>, b?: BulkLoader<V>): Promise<(V | undefined)[]> {
+  getMany(keys: readonly string[], options: GetManyOptions | undefined, loader: DefiniteBulkLoader<V>): Promise<V[]>
+  getMany(
+    keys: readonly string[],
+    options: GetManyOptions | undefined,
+    loader?: BulkLoader<V>,
+  ): Promise<(V | undefined)[]>
+  getMany(keys: readonly string[], a?: GetManyOptions | BulkLoader<V>, b?: BulkLoader<V>): Promise<(V | undefined)[]> {
     if (!isTraced(tracing.getMany)) return this.#getMany(keys, a, b)
     return tracing.getMany.tracePromise(() => this.#getMany(keys, a, b), { cache: this.name, owner: this, keys })
   }
 
   async #getMany(
     keys: readonly string[],
-    a: GetOptions | BulkLoader<V> | undefined,
+    a: GetManyOptions | BulkLoader<V> | undefined,
     b: BulkLoader<V> | undefined,
   ): Promise<(V | undefined)[]> {
     checkKeys(keys)
-    const [options, loader] = splitArgs(a, b)
+    const [options, loader] = splitArgs<BulkLoader<V>>(a, b, GET_MANY_OPTION_NAMES)
     const f = freshnessPolicy(this.#defaults, options)
     const got = getMany(this.#bulk, { keys, f, loader, hardTimeout: options?.hardTimeout })
     return options?.signal === undefined ? got : abortable(got, options.signal)

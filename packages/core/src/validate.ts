@@ -96,10 +96,11 @@ export function checkKeys(keys: unknown): asserts keys is readonly string[] {
 export function splitArgs<L>(
   a: GetOptions | L | undefined,
   b: L | undefined,
+  names: readonly string[] = GET_OPTION_NAMES,
 ): [WithMs<GetOptions> | undefined, L | undefined] {
   const [given, loader] = typeof a === 'function' ? [undefined, a as L] : [a as GetOptions | undefined, b]
   const options = parseDurations(given, 'options')
-  checkOptionNames(options, GET_OPTION_NAMES, 'options')
+  checkOptionNames(options, names, 'options')
   const signal = options?.signal
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`)

@@ -1,7 +1,7 @@
 import { ChaosStore } from '@tiercache/core/testing'
 import { describe, expect, it, vi } from 'vitest'
 import { LoaderError, MemoryStore, TierCache } from '../src/index.js'
-import { countingLoader, tick } from './fixtures.js'
+import { cacheWithClock, countingLoader, tick } from './fixtures.js'
 
 describe('getMany', () => {
   it('one store round trip, one loader call, values in the order of the keys', async () => {
@@ -21,6 +21,15 @@ describe('getMany', () => {
     // all cached now, the miss too
     expect(await cache.getMany(['a', 'missing'], loader)).toEqual(['A', undefined])
     expect(loader).toHaveBeenCalledTimes(1)
+  })
+
+  it('refuses softTimeout, which a bulk call has no use for, rather than ignore it', async () => {
+    const { cache } = cacheWithClock<string>()
+    const loader = async (keys: readonly string[]) => keys.map((key) => key)
+    await expect(cache.getMany(['a'], { softTimeout: 10 } as never, loader)).rejects.toThrow(
+      /^options\.softTimeout is not an option; valid options: ttl, negTtl, staleTtl, resurrectTtl, hardTimeout, signal$/,
+    )
+    expect(await cache.getMany(['a'], { hardTimeout: '1s' }, loader)).toEqual(['a'])
   })
 
   it('concurrent single gets join the bulk load', async () => {

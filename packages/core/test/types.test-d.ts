@@ -104,6 +104,8 @@ describe('get overloads: a loader that cannot miss resolves the value type', () 
     // @ts-expect-error: a bulk loader that may return null does not give User[]
     const d: User[] = await users.getMany(['a'], async (keys) => keys.map(() => null as User | null))
     void d
+    // @ts-expect-error: softTimeout is not an option of getMany (refused at run time too)
+    void users.getMany(['a'], { softTimeout: 10 }, (keys) => keys.map(() => user))
   })
 })
 
