@@ -40,6 +40,7 @@ describe('benchmark harness', () => {
         'async-cache-dedupe',
         'lru-cache fetch',
         'tiercache tagged',
+        'tiercache refreshAhead',
       ])
       for (const row of table.rows) {
         expect(row).toHaveLength(table.columns.length)
@@ -49,6 +50,7 @@ describe('benchmark harness', () => {
       expect(table.rows[1]![3]).toBe('1.00×')
     }
     expect(result.findings.some((f) => f.includes('tiercache L1 hit'))).toBe(true)
+    expect(result.findings.some((f) => f.includes('tiercache refreshAhead L1 hit'))).toBe(true)
     expect(result.findings.some((f) => f.startsWith('WARNING') || f.startsWith('skipped'))).toBe(false)
     expect(lines.length).toBeGreaterThan(0)
     expect(textTable(result.tables[0]!)).toContain('async-cache-dedupe')
