@@ -10,11 +10,12 @@ import { TierCache } from '../../../packages/core/dist/index.js'
 import { RedisPubSubIpc } from '../../../packages/ipc/dist/index.js'
 import { RedisStore } from '../../../packages/redis/dist/index.js'
 import type { OperationKind } from '../history/history.js'
+import { hostNow } from '../history/host-clock.js'
 import type { NodeConfig, NodeMessage, ParentMessage, Workload } from './protocol.js'
 
 const config = JSON.parse(process.argv[2]!) as NodeConfig
 const send = (message: NodeMessage) => process.send!(message)
-const now = () => performance.timeOrigin + performance.now()
+const now = hostNow
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const store = new RedisStore({ url: config.url, prefix: config.prefix })

@@ -49,7 +49,7 @@ export type ParentMessage =
   | { readonly type: 'set-and-die'; readonly key: string }
   | { readonly type: 'exit' }
 
-/** Node → parent. Times are `performance.timeOrigin + performance.now()`. */
+/** Node → parent. Times are `hostNow()` (host-clock.ts). */
 export type NodeMessage =
   | { readonly type: 'ready'; readonly pid: number }
   | {

@@ -5,6 +5,7 @@
  */
 import { check, type Verdict } from '../history/checker.js'
 import type { History } from '../history/history.js'
+import { hostNow } from '../history/host-clock.js'
 import { type FleetNode, finishWorkload, type Recorder, runWorkload } from './fleet.js'
 import type { Fault, Target } from './nemesis.js'
 import type { Workload } from './protocol.js'
@@ -43,7 +44,7 @@ export interface ScenarioResult {
   readonly history: History
 }
 
-const now = () => performance.timeOrigin + performance.now()
+const now = hostNow
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Run `scenario` on the fleet; the recorder is cleared first. */

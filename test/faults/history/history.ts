@@ -1,7 +1,7 @@
 /**
  * A history: what every node of a run did, as seen from outside the cache.
  * Times are ms on one clock shared by the processes of a host
- * (`performance.timeOrigin + performance.now()`).
+ * (`hostNow()`, CLOCK_MONOTONIC: see host-clock.ts).
  *
  * Values are unique strings, so the checker knows which write produced a value
  * a read returned: `S|<node>|<n>` for a `set`, `L|<node>|<n>` for a loader call.

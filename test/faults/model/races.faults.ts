@@ -9,6 +9,7 @@ import fc from 'fast-check'
 import { describe, it } from 'vitest'
 import { check } from '../history/checker.js'
 import type { LoadCall, Operation } from '../history/history.js'
+import { hostNow } from '../history/host-clock.js'
 
 const SMOKE = process.env.FAULTS_SMOKE === '1'
 /** A bus message is delivered within this (the bound the checker allows other nodes). */
@@ -37,7 +38,7 @@ const steps = fc.array(
   { minLength: 1, maxLength: 14 },
 )
 
-const now = () => performance.timeOrigin + performance.now()
+const now = hostNow
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 let runs = 0

@@ -11,7 +11,12 @@ export interface HeapTrend {
   /** Heap used after GC at the end of the warm-up and at the end, in bytes. */
   readonly warmHeap: number
   readonly endHeap: number
-  /** (endHeap - warmHeap) / operations: ~0 when everything is bounded, tens of bytes per leaked map entry. */
+  /**
+   * Growth per operation: the least-squares slope of the heap after GC against operations counted, over
+   * the samples from the end of the warm-up on. ~0 when everything is bounded, tens of bytes per leaked
+   * map entry. A slope, not (endHeap - warmHeap) / operations: the heap moves ~100 KB between samples
+   * whatever the workload, and one high last sample then read as a leak when few operations were counted.
+   */
   readonly bytesPerOperation: number
   /** Heap after GC at each round, in MB, for the report. */
   readonly samplesMb: readonly number[]
@@ -59,7 +64,23 @@ export async function measureHeapTrend(options: {
     operations: counted,
     warmHeap,
     endHeap,
-    bytesPerOperation: counted === 0 ? 0 : (endHeap - warmHeap) / counted,
+    bytesPerOperation: slope(samples.slice(warmRounds - 1), size),
     samplesMb: samples.map((b) => Math.round(b / 1e5) / 10),
   }
+}
+
+/** Least-squares slope of `heaps` (one sample every `step` operations), in bytes per operation. */
+function slope(heaps: readonly number[], step: number): number {
+  const n = heaps.length
+  if (n < 2) return 0
+  const meanX = ((n - 1) / 2) * step
+  const meanY = heaps.reduce((sum, y) => sum + y, 0) / n
+  let num = 0
+  let den = 0
+  heaps.forEach((y, i) => {
+    const dx = i * step - meanX
+    num += dx * (y - meanY)
+    den += dx * dx
+  })
+  return num / den
 }
