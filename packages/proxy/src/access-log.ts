@@ -1,8 +1,11 @@
 import { closeSync, openSync, writeSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Writable } from 'node:stream'
 
 /** What the access log learns about one client request as it is served. */
 export interface RequestRecord {
+  /** `performance.now()` when the request reached the proxy. */
+  startedAt: number
   /** Milliseconds from sending the origin request to its response's end, `undefined` when none was made. */
   ms: number | undefined
   /** Set by a hot-path hit, whose head `getHeader` cannot read. */
@@ -12,10 +15,21 @@ export interface RequestRecord {
   target: string | undefined
 }
 
+/** Where the lines go: appended to a file, or to a stream (stdout). */
+type Sink = { readonly kind: 'file'; readonly fd: number } | { readonly kind: 'stream'; readonly stream: Writable }
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 /** Flushed at this size, or after `FLUSH_MS`, whichever comes first (nginx's `access_log … buffer= flush=`). */
 const BUFFER_BYTES = 64 * 1024
 const FLUSH_MS = 200
+/**
+ * Past this much written to stdout and not yet taken by its reader, batches are
+ * dropped (and counted on stderr) rather than held: a stalled log reader must
+ * not grow the proxy's memory without bound.
+ */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024
+/** nginx's status for a request whose client closed the connection before it was answered. */
+const CLIENT_CLOSED = 499
 
 /**
  * The access log, one line per request in nginx's `combined` format followed by
@@ -24,39 +38,58 @@ const FLUSH_MS = 200
  *
  *     127.0.0.1 - - [30/Nov/2026:19:20:00 +0000] "GET /a HTTP/1.1" 200 2048 "-" "curl/8.5" HIT 0.001 -
  *
- * Lines are buffered and written in batches: a synchronous write per request
- * would cost more than a cache hit.
+ * A request whose client left before its answer was sent is logged `499` (as
+ * nginx does) with 0 bytes; one whose client left during the body, with its
+ * status and `-` bytes (not all were sent).
+ *
+ * Lines are buffered and written in batches: a write per request would cost
+ * more than a cache hit. A file is written synchronously, as nginx writes its
+ * log; stdout through `process.stdout`, which queues what a full pipe cannot
+ * take yet (a synchronous write to a non-blocking pipe fails with `EAGAIN`).
+ * What is buffered is written on `close` and, should the process exit without
+ * one, on its `exit`.
  */
 export class AccessLog {
-  readonly #fd: number | undefined
+  readonly #sink: Sink | undefined
   #buffer = ''
   #timer: NodeJS.Timeout | undefined
   #second = -1
   #stamp = ''
+  #dropped = 0
+  /** Settles once stdout took the last batch written to it. */
+  #written: Promise<void> = Promise.resolve()
+  readonly #onExit = () => this.flush()
 
-  /** `path`: a file (appended to), `-` for stdout, `off` for none. */
-  constructor(path: string) {
-    this.#fd = path === 'off' ? undefined : path === '-' ? 1 : openSync(path, 'a')
+  /** `path`: a file (appended to), `-` for stdout, `off` for none; `stdout` stands in for `process.stdout`. */
+  constructor(path: string, stdout: Writable = process.stdout) {
+    if (path === 'off') return
+    this.#sink = path === '-' ? { kind: 'stream', stream: stdout } : { kind: 'file', fd: openSync(path, 'a') }
+    process.on('exit', this.#onExit)
   }
 
   /** Whether lines go anywhere (`off` costs a hit nothing). */
   get enabled(): boolean {
-    return this.#fd !== undefined
+    return this.#sink !== undefined
   }
 
-  /** Log one finished request; what `seen` lacks is read from the response's headers. */
-  write(req: IncomingMessage, res: ServerResponse, startedAt: number, seen: RequestRecord): void {
-    if (this.#fd === undefined) return
+  /**
+   * Log one request once its response closed (finished, or cut by the client);
+   * what `seen` lacks is read from the response's headers.
+   */
+  write(req: IncomingMessage, res: ServerResponse, seen: RequestRecord): void {
+    if (this.#sink === undefined) return
     const now = Date.now()
     const upstreamMs = seen.ms
-    const length = seen.bytes ?? res.getHeader('content-length')
+    const complete = res.writableFinished
+    const status = complete || res.headersSent ? res.statusCode : CLIENT_CLOSED
+    const bytes = complete ? (seen.bytes ?? res.getHeader('content-length') ?? 0) : res.headersSent ? '-' : 0
     const cacheStatus = seen.cacheStatus ?? res.getHeader('x-cache')
     const ua = req.headers['user-agent']
     const referer = req.headers.referer
     this.#buffer +=
       `${req.socket.remoteAddress ?? '-'} - - [${this.#time(now)}] "${req.method} ${seen.target ?? req.url} HTTP/${req.httpVersion}" ` +
-      `${res.statusCode} ${length ?? 0} "${referer ?? '-'}" "${ua ?? '-'}" ${cacheStatus ?? '-'} ` +
-      `${seconds(performance.now() - startedAt)} ${upstreamMs === undefined ? '-' : seconds(upstreamMs)}\n`
+      `${status} ${bytes} "${referer ?? '-'}" "${ua ?? '-'}" ${cacheStatus ?? '-'} ` +
+      `${seconds(performance.now() - seen.startedAt)} ${upstreamMs === undefined ? '-' : seconds(upstreamMs)}\n`
     if (this.#buffer.length >= BUFFER_BYTES) this.flush()
     else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref()
   }
@@ -65,16 +98,32 @@ export class AccessLog {
   flush(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    if (this.#fd === undefined || this.#buffer.length === 0) return
+    const sink = this.#sink
+    if (sink === undefined || this.#buffer.length === 0) return
     const text = this.#buffer
     this.#buffer = ''
-    writeSync(this.#fd, text)
+    if (sink.kind === 'file') {
+      writeSync(sink.fd, text)
+      return
+    }
+    if (sink.stream.writableLength > MAX_PENDING_BYTES) {
+      this.#dropped += lineCount(text)
+      return
+    }
+    if (this.#dropped > 0) {
+      process.stderr.write(`tiercache-proxy: the access log's reader fell behind: ${this.#dropped} lines dropped\n`)
+      this.#dropped = 0
+    }
+    this.#written = new Promise((resolve) => sink.stream.write(text, () => resolve()))
   }
 
-  /** Flush, and close the file if the log opened one. */
-  close(): void {
+  /** Flush, and close the file if the log opened one; resolves once stdout took the last lines. */
+  async close(): Promise<void> {
     this.flush()
-    if (this.#fd !== undefined && this.#fd > 2) closeSync(this.#fd)
+    process.off('exit', this.#onExit)
+    const sink = this.#sink
+    if (sink?.kind === 'file') closeSync(sink.fd)
+    else await this.#written
   }
 
   /** `$time_local` (in UTC), formatted once per second. */
@@ -91,3 +140,9 @@ export class AccessLog {
 }
 
 const seconds = (ms: number): string => (ms / 1000).toFixed(3)
+
+function lineCount(text: string): number {
+  let count = 0
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) count++
+  return count
+}

@@ -18,9 +18,10 @@ import {
 import { RedisPubSubIpc } from '@tiercache/ipc'
 import { RedisStore } from '@tiercache/redis'
 import { Redis } from 'ioredis'
-import { AccessLog, type RequestRecord } from './access-log.js'
+import { AccessLog } from './access-log.js'
 import { admin } from './admin.js'
 import type { ProxyConfig } from './config.js'
+import { ProxyResponse } from './proxy-response.js'
 import { absoluteTarget, type Rejection, rejection } from './request-checks.js'
 import { Upstream } from './upstream.js'
 
@@ -69,70 +70,72 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
   let draining = false
   const adminContext = { engine, purgeToken: config.purgeToken, draining: () => draining, origin: config.origin }
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const timing: RequestRecord = { ms: undefined, cacheStatus: undefined, bytes: undefined, target: undefined }
-    if (log.enabled) {
-      const startedAt = performance.now()
-      res.once('finish', () => log.write(req, res, startedAt, timing))
-    }
-    if (draining) res.shouldKeepAlive = false
+  /** Shared by every response (`this`): one log line once it closed, finished or cut. */
+  function logClosed(this: ProxyResponse): void {
+    log.write(this.req, this, this)
+  }
 
-    const rejected = rejection(req)
-    if (rejected !== undefined) return refuse(res, rejected)
-    // OPTIONS * asks about the server, not a resource (RFC 9110 §9.3.7): answered here, as no origin path names it.
-    if (req.url === '*') return noContent(res)
-    if (req.url?.[0] !== '/') {
-      // Absolute-form (RFC 9112 §3.2.2): its authority is the Host, the rest the target; the log keeps the original.
-      const target = absoluteTarget(req.url ?? '')!
-      timing.target = req.url
-      req.url = target.path
-      req.headers.host = target.authority
-    }
-    const url = req.url
-    if (
-      url.startsWith(adminPrefix) &&
-      (url.length === adminPrefix.length || url[adminPrefix.length] === '/' || url[adminPrefix.length] === '?')
-    ) {
-      const path = url.slice(adminPrefix.length).split('?')[0]!
-      admin(req, res, path, adminContext).catch((error: unknown) => failed(res, error))
-      return
-    }
-    // The hot path first: a fresh L1 hit written at once with its prebuilt head; anything else takes the full flow.
-    const request = fromNodeRequest(req)
-    let hit: FreshHit | undefined
-    try {
-      hit = engine.freshHit(request)
-      if (hit !== undefined) {
-        // writeHead with a list leaves nothing for getHeader: the log learns the status from here.
-        timing.cacheStatus = 'HIT'
-        timing.bytes = hit.body?.byteLength ?? 0
-        writeFreshHit(res, hit)
+  const server = createServer<typeof IncomingMessage, typeof ProxyResponse>(
+    { keepAliveTimeout: 65_000, ServerResponse: ProxyResponse },
+    (req, res) => {
+      if (log.enabled) {
+        res.startedAt = performance.now()
+        res.on('close', logClosed)
       }
-    } catch (error) {
-      return failed(res, error)
-    }
-    if (hit === undefined) full(req, res, request, timing)
-  })
+      if (draining) res.shouldKeepAlive = false
+
+      const rejected = rejection(req)
+      if (rejected !== undefined) return refuse(res, rejected)
+      // OPTIONS * asks about the server, not a resource (RFC 9110 §9.3.7): answered here, as no origin path names it.
+      if (req.url === '*') return noContent(res)
+      if (req.url?.[0] !== '/') {
+        // Absolute-form (RFC 9112 §3.2.2): its authority is the Host, the rest the target; the log keeps the original.
+        const target = absoluteTarget(req.url ?? '')!
+        res.target = req.url
+        req.url = target.path
+        req.headers.host = target.authority
+      }
+      const url = req.url
+      if (
+        url.startsWith(adminPrefix) &&
+        (url.length === adminPrefix.length || url[adminPrefix.length] === '/' || url[adminPrefix.length] === '?')
+      ) {
+        const path = url.slice(adminPrefix.length).split('?')[0]!
+        admin(req, res, path, adminContext).catch((error: unknown) => failed(res, error))
+        return
+      }
+      // The hot path first: a fresh L1 hit written at once with its prebuilt head; anything else takes the full flow.
+      const request = fromNodeRequest(req)
+      let hit: FreshHit | undefined
+      try {
+        hit = engine.freshHit(request)
+        if (hit !== undefined) {
+          // writeHead with a list leaves nothing for getHeader: the log learns the status from here.
+          res.cacheStatus = 'HIT'
+          res.bytes = hit.body?.byteLength ?? 0
+          writeFreshHit(res, hit)
+        }
+      } catch (error) {
+        return failed(res, error)
+      }
+      if (hit === undefined) full(req, res, request)
+    },
+  )
 
   // CONNECT (authority-form, RFC 9112 §3.2.3) asks for a tunnel, which a reverse proxy does not offer.
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
   })
 
-  function full(req: IncomingMessage, res: ServerResponse, request: CacheRequest, timing: RequestRecord): void {
-    serve(engine, exchange(req, res, request, timing)).catch((error: unknown) => failed(res, error))
+  function full(req: IncomingMessage, res: ProxyResponse, request: CacheRequest): void {
+    serve(engine, exchange(req, res, request)).catch((error: unknown) => failed(res, error))
   }
 
   /** One client request as the cache's request flow sees it. */
-  function exchange(
-    req: IncomingMessage,
-    res: ServerResponse,
-    request: CacheRequest,
-    timing: RequestRecord,
-  ): Exchange<void> {
+  function exchange(req: IncomingMessage, res: ProxyResponse, request: CacheRequest): Exchange<void> {
     return {
       request,
-      origin: upstream.origin(req, timing),
+      origin: upstream.origin(req, res),
       readBody: (limit) => readNodeBody(req, limit),
       replaySignal: () => {
         const controller = new AbortController()
@@ -140,7 +143,7 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
         return controller.signal
       },
       pass: async (cacheStatus) => {
-        const response = await upstream.pass(req, timing)
+        const response = await upstream.pass(req, res)
         const at = {
           method: request.method,
           requestHeaders: request.headers,
@@ -186,10 +189,12 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     cache.close()
     await tiers.close()
     if (idle) await upstream.close()
-    log.close()
+    // 6. The last log lines, unless stdout's reader stalled past the timeout
+    await within(log.close(), Math.max(left(), 1_000))
   }
   return {
-    server,
+    // Its responses are ProxyResponses, which are ServerResponses: callers see the plain type.
+    server: server as unknown as Server,
     httpCache: engine,
     address: server.address() as AddressInfo,
     close: () => {

@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Origin, type ProxyProcess, raw, runBin, startBin } from './proxy-process.js'
+import { BIN, Origin, type ProxyProcess, raw, runBin, startBin } from './proxy-process.js'
 
 // Ports of this file's proxies (HTTP, outside the Redis range).
 const PORT = 19_610
@@ -156,6 +157,65 @@ describe('tiercache-proxy (the bin)', () => {
     expect(slow).toMatch(/^HTTP\/1\.1 200 [\s\S]*v1$/)
     expect(health).toMatch(/^HTTP\/1\.1 503 [\s\S]*"status":"draining"/)
     expect(await proxy.exited).toBe(0)
+  })
+
+  it('logs a request whose client left before its answer, as 499 (nginx: client closed request)', async () => {
+    const { origin, proxy } = await setUp()
+    origin.delay = 300
+    await raw(PORT, 'GET /left HTTP/1.1\r\nHost: a\r\nUser-Agent: leaver\r\n\r\n', (socket) => {
+      setTimeout(() => socket.destroy(), 50)
+    })
+    // The origin's answer arrives after the client left: it is still cached for the next request.
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    await proxy.stop()
+    expect(proxy.output.stdout).toMatch(/"GET \/left HTTP\/1\.1" 499 0 "-" "leaver" - \d+\.\d{3} /)
+  })
+
+  it('keeps serving while the access log shares a full pipe with stderr (2>&1), and loses no line', async () => {
+    const origin = new Origin()
+    const originUrl = await origin.listen()
+    running.push({ stop: () => origin.close() })
+    const port = PORT + 3
+    // One pipe for stdout and stderr: the proxy's own stderr writes make it non-blocking, so a synchronous
+    // write of the log to a full pipe failed with EAGAIN and crashed the proxy.
+    const child = spawn('sh', ['-c', `exec "${process.execPath}" "${BIN}" --origin ${originUrl} --port ${port} 2>&1`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    running.push({
+      stop: async () => {
+        if (child.exitCode === null) child.kill('SIGTERM')
+        await exited
+      },
+    })
+    let output = ''
+    const collect = (chunk: Buffer) => {
+      output += chunk
+    }
+    child.stdout!.on('data', collect)
+    for (let i = 0; !output.includes('listening'); i++) {
+      if (child.exitCode !== null || i > 200) throw new Error(`tiercache-proxy did not start: ${output}`)
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    // Stop reading: the pipe fills (64 KiB, and what node buffers before it stops reading).
+    child.stdout!.off('data', collect)
+    child.stdout!.pause()
+    const agent = `big-${'u'.repeat(6_000)}`
+    const requests = 60
+    for (let i = 0; i < requests; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/p${i % 3}`, { headers: { 'user-agent': agent } })
+      expect(res.status).toBe(200)
+      await res.text()
+    }
+    // Past the log's 200 ms flush with the pipe still full: the proxy still answers.
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(child.exitCode).toBe(null)
+    expect((await fetch(`http://127.0.0.1:${port}/_tiercache/health`)).status).toBe(200)
+    child.stdout!.on('data', collect)
+    child.stdout!.resume()
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(output.split('\n').filter((line) => line.includes(agent))).toHaveLength(requests)
   })
 
   it('--host: listens on that address only', async () => {
