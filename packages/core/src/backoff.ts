@@ -89,23 +89,30 @@ interface Failing {
   readonly forgetAt: number
 }
 
+/** Most keys with backoff state; past it the key that failed longest ago is forgotten first. */
+export const BACKOFF_MAX_KEYS = 100_000
+
 /**
- * The per-key backoff state. Bounded by time, not by a count: each failure
- * moves its key to the back of the map, so the keys are in order of their last
- * failure, and drops the ones at the front whose state has expired. The map
- * holds at most the keys that failed within `max × (1 + jitter) + max`
- * (with a fixed delay: within one delay), however many keys ever failed.
+ * The per-key backoff state. Bounded by time: each failure moves its key to the
+ * back of the map, so the keys are in order of their last failure, and drops
+ * the ones at the front whose state has expired. The map holds at most the keys
+ * that failed within `max × (1 + jitter) + max` (with a fixed delay: within one
+ * delay), however many keys ever failed. And by a count (`maxKeys`), for an
+ * outage of more distinct keys than that within the window: a key forgotten
+ * early is only tried again sooner, as if it had not failed.
  */
 export class Backoff {
   readonly #policy: BackoffPolicy
   readonly #clock: Clock
   readonly #random: () => number
+  readonly #maxKeys: number
   readonly #keys = new Map<string, Failing>()
 
-  constructor(policy: BackoffPolicy, clock: Clock, random: () => number) {
+  constructor(policy: BackoffPolicy, clock: Clock, random: () => number, maxKeys = BACKOFF_MAX_KEYS) {
     this.#policy = policy
     this.#clock = clock
     this.#random = random
+    this.#maxKeys = maxKeys
   }
 
   /**
@@ -130,6 +137,7 @@ export class Backoff {
     const retryAt = now + waitMs
     this.#keys.delete(key)
     this.#keys.set(key, { failures, failedAt: now, retryAt, forgetAt: factor > 1 ? retryAt + maxMs : retryAt })
+    if (this.#keys.size > this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!)
     return waitMs
   }
 

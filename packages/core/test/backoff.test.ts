@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Backoff, backoffPolicy } from '../src/backoff.js'
+import { BACKOFF_MAX_KEYS, Backoff, backoffPolicy } from '../src/backoff.js'
 import { TierCache } from '../src/index.js'
 import { cacheWithClock, countingLoader, ManualClock, tick, until } from './fixtures.js'
 
@@ -139,6 +139,20 @@ describe('the backoff map stays bounded', () => {
     clock.advance(1_000)
     backoff.failed('last')
     expect(backoff.size).toBe(1)
+  })
+
+  it('a burst of more distinct failing keys than maxKeys inside the window keeps maxKeys, the latest ones', () => {
+    const clock = new ManualClock()
+    const policy = backoffPolicy({ initial: 60_000, max: 600_000, factor: 2, jitter: 0 }, undefined)
+    const backoff = new Backoff(policy, clock, Math.random, 1_000)
+    for (let i = 0; i < 5_000; i++) backoff.failed(`key:${i}`) // all at one instant: none has expired
+    expect(backoff.size).toBe(1_000)
+    expect(backoff.waiting('key:4999')).toBe(true)
+    expect(backoff.waiting('key:0')).toBe(false) // forgotten first: only retried sooner
+    // The default bound holds for the same burst past it.
+    const unbounded = new Backoff(policy, clock, Math.random)
+    for (let i = 0; i < BACKOFF_MAX_KEYS + 10; i++) unbounded.failed(`key:${i}`)
+    expect(unbounded.size).toBe(BACKOFF_MAX_KEYS)
   })
 
   it('exponential: keys are kept while they may still grow (max past their retry), then dropped', () => {
