@@ -3,7 +3,14 @@ import { type Deferred, deferred } from './deadline.js'
 import { type Entry, isDueAhead, isFresh, isKept, isServableStale } from './entry.js'
 import { LoaderError, TimeoutError } from './errors.js'
 import { freshnessOf, type LoadPipeline, stampOf } from './load.js'
-import { type BulkLoader, type BulkLoaderContext, type Load, type Loader, loaderContext } from './loader.js'
+import {
+  type BulkLoader,
+  type BulkLoaderContext,
+  isNotModified,
+  type Load,
+  type Loader,
+  loaderContext,
+} from './loader.js'
 import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
@@ -16,6 +23,9 @@ import { checkDurations, describe } from './validate.js'
 
 const BULK_META =
   'ctx.meta is not kept for values loaded by getMany (one meta cannot belong to many values): for a conditional refresh, use get(key, loader), whose ctx.staleMeta and ctx.meta are per key'
+
+const BULK_NOT_MODIFIED = (key: string) =>
+  `the bulk loader answered NOT_MODIFIED for "${key}", but getMany gives a bulk loader no previous value to keep: for a conditional refresh, use get(key, loader)`
 
 /** The parts of a cache the bulk path uses. */
 export interface GetManyParts<V> {
@@ -204,7 +214,11 @@ async function loadMany<V>(
     // One meta cannot belong to many values: say so rather than drop it (the type has no `meta` either).
     if (Object.hasOwn(ctx, 'meta')) throw new TypeError(BULK_META)
     stamp = stampOf(ctx.tags, seen)
-    for (const [j, key] of keys.entries()) if (values[j] != null) parts.checkValue(values[j], key)
+    for (const [j, key] of keys.entries()) {
+      // Never cached as a value: a bulk loader is given no previous value per key to keep.
+      if (isNotModified(values[j])) throw new TypeError(BULK_NOT_MODIFIED(key))
+      if (values[j] != null) parts.checkValue(values[j], key)
+    }
   } catch (thrown) {
     const outcomes = await Promise.allSettled(
       loads.map((load) => {

@@ -202,6 +202,16 @@ describe('ctx.meta misuse: a TypeError that names ctx.meta and says what to do',
     ).rejects.toThrow(/^ctx\.meta of key "doc" at \.check is a function/)
   })
 
+  it('a getMany bulk loader that answers NOT_MODIFIED fails saying so; the marker is never cached as a value', async () => {
+    const { cache } = cacheWithClock<Doc>({ ttl: 1_000 })
+    const failed = await cache.getMany(['a'], async () => [NOT_MODIFIED] as never).catch((error: unknown) => error)
+    expect(failed).toBeInstanceOf(LoaderError)
+    expect(String((failed as LoaderError).cause)).toMatch(
+      /TypeError: the bulk loader answered NOT_MODIFIED for "a", but getMany gives a bulk loader no previous value/,
+    )
+    expect(cache.peek('a')).toBeUndefined()
+  })
+
   it('a getMany bulk loader that sets ctx.meta is told it is not kept there, not silently ignored', async () => {
     const { cache } = cacheWithClock<Doc>({ ttl: 1_000 })
     const bulk = async (keys: readonly string[], ctx: object) => {
