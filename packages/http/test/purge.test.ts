@@ -1,3 +1,5 @@
+import { MemoryStore, TierCache } from '@tiercache/core'
+import { ChaosStore } from '@tiercache/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { get, nextLoad, start, stopAll, TestOrigin } from './servers.js'
 
@@ -27,6 +29,26 @@ describe('purge', () => {
     expect((await get(`${url}/p/2`)).headers['x-cache']).toBe('MISS')
     expect((await get(`${url}/about`)).headers['x-cache']).toBe('HIT')
     expect(origin.count).toBe(6)
+  })
+
+  it('by tag is the core tag operation: the same few store calls for 1 and for 40 tagged responses', async () => {
+    const purgeCalls = async (responses: number) => {
+      const origin = new TestOrigin()
+      origin.headers = { 'cache-tag': 'catalog' }
+      const store = new ChaosStore(new MemoryStore())
+      const cache = new TierCache<never>({ name: `purge-o1-${responses}`, store })
+      const { url, httpCache } = await start(origin, { cache })
+      for (let i = 0; i < responses; i++) await get(`${url}/p/${i}`)
+      store.calls.clear()
+      await httpCache.purgeTag('catalog')
+      const calls = [...store.calls.values()].reduce((a, b) => a + b, 0)
+      expect((await get(`${url}/p/0`)).headers['x-cache']).toBe('MISS')
+      return calls
+    }
+    const one = await purgeCalls(1)
+    expect(one).toBeGreaterThan(0)
+    expect(one).toBeLessThanOrEqual(4)
+    expect(await purgeCalls(40)).toBe(one)
   })
 
   it('a tag purge with many concurrent readers refetches once', async () => {
