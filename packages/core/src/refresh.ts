@@ -4,7 +4,7 @@ import { orAfter } from './deadline.js'
 import type { Entry } from './entry.js'
 import type { Load } from './loader.js'
 import { type GetInfo, info } from './result.js'
-import type { SingleFlight } from './single-flight.js'
+import type { SingleFlight, Ticket } from './single-flight.js'
 import type { Stats } from './stats.js'
 
 /**
@@ -112,7 +112,14 @@ export class Refresher<V> {
     this.#o.stats.refresh(key)
     // Its own ticket, even from inside a flight: the flight settles now, the refresh later.
     const ticket = flights.mark(key)
-    const { f, loader, version } = request
+    // The stale answer first: the refresh's first store command (its lock) is sent after the
+    // callers served now have their value, not before (issue 15). Deduplicated and ticketed
+    // already, so nothing can start a second refresh or miss a write meanwhile.
+    setImmediate(() => this.#refresh(request, entry, ticket, ahead))
+  }
+
+  #refresh(request: RefreshRequest<V>, entry: Entry<V>, ticket: Ticket, ahead: boolean): void {
+    const { key, f, loader, version } = request
     this.#o
       .load({
         key,
@@ -130,7 +137,7 @@ export class Refresher<V> {
       .catch((error: unknown) => this.#o.stats.error(error, key))
       .finally(() => {
         this.#running.delete(key)
-        flights.unmark(key, ticket)
+        this.#o.flights.unmark(key, ticket)
       })
   }
 }

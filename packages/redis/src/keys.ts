@@ -22,11 +22,31 @@ import { createHash } from 'node:crypto'
 
 /** Longest part kept readable; longer ones are hashed so key length stays bounded. */
 const MAX_READABLE = 128
-const SAFE_NAMESPACE = /^[A-Za-z0-9_.\-/@=+]+$/
-const SAFE_KEY = /^[A-Za-z0-9_.\-/@=+:|,;]+$/
 
-function part(input: string, safe: RegExp): string {
-  if (input.length <= MAX_READABLE && safe.test(input)) return input
+/**
+ * The safe characters, by char code: `A-Z a-z 0-9 _ . - / @ = +` in both
+ * parts, and `: | , ;` in keys only. A table lookup per character rather
+ * than a regular expression: this runs on every read (issue 15).
+ */
+const SAFE_IN_NAMESPACE = new Uint8Array(128)
+const SAFE_IN_KEY = new Uint8Array(128)
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/@=+') {
+  SAFE_IN_NAMESPACE[c.charCodeAt(0)] = 1
+  SAFE_IN_KEY[c.charCodeAt(0)] = 1
+}
+for (const c of ':|,;') SAFE_IN_KEY[c.charCodeAt(0)] = 1
+
+/** Every char of `input` is marked in `safe` (ASCII only). */
+function allSafe(input: string, safe: Uint8Array): boolean {
+  for (let i = 0; i < input.length; i++) {
+    const code = input.charCodeAt(i)
+    if (code >= 128 || safe[code] === 0) return false
+  }
+  return true
+}
+
+function part(input: string, safe: Uint8Array): string {
+  if (input.length > 0 && input.length <= MAX_READABLE && allSafe(input, safe)) return input
   return `#${createHash('sha256').update(input, 'utf8').digest('base64url')}`
 }
 
@@ -41,11 +61,23 @@ export class KeySpace {
     this.releaseChannel = `${prefix}lock-released`
   }
 
+  /** The last namespace a stem was built for, and its part: a store serves one or two namespaces. */
+  #namespace: string | undefined
+  #namespacePart = ''
+
   /** The hash-tagged stem shared by a key's value and lock. */
   stem(namespace: string, key: string): string {
-    checkName(namespace, 'namespace')
-    checkName(key, 'key')
-    return `${this.#prefix}{${part(namespace, SAFE_NAMESPACE)}:${part(key, SAFE_KEY)}}`
+    if (namespace !== this.#namespace) {
+      checkName(namespace, 'namespace')
+      this.#namespacePart = part(namespace, SAFE_IN_NAMESPACE)
+      this.#namespace = namespace
+    }
+    // A safe key is well-formed (ASCII): only the others need the surrogate check.
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_READABLE || !allSafe(key, SAFE_IN_KEY)) {
+      checkName(key, 'key')
+      return `${this.#prefix}{${this.#namespacePart}:${part(key, SAFE_IN_KEY)}}`
+    }
+    return `${this.#prefix}{${this.#namespacePart}:${key}}`
   }
 
   /** The value key of `key` in `namespace` at `generation`. */
@@ -61,7 +93,7 @@ export class KeySpace {
   /** The counter `purge` increments. */
   generation(namespace: string): string {
     checkName(namespace, 'namespace')
-    return `${this.#prefix}{${part(namespace, SAFE_NAMESPACE)}}:gen`
+    return `${this.#prefix}{${part(namespace, SAFE_IN_NAMESPACE)}}:gen`
   }
 }
 

@@ -58,4 +58,23 @@ describe('KeySpace', () => {
     // Whole pairs are fine.
     expect(keys.value('ns', `a${emoji}`, '0')).toContain('#')
   })
+
+  it('keeps exactly the safe characters readable (the table that replaced the regular expressions)', () => {
+    const safeInBoth = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/@=+'
+    for (let code = 0; code < 256; code++) {
+      const c = String.fromCharCode(code)
+      const inKey = safeInBoth.includes(c) || ':|,;'.includes(c)
+      expect(keys.value('ns', `k${c}`, '0') === `p:{ns:k${c}}:0`, `key char ${code}`).toBe(inKey)
+      expect(keys.generation(`n${c}`) === `p:{n${c}}:gen`, `namespace char ${code}`).toBe(safeInBoth.includes(c))
+    }
+  })
+
+  it("builds each namespace's own stem when calls alternate between namespaces", () => {
+    const space = new KeySpace('q:')
+    expect(space.value('a', 'k', '0')).toBe('q:{a:k}:0')
+    expect(space.value('b:c', 'k', '0')).toMatch(/^q:\{#[\w-]+:k\}:0$/)
+    expect(space.value('a', 'k', '0')).toBe('q:{a:k}:0')
+    expect(() => space.value('', 'k', '0')).toThrow(/namespace/)
+    expect(space.lock('a', 'k')).toBe('q:{a:k}:lock')
+  })
 })
