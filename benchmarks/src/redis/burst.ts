@@ -12,7 +12,7 @@ const url = process.argv[2] ?? 'redis://127.0.0.1:6379'
 const entry = process.argv[3] ?? '../../../packages/redis/src/index.js'
 const { RedisStore } = (await import(entry)) as typeof import('../../../packages/redis/src/index.js')
 
-const BURST = 2_500
+const BURST = Number(process.env.BURST ?? 2_500)
 const ROUNDS = 5
 const store = new RedisStore({ url, prefix: 'tc-bench-burst:' })
 const circuit: string[] = []

@@ -37,6 +37,15 @@ export interface RedisStoreOptions {
    */
   commandTimeoutMs?: Duration
   /**
+   * Calls sent to Redis and not yet answered, at most; more wait their turn,
+   * unsent, in order, and `commandTimeoutMs` counts from when each is sent.
+   * So a burst of thousands of writes is not timed out (and refused by Redis
+   * as late) while it sits in the client's own buffers. A waiting call is
+   * refused unsent (`not-applied`) if the circuit opens meanwhile.
+   * @default 256
+   */
+  maxInFlight?: number
+  /**
    * Consecutive failed calls (timeouts, connection errors) that open the
    * circuit breaker; while open, calls fail at once with a `StoreError`.
    * @default 3
@@ -95,6 +104,7 @@ export interface RedisStoreOptions {
 export const DEFAULTS = {
   prefix: 'tiercache:',
   commandTimeoutMs: 200,
+  maxInFlight: 256,
   failureThreshold: 3,
   breakerOpenMs: 1000,
   generationTrustMs: 0,
@@ -110,6 +120,7 @@ const OPTION_NAMES = optionNames<RedisStoreOptions>({
   redis: true,
   prefix: true,
   commandTimeoutMs: true,
+  maxInFlight: true,
   failureThreshold: true,
   breakerOpenMs: true,
   fenceMs: true,
@@ -140,12 +151,16 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   }
   positive(resolved.failureThreshold, 'failureThreshold')
   positive(resolved.maxValueBytes, 'maxValueBytes')
+  if (!Number.isInteger(resolved.maxInFlight) || resolved.maxInFlight < 1) {
+    throw new TypeError(`options.maxInFlight must be an integer >= 1, got ${String(resolved.maxInFlight)}`)
+  }
   const minRecheckMs = positiveDuration(resolved.minRecheckMs, 'minRecheckMs')
   const maxRecheckMs = positiveDuration(resolved.maxRecheckMs, 'maxRecheckMs')
   if (maxRecheckMs < minRecheckMs) throw new TypeError('options.maxRecheckMs must be >= minRecheckMs')
   return {
     prefix: resolved.prefix,
     commandTimeoutMs: positiveDuration(resolved.commandTimeoutMs, 'commandTimeoutMs'),
+    maxInFlight: resolved.maxInFlight,
     failureThreshold: resolved.failureThreshold,
     breakerOpenMs: positiveDuration(resolved.breakerOpenMs, 'breakerOpenMs'),
     generationTrustMs: parseDuration(resolved.generationTrustMs, 'options.generationTrustMs'),

@@ -134,7 +134,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       },
       now: () => performance.now(),
     })
-    this.#guard = new CommandGuard(this.client, this.#breaker, this.#options.commandTimeoutMs, this.#clock)
+    this.#guard = new CommandGuard({
+      client: this.client,
+      breaker: this.#breaker,
+      timeoutMs: this.#options.commandTimeoutMs,
+      clock: this.#clock,
+      maxInFlight: this.#options.maxInFlight,
+    })
     this.#probe = new CircuitProbe({
       client: this.client,
       guard: this.#guard,

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest'
+import { QueuedCall, TimeoutQueue } from '../src/timeout-queue.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+class Call extends QueuedCall {
+  expiredAt: number | undefined
+  constructor(
+    readonly name: string,
+    readonly log: string[],
+  ) {
+    super()
+  }
+  expire(): void {
+    this.expiredAt = performance.now()
+    this.log.push(this.name)
+  }
+}
+
+describe('TimeoutQueue', () => {
+  it('expires unanswered calls in the order they were sent, each no sooner than its time-out', async () => {
+    const queue = new TimeoutQueue(30)
+    const log: string[] = []
+    const a = new Call('a', log)
+    const b = new Call('b', log)
+    const c = new Call('c', log)
+    queue.add(a)
+    await sleep(10)
+    queue.add(b)
+    queue.add(c)
+    queue.remove(b)
+    expect(queue.size).toBe(2)
+    await sleep(80)
+    expect(log).toEqual(['a', 'c'])
+    expect(a.expiredAt! - a.sentAt).toBeGreaterThanOrEqual(30)
+    expect(c.expiredAt! - c.sentAt).toBeGreaterThanOrEqual(30)
+    expect(b.expiredAt).toBeUndefined()
+    expect(queue.size).toBe(0)
+  })
+
+  it('holds no call once it is answered, whatever the order of answers', () => {
+    const queue = new TimeoutQueue(10_000)
+    const calls = Array.from({ length: 5 }, (_, i) => new Call(String(i), []))
+    for (const call of calls) queue.add(call)
+    for (const i of [2, 0, 4, 1, 3]) queue.remove(calls[i]!)
+    expect(queue.size).toBe(0)
+    // Removing twice is harmless (an answer after the time-out took it).
+    queue.remove(calls[0]!)
+    expect(queue.size).toBe(0)
+    for (const call of calls) expect([call.prev, call.next, call.queued]).toEqual([undefined, undefined, false])
+  })
+
+  it('keeps timing out calls added while it judges the due ones', async () => {
+    const queue = new TimeoutQueue(20)
+    const log: string[] = []
+    const late = new Call('late', log)
+    queue.add(
+      new (class extends Call {
+        override expire(): void {
+          super.expire()
+          queue.add(late)
+        }
+      })('first', log),
+    )
+    await sleep(90)
+    expect(log).toEqual(['first', 'late'])
+  })
+})
