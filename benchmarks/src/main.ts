@@ -1,7 +1,9 @@
 /**
- * `pnpm bench [--full] [--only=l1-hit,l2-hit,...] [--no-report]`: runs the
- * scenarios, prints each table as it is done (progress on stderr), then writes
- * docs/benchmarks/README.md and the SVG charts beside it.
+ * `pnpm bench [--full] [--only=l1-hit,l2-hit,...] [--report]`: runs the
+ * scenarios and prints each table as it is done (progress on stderr). With
+ * `--report` (and every scenario), it then writes docs/benchmarks/README.md
+ * and the SVG charts beside it; without, the committed report stays as it is
+ * (a quick run must not replace a full one).
  */
 
 import { performance } from 'node:perf_hooks'
@@ -35,7 +37,7 @@ const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
   .split(',')
-const writeDocs = !args.includes('--no-report')
+const writeDocs = args.includes('--report')
 const budget = BUDGETS[full ? 'full' : 'quick']
 const selected: Scenario[] = only ? SCENARIOS.filter((s) => only.includes(s.id)) : [...SCENARIOS]
 if (only && selected.length !== only.length) {
@@ -76,7 +78,7 @@ const durationS = (performance.now() - started) / 1000
 if (writeDocs && only === undefined) {
   const dir = fileURLToPath(new URL('../../docs/benchmarks/', import.meta.url))
   writeReport(dir, {
-    command: `pnpm bench${full ? ' --full' : ''}`,
+    command: `pnpm bench${full ? ' --full' : ''} --report`,
     mode: budget.mode,
     machine,
     loadAtEnd: loadAverage(),
@@ -92,5 +94,7 @@ if (writeDocs && only === undefined) {
   progress(`report written to docs/benchmarks/README.md`)
 } else if (writeDocs) {
   progress('--only: report not written (it must hold every scenario of one run)')
+} else {
+  progress('report not written (add --report to replace docs/benchmarks/README.md)')
 }
 progress(`done in ${durationS.toFixed(0)} s`)

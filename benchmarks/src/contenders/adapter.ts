@@ -27,8 +27,8 @@ export interface AdapterOptions {
    * `useRecords: false` (objects as plain maps).
    */
   readonly codec?: 'msgpack' | 'json' | 'msgpack-maps'
-  /** tiercache only: no shared store at all (a store that keeps nothing), to weigh L1 alone. */
-  readonly l1Only?: boolean
+  /** tiercache only: its in-process `MemoryStore` bounded to this many entries (what a user would set to weigh L1 nearly alone). */
+  readonly storeEntries?: number
   /** Called on a miss; the same function for every library. */
   readonly loader: (key: string) => Promise<unknown>
 }

@@ -1,9 +1,8 @@
-import { type Codec, jsonCodec, TierCache } from '@tiercache/core'
+import { type Codec, jsonCodec, MemoryStore, TierCache } from '@tiercache/core'
 import { RedisStore } from '@tiercache/redis'
 import { Redis } from 'ioredis'
 import { Packr } from 'msgpackr'
 import { type AdapterFactory, needRedis } from './adapter.js'
-import { NullStore } from './null-store.js'
 
 /** Rough byte size of a value for `lruMaxBytes`: its JSON length (what most users would write). */
 export function jsonSize(value: unknown): number {
@@ -28,7 +27,8 @@ export const createTiercache: AdapterFactory = async (options) => {
       ? undefined
       : new Redis({ host: redis.host, port: redis.port, enableAutoPipelining: redis.autoPipelining ?? false })
   const store = client && redis ? new RedisStore({ client, prefix: `${redis.prefix}tc:` }) : undefined
-  const l2 = store ?? (options.l1Only ? new NullStore() : undefined)
+  const l2 =
+    store ?? (options.storeEntries === undefined ? undefined : new MemoryStore({ maxEntries: options.storeEntries }))
   const cache = new TierCache<unknown>({
     name: options.namespace,
     lruSize: options.tiers === 'redis' ? 0 : options.lruSize,
@@ -54,8 +54,8 @@ export const createTiercache: AdapterFactory = async (options) => {
       options.tiers === 'redis' ? 'lruSize 0' : `lruSize ${options.lruSize}`,
       store
         ? `RedisStore(ioredis${redis?.autoPipelining ? ' autopipelining' : ''})`
-        : options.l1Only
-          ? 'no L2'
+        : options.storeEntries !== undefined
+          ? `MemoryStore({ maxEntries: ${options.storeEntries} })`
           : 'MemoryStore',
       options.codec && options.codec !== 'msgpack' ? `codec ${options.codec}` : '',
       options.staleMs !== undefined ? 'staleTtl' : '',

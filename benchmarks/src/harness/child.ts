@@ -39,3 +39,60 @@ export function serveChild<I, O>(work: (input: I) => Promise<O>): void {
     }
   })
 }
+
+/** A child kept running across requests, so rounds of several children can be interleaved. */
+export interface ChildSession<Q, A> {
+  /** Send `request`; resolves with the child's next message. */
+  request(request: Q): Promise<A>
+  /** Ask the child to exit (a `null` request) and wait for it. */
+  close(): Promise<void>
+}
+
+/**
+ * Start `script` (see {@link runChild}) and keep it: every `request` is one
+ * message each way. The child serves with {@link serveRequests}.
+ */
+export function openChild<Q, A>(script: URL): ChildSession<Q, A> {
+  const child = fork(fileURLToPath(script), [], {
+    execArgv: ['--expose-gc', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  let exited: Error | undefined
+  const waiting: { resolve: (a: A) => void; reject: (e: Error) => void }[] = []
+  child.on('message', (message) => waiting.shift()?.resolve(message as A))
+  child.once('exit', (code) => {
+    exited = new Error(`${script.pathname} exited with ${code}`)
+    for (const w of waiting.splice(0)) w.reject(exited)
+  })
+  return {
+    request(request) {
+      if (exited) return Promise.reject(exited)
+      return new Promise<A>((resolve, reject) => {
+        waiting.push({ resolve, reject })
+        child.send(request as object)
+      })
+    },
+    close() {
+      if (exited) return Promise.resolve()
+      return new Promise((resolve) => {
+        child.once('exit', () => resolve())
+        child.send({ close: true })
+      })
+    },
+  }
+}
+
+/** In a child started by {@link openChild}: answers each request with `work`'s result; exits on `{ close: true }`. */
+export function serveRequests<Q, A>(work: (request: Q) => Promise<A>): void {
+  process.on('message', async (request) => {
+    if ((request as { close?: boolean }).close === true) {
+      process.exit(0)
+    }
+    try {
+      process.send!(await work(request as Q))
+    } catch (error) {
+      console.error(error)
+      process.exit(1)
+    }
+  })
+}

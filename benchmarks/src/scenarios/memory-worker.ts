@@ -9,7 +9,8 @@ export interface MemoryJob {
   readonly library?: Library
   readonly entries: number
   readonly maxBytes?: number
-  readonly l1Only?: boolean
+  /** tiercache only: its default MemoryStore bounded to this many entries (to weigh L1 nearly alone). */
+  readonly storeEntries?: number
 }
 
 /** Growth of heap + array buffers after full GCs, and what the library says it holds. */
@@ -40,13 +41,18 @@ serveChild<MemoryJob, MemoryAnswer>(async (job) => {
   }
   const factory = await factoryOf(job.library)
   if (typeof factory === 'string') return { heapBytes: 0, rssBytes: 0, error: factory }
+  // Weighed from before the cache is built, so what a library allocates up front (lru-cache
+  // preallocates its arrays for `max`) counts like what it allocates per entry; and built for
+  // exactly the entries it will hold, so no library's up-front share is twice its need.
+  const before = settle()
+  const rss = process.memoryUsage().rss
   const options: AdapterOptions = {
     tiers: 'memory',
     namespace: 'mem',
-    lruSize: job.entries * 2,
+    lruSize: job.entries,
     ttlMs: 3_600_000,
     ...(job.maxBytes !== undefined ? { maxBytes: job.maxBytes } : {}),
-    ...(job.l1Only ? { l1Only: true } : {}),
+    ...(job.storeEntries !== undefined ? { storeEntries: job.storeEntries } : {}),
     loader: async (key) => makeValue(index(key)),
   }
   let adapter: Awaited<ReturnType<typeof factory>>
@@ -55,8 +61,6 @@ serveChild<MemoryJob, MemoryAnswer>(async (job) => {
   } catch (error) {
     return { heapBytes: 0, rssBytes: 0, error: error instanceof Error ? error.message : String(error) }
   }
-  const before = settle()
-  const rss = process.memoryUsage().rss
   for (let i = 0; i < job.entries; i++) await adapter.get(`mem:${i}`)
   const heapBytes = settle() - before
   const answer: MemoryAnswer = {
