@@ -248,6 +248,8 @@ describe('logger option', () => {
       ['warn', 'tiercache: invalidation bus disconnected; L1 entries older than maxStalenessMs are not served'],
       ['debug', 'tiercache: invalidation bus reconnected; L1 dropped'],
     ])
+    // The refresh starts after the stale answer (a macrotask later): it must not run into the next test.
+    await cache.idle()
   })
 
   it('without a logger nothing is logged and failures still reach the error event only', async () => {
