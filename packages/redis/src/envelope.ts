@@ -29,6 +29,8 @@
  * (`benchmarks/src/redis/envelope.ts`).
  */
 
+import type { StoreRecord } from '@tiercache/core'
+
 const MAGIC = 0xcb
 const VERSION_AT = 8
 /** Bytes of a version id. */
@@ -69,6 +71,8 @@ export interface OpenedRecord {
   readonly resurrected?: true
   readonly meta?: Uint8Array
   readonly tagged?: true
+  /** The version `open` was given, if it was (then the record is a `StoreRecord`, built once). */
+  readonly version?: string
 }
 
 /** What `open` returns for a delete's tombstone: no record. */
@@ -155,7 +159,9 @@ function writeHeader(bytes: Buffer, flags: number, afterFresh: number, version: 
  * the record, `DELETED` for a tombstone, or a string describing the problem
  * when the bytes are not an envelope (the caller reports it and reads a miss).
  */
-export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED | string {
+export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED | string
+export function open(bytes: Buffer, pttl: number, version: string): StoreRecord | typeof DELETED | string
+export function open(bytes: Buffer, pttl: number, version?: string): OpenedRecord | typeof DELETED | string {
   if (bytes.length < 1) return 'empty bytes'
   if (bytes[0] !== MAGIC) return `first byte 0x${bytes[0]!.toString(16)} is not the envelope's 0xcb`
   if (bytes.length < HEADER_BYTES) return `${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`
@@ -179,11 +185,14 @@ export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED
   // PTTL -1 (no expiry) only happens when someone PERSISTed the key by hand.
   const keepForever = (flags & KEEP_FOREVER) !== 0 || pttl === -1
   const remaining = pttl === -1 ? Number.POSITIVE_INFINITY : pttl
-  const plain = {
-    data: negative ? undefined : bytes.subarray(header),
-    freshMs: (flags & NEVER_STALE) !== 0 ? Number.POSITIVE_INFINITY : remaining - afterFresh,
-    keepMs: keepForever ? Number.POSITIVE_INFINITY : remaining,
+  const data = negative ? undefined : bytes.subarray(header)
+  const freshMs = (flags & NEVER_STALE) !== 0 ? Number.POSITIVE_INFINITY : remaining - afterFresh
+  const keepMs = keepForever ? Number.POSITIVE_INFINITY : remaining
+  // The common record (no flags, no meta, no stale window) in one object, with its version when given.
+  if ((flags & (TAGGED | RESURRECTED)) === 0 && meta === undefined && timed === HEADER_BYTES) {
+    return version === undefined ? { data, freshMs, keepMs } : { data, freshMs, keepMs, version }
   }
+  const plain: OpenedRecord = version === undefined ? { data, freshMs, keepMs } : { data, freshMs, keepMs, version }
   const tagMarked: OpenedRecord = (flags & TAGGED) !== 0 ? { ...plain, tagged: true } : plain
   const marked: OpenedRecord = (flags & RESURRECTED) !== 0 ? { ...tagMarked, resurrected: true } : tagMarked
   const record: OpenedRecord = meta === undefined ? marked : { ...marked, meta }

@@ -90,10 +90,18 @@ export class KeySpace {
     return `${this.stem(namespace, key)}:lock`
   }
 
+  /** The last namespace a generation key was built for, and that key. */
+  #generationOf: string | undefined
+  #generationKey = ''
+
   /** The counter `purge` increments. */
   generation(namespace: string): string {
-    checkName(namespace, 'namespace')
-    return `${this.#prefix}{${part(namespace, SAFE_IN_NAMESPACE)}}:gen`
+    if (namespace !== this.#generationOf) {
+      checkName(namespace, 'namespace')
+      this.#generationKey = `${this.#prefix}{${part(namespace, SAFE_IN_NAMESPACE)}}:gen`
+      this.#generationOf = namespace
+    }
+    return this.#generationKey
   }
 }
 

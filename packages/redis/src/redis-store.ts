@@ -204,7 +204,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#guard.run('get', () => this.#read(namespace, stems, [key])).then((reads) => reads[0]!.record)
+    return this.#guard.run('get', () => this.#readOne(namespace, stems[0]!, key)).then((read) => read.record)
   }
 
   /** Read many records in one round trip (one per node on a Cluster), in the order of `keys`. */
@@ -220,7 +220,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#guard.run('get', () => this.#read(namespace, stems, [key])).then((reads) => reads[0]!)
+    return this.#guard.run('get', () => this.#readOne(namespace, stems[0]!, key))
   }
 
   /** {@link read} for many keys in one round trip (one per node on a Cluster), in the order of `keys`. */
@@ -440,32 +440,82 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
         send: (target, keys, argv) => target.tiercacheReadBuffer(keys.length, ...keys, ...argv),
       }),
     )
-    return slices.map(({ items, now }, i) => {
-      const [bytes, pttl, id] = items as [Buffer | number | null, number, Buffer]
-      const version = formatVersion(generation, now, id)
-      if (bytes === null || bytes === undefined) return { record: undefined, version }
-      if (typeof bytes === 'number') {
-        this.#report(
-          new StoreCallError({
-            operation: 'get',
-            kind: 'too-large',
-            outcome: 'not-applied',
-            cause: new ValueTooLargeError(bytes, this.#options.maxValueBytes),
-            namespace,
-            key: keys[i]!,
-          }),
-        )
-        return { record: undefined, version }
+    return slices.map(({ items, now }, i) =>
+      this.#toRead(
+        namespace,
+        keys[i]!,
+        formatVersion(generation, now, items[2] as Buffer),
+        items[0],
+        items[1] as number,
+      ),
+    )
+  }
+
+  /**
+   * One key's read on a standalone Redis: the read script with its generation
+   * check, straight (the path of every L2 hit: none of the batch's arrays,
+   * closures and slices for a batch of one).
+   */
+  async #readOne(namespace: string, stem: string, key: string): Promise<StoreRead> {
+    if (this.#cluster) return (await this.#read(namespace, [stem], [key]))[0]!
+    const generationKey = this.#keys.generation(namespace)
+    for (let attempt = 0; attempt < GENERATION_ATTEMPTS; attempt++) {
+      const generation = this.#generations.current(namespace)
+      const reply = await this.#scripts.tiercacheReadBuffer(
+        2,
+        generationKey,
+        `${stem}:${generation}`,
+        generation,
+        this.#options.maxValueBytes,
+      )
+      if (!Array.isArray(reply)) {
+        const text = String(reply)
+        if (text === 'late') throw new LateCommandError()
+        this.#generations.learn(namespace, text)
+        continue
       }
-      const opened = open(bytes, pttl)
-      if (opened === DELETED) return { record: undefined, version }
-      if (typeof opened === 'string') {
-        this.#guard.note('decode')
-        this.emit('error', new MalformedRecordError(namespace, keys[i]!, opened))
-        return { record: undefined, version }
-      }
-      return { record: { ...opened, version }, version }
+      const now = Number(reply[3])
+      this.#clock.observe(now)
+      return this.#toRead(
+        namespace,
+        key,
+        formatVersion(generation, now, reply[2] as Buffer),
+        reply[0],
+        reply[1] as number,
+      )
+    }
+    throw new StoreCallError({
+      operation: 'generation',
+      kind: 'contention',
+      outcome: 'not-applied',
+      message: `namespace "${namespace}" was purged during ${GENERATION_ATTEMPTS} attempts`,
     })
+  }
+
+  /** What the read script found for `key`: bytes (or their size when over the limit, or nothing) and PTTL. */
+  #toRead(namespace: string, key: string, version: string, bytes: unknown, pttl: number): StoreRead {
+    if (bytes === null || bytes === undefined) return { record: undefined, version }
+    if (typeof bytes === 'number') {
+      this.#report(
+        new StoreCallError({
+          operation: 'get',
+          kind: 'too-large',
+          outcome: 'not-applied',
+          cause: new ValueTooLargeError(bytes, this.#options.maxValueBytes),
+          namespace,
+          key,
+        }),
+      )
+      return { record: undefined, version }
+    }
+    const opened = open(bytes as Buffer, pttl, version)
+    if (opened === DELETED) return { record: undefined, version }
+    if (typeof opened === 'string') {
+      this.#guard.note('decode')
+      this.emit('error', new MalformedRecordError(namespace, key, opened))
+      return { record: undefined, version }
+    }
+    return { record: opened, version }
   }
 
   #report(error: StoreCallError): void {
