@@ -31,9 +31,23 @@ export interface MemoryStoreOptions {
    * @default 60_000
    */
   fenceMs?: Duration
+  /**
+   * Keep the values themselves, not their bytes ({@link SharedStore.keepsValues}):
+   * for a store only one process's caches use, so each value is held once
+   * and never encoded or decoded. Caches that share such a store share the
+   * objects (treat them as immutable); read it through a cache, as its records
+   * carry no codec bytes. A `TierCache` given no store makes one with this on.
+   * @default false
+   */
+  keepValues?: boolean
 }
 
-const MEMORY_STORE_OPTION_NAMES = optionNames<MemoryStoreOptions>({ maxEntries: true, clock: true, fenceMs: true })
+const MEMORY_STORE_OPTION_NAMES = optionNames<MemoryStoreOptions>({
+  maxEntries: true,
+  clock: true,
+  fenceMs: true,
+  keepValues: true,
+})
 
 interface Held {
   readonly data: Uint8Array | undefined
@@ -54,6 +68,8 @@ interface Held {
   readonly resurrected: boolean
   readonly meta?: Uint8Array
   readonly tagged: boolean
+  /** The value itself, in a store that keeps values. */
+  readonly value?: unknown
 }
 
 interface Holder {
@@ -68,7 +84,7 @@ interface Holder {
  * lock included, which is what the demo and the core's unit tests rely on.
  *
  * Records are kept as the encoded bytes the cache hands over, so no two caches
- * ever share an object through it.
+ * ever share an object through it; with `keepValues`, as the values themselves.
  */
 export class MemoryStore implements SharedStore {
   readonly name = 'memory'
@@ -78,6 +94,8 @@ export class MemoryStore implements SharedStore {
   readonly #clock: Clock
   readonly #fenceMs: number
   #writes = 0
+  /** See {@link MemoryStoreOptions.keepValues}. */
+  readonly keepsValues: boolean
 
   /** The lock: in-process, with waiters woken on release. */
   readonly lock: StoreLock
@@ -90,6 +108,10 @@ export class MemoryStore implements SharedStore {
     }
     const fenceMs = parseDuration(options.fenceMs ?? 60_000, 'options.fenceMs')
     if (fenceMs === 0) throw new TypeError('options.fenceMs must be > 0, got 0')
+    if (options.keepValues !== undefined && typeof options.keepValues !== 'boolean') {
+      throw new TypeError(`options.keepValues must be a boolean, got ${String(options.keepValues)}`)
+    }
+    this.keepsValues = options.keepValues === true
     this.#records = new LRUCache({ max })
     this.#clock = options.clock ?? systemClock
     this.#fenceMs = fenceMs
@@ -202,7 +224,8 @@ export class MemoryStore implements SharedStore {
     const held = this.#held(recordKey, now)
     const version = this.#version(namespace, now, held?.id ?? '')
     if (held === undefined || held.deleted || now >= held.expiresAt) return { record: undefined, version }
-    const record: StoreRecord = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
+    const base: StoreRecord = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
+    const record = held.value === undefined ? base : { ...base, value: held.value }
     const withStale = held.staleMs === undefined ? record : { ...record, staleMs: held.staleMs }
     const withMeta = held.meta === undefined ? withStale : { ...withStale, meta: held.meta }
     const withTags: StoreRecord = held.tagged ? { ...withMeta, tagged: true } : withMeta
@@ -216,7 +239,7 @@ export class MemoryStore implements SharedStore {
     if (now < held.versionUntil) {
       // Expired: only the version is still needed; let the bytes go.
       if (held.data === undefined) return held
-      const remnant = { ...held, data: undefined }
+      const remnant = { ...held, data: undefined, value: undefined }
       this.#records.set(recordKey, remnant)
       return remnant
     }
@@ -248,6 +271,7 @@ export class MemoryStore implements SharedStore {
       resurrected: write.resurrected === true,
       ...(write.meta === undefined ? {} : { meta: write.meta }),
       tagged: write.tagged === true,
+      ...(this.keepsValues && write.value !== undefined ? { value: write.value } : {}),
     })
     return { applied: true, version: this.#version(namespace, now, id) }
   }

@@ -31,6 +31,9 @@ export interface Reading<V> {
 
 const UNREAD: Reading<never> = { entry: undefined, version: undefined }
 
+/** The `data` of a value written to a store that keeps values: the store holds the value, not bytes. */
+const NO_BYTES = new Uint8Array(0)
+
 /** The error a store call failed with, as a `StoreError` (a store's own are kept as they are). */
 function storeErrorOf(operation: string, cause: unknown): StoreError {
   if (cause instanceof StoreError) return cause
@@ -307,6 +310,7 @@ export class SharedTier<V> {
     const { freshMs, keepMs, staleMs } = life
     if (value === undefined && tags === undefined) return { data: undefined, freshMs, keepMs, staleMs }
     try {
+      if (this.store.keepsValues === true && value !== undefined) return this.#kept(value, life, meta, tags)
       const data = value === undefined ? undefined : this.#o.codec.encode(value)
       const write: StoreWrite =
         tags === undefined
@@ -321,6 +325,21 @@ export class SharedTier<V> {
       )
       return FAILED
     }
+  }
+
+  /** A write to a store that keeps values: the value itself, and no codec bytes (only the tags' frame). */
+  #kept(
+    value: V,
+    life: Pick<StoreWrite, 'freshMs' | 'keepMs' | 'staleMs'>,
+    meta: unknown,
+    tags: TagStamp | undefined,
+  ): StoreWrite {
+    const { freshMs, keepMs, staleMs } = life
+    const write: StoreWrite =
+      tags === undefined
+        ? { data: NO_BYTES, freshMs, keepMs, staleMs, value }
+        : { data: frameTagged(tags, NO_BYTES), freshMs, keepMs, staleMs, tagged: true, value }
+    return meta === undefined ? write : { ...write, meta: this.#o.codec.encode(meta) }
   }
 
   /**
@@ -453,7 +472,8 @@ export class SharedTier<V> {
     }
     if (data !== undefined) {
       try {
-        const decoded = this.#o.codec.decode(data)
+        // A store that keeps values hands the value back as it was written: nothing to decode.
+        const decoded = record.value !== undefined ? record.value : this.#o.codec.decode(data)
         value = this.#o.l1Serializer ? this.#o.l1Serializer(decoded, key) : (decoded as V)
         if (record.meta !== undefined) meta = this.#o.codec.decode(record.meta)
       } catch (cause) {

@@ -76,6 +76,13 @@ export interface StoreWrite {
    * {@link StoreRecord.tagged}; the data itself is opaque to them.
    */
   readonly tagged?: true
+  /**
+   * The value itself, given only to a store that keeps values
+   * ({@link SharedStore.keepsValues}); `data` then holds no codec bytes
+   * (empty, or only the tags' frame). Such a store keeps it and returns it as
+   * {@link StoreRecord.value}.
+   */
+  readonly value?: unknown
 }
 
 /** What a `delete` or `purge` may carry besides its key. */
@@ -140,6 +147,8 @@ export interface StoreRecord {
   readonly meta?: Uint8Array
   /** Written with tags ({@link StoreWrite.tagged}). */
   readonly tagged?: true
+  /** The value itself, from a store that keeps values ({@link SharedStore.keepsValues}): used as is, not decoded. */
+  readonly value?: unknown
 }
 
 /**
@@ -248,6 +257,15 @@ export interface SharedStore {
    * per read. A store that says so and stalls anyway stalls its callers.
    */
   readonly boundsCalls?: boolean
+  /**
+   * True when the store keeps the values themselves rather than their bytes:
+   * an in-process store private to its cache (the `MemoryStore` a `TierCache`
+   * makes when given none). The cache then hands each value over with its
+   * write ({@link StoreWrite.value}) instead of encoding it, and takes it back
+   * on reads instead of decoding it: the process holds each value once, and
+   * the same object is in L1 and in the store.
+   */
+  readonly keepsValues?: boolean
   /**
    * The state of the store's circuit breaker, when it has one (RedisStore).
    * Read by `cache.health()` and by `@tiercache/metrics`.

@@ -136,7 +136,9 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#softTimeout = options.softTimeout ?? CACHE_DEFAULTS.softTimeout
     this.#clock = options.clock ?? systemClock
     this.#l1 = createLocalTier(options, this.#clock)
-    const store = options.store ?? new MemoryStore({ clock: options.clock })
+    // Given no store, the cache's own: private to this process, so it keeps the values themselves
+    // (one copy, shared with L1, never encoded) rather than a second, encoded copy of each.
+    const store = options.store ?? new MemoryStore({ clock: options.clock, keepValues: true })
     const timeoutMs = options.storeTimeout ?? CACHE_DEFAULTS.storeTimeout
     const report = (error: TierCacheError, key: string | undefined) => this.#stats.storeError(error, key)
     // The tag namespace: same store, same time-out, same reports as the values (not defaults of its own).
