@@ -223,15 +223,22 @@ export class SharedTier<V> {
    * (`undefined` when the store failed: such a load does not write to the store).
    */
   read(key: string, f: FreshnessPolicy): Promise<Reading<V>> {
-    // One promise step over the store's: this is every L1 miss's path.
-    return this.call('get', () => this.store.read(this.#o.namespace, key), { key }).then((read) => {
-      if (read === FAILED) return UNREAD
-      const entry = read.record && this.#toEntry(key, read.record, { now: this.#o.clock.now(), f })
-      // A tagged entry is judged against its tags' states first (tags.ts): one more round trip unless L1 holds them.
-      if (entry?.tags !== undefined)
-        return this.#judged(entry, entry.tags).then((e) => ({ entry: e, version: read.version }))
-      return { entry, version: read.version }
-    })
+    // One promise step over the store's, failures included (what `call` does, in the same step):
+    // this is every L1 miss's path.
+    const at: CallSite = { key }
+    return this.#traced('get', () => this.store.read(this.#o.namespace, key), at).then(
+      (read) => {
+        const entry = read.record && this.#toEntry(key, read.record, { now: this.#o.clock.now(), f })
+        // A tagged entry is judged against its tags' states first (tags.ts): one more round trip unless L1 holds them.
+        if (entry?.tags !== undefined)
+          return this.#judged(entry, entry.tags).then((e) => ({ entry: e, version: read.version }))
+        return { entry, version: read.version }
+      },
+      (cause: unknown) => {
+        this.#report(cause instanceof StoreError ? cause : new StoreError('get', cause), key)
+        return UNREAD
+      },
+    )
   }
 
   /** A tagged entry as its tags' states let it be served (a stale copy, or nothing when deleted or unknown). */

@@ -456,40 +456,40 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    * check, straight (the path of every L2 hit: none of the batch's arrays,
    * closures and slices for a batch of one).
    */
-  async #readOne(namespace: string, stem: string, key: string): Promise<StoreRead> {
-    if (this.#cluster) return (await this.#read(namespace, [stem], [key]))[0]!
-    const generationKey = this.#keys.generation(namespace)
-    for (let attempt = 0; attempt < GENERATION_ATTEMPTS; attempt++) {
-      const generation = this.#generations.current(namespace)
-      const reply = await this.#scripts.tiercacheReadBuffer(
+  #readOne(namespace: string, stem: string, key: string, attempt = 0): Promise<StoreRead> {
+    if (this.#cluster) return this.#read(namespace, [stem], [key]).then((reads) => reads[0]!)
+    if (attempt === GENERATION_ATTEMPTS) {
+      return Promise.reject(
+        new StoreCallError({
+          operation: 'generation',
+          kind: 'contention',
+          outcome: 'not-applied',
+          message: `namespace "${namespace}" was purged during ${GENERATION_ATTEMPTS} attempts`,
+        }),
+      )
+    }
+    const generation = this.#generations.current(namespace)
+    return this.#scripts
+      .tiercacheReadBuffer(
         2,
-        generationKey,
+        this.#keys.generation(namespace),
         `${stem}:${generation}`,
         generation,
         this.#options.maxValueBytes,
       )
-      if (!Array.isArray(reply)) {
-        const text = String(reply)
-        if (text === 'late') throw new LateCommandError()
-        this.#generations.learn(namespace, text)
-        continue
-      }
-      const now = Number(reply[3])
-      this.#clock.observe(now)
-      return this.#toRead(
-        namespace,
-        key,
-        formatVersion(generation, now, reply[2] as Buffer),
-        reply[0],
-        reply[1] as number,
-      )
-    }
-    throw new StoreCallError({
-      operation: 'generation',
-      kind: 'contention',
-      outcome: 'not-applied',
-      message: `namespace "${namespace}" was purged during ${GENERATION_ATTEMPTS} attempts`,
-    })
+      .then((reply) => {
+        if (!Array.isArray(reply)) {
+          const text = String(reply)
+          if (text === 'late') throw new LateCommandError()
+          // Purged (or first seen): learn the generation and read again.
+          this.#generations.learn(namespace, text)
+          return this.#readOne(namespace, stem, key, attempt + 1)
+        }
+        const now = Number(reply[3])
+        this.#clock.observe(now)
+        const version = formatVersion(generation, now, reply[2] as Buffer)
+        return this.#toRead(namespace, key, version, reply[0], reply[1] as number)
+      })
   }
 
   /** What the read script found for `key`: bytes (or their size when over the limit, or nothing) and PTTL. */
