@@ -8,7 +8,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // Regression (CI, stop 17): a timer fires a fraction of a millisecond before `openMs` has passed
 // by performance.now(); the probe saw "not due yet" and returned, and with no traffic the circuit
-// stayed open for good. Here the breaker's clock falls 10 ms behind the timers to make that certain.
+// stayed open for good. Here the breaker's clock falls 300 ms behind the timers to make that certain.
 describe('CircuitProbe', () => {
   it('waits out the rest of openMs when its timer fires early, then probes and closes the circuit', async () => {
     let lag = 0
@@ -39,11 +39,12 @@ describe('CircuitProbe', () => {
 
     breaker.failed(breaker.allow()!)
     expect(breaker.state).toBe('open')
-    lag = 10
-    await sleep(56) // the first timer (51 ms) has fired; by the breaker's clock only ~46 ms passed
+    lag = 300
+    await sleep(80) // the first timer (51 ms) has fired; by the breaker's clock the circuit is not due for 300 ms more
     expect(pings).toBe(0)
     lag = 0
-    await sleep(40)
+    // The probe waited out what the breaker said was left, and goes then (without the fix: never).
+    for (let i = 0; i < 300 && pings === 0; i++) await sleep(10)
     expect(pings).toBe(1)
     expect(breaker.state).toBe('closed')
     expect(changes).toEqual(['open', 'half-open', 'closed'])
