@@ -77,7 +77,8 @@ describe('maxInFlight (127.0.0.1:6379)', () => {
       const { store, client, sent, reset } = await recording(max)
       reset()
       const gets = Array.from({ length: 5 }, (_, i) => store.get('ns', `k${i}`))
-      await null // the task's calls are sent at its end; no reply can be read before the next I/O phase
+      // The task's calls are sent at its end (a tick after its microtasks); no reply can be read before the next I/O phase.
+      await new Promise((resolve) => process.nextTick(resolve))
       expect(sent()).toBe(expected)
       await Promise.all(gets)
       expect(sent()).toBe(5)
