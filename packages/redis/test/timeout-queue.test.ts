@@ -50,6 +50,32 @@ describe('TimeoutQueue', () => {
     for (const call of calls) expect([call.prev, call.next, call.queued]).toEqual([undefined, undefined, false])
   })
 
+  it('arms one timer for calls one at a time, and it keeps no process alive', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+    const before = timers()
+    const armed: unknown[] = []
+    const setTimer = globalThis.setTimeout
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      const timer = setTimer(...args)
+      armed.push(timer)
+      return timer
+    }) as typeof setTimeout
+    try {
+      const queue = new TimeoutQueue(10_000)
+      for (let i = 0; i < 20; i++) {
+        const call = new Call(String(i), [])
+        queue.add(call)
+        await null // stamped: the timer is armed now if none is
+        queue.remove(call)
+      }
+      // Issue 15: a setTimeout and a clearTimeout per call cost a client with one call in flight.
+      expect(armed.length).toBe(1)
+      expect(timers()).toBe(before)
+    } finally {
+      globalThis.setTimeout = setTimer
+    }
+  })
+
   it('keeps timing out calls added while it judges the due ones', async () => {
     const queue = new TimeoutQueue(20)
     const log: string[] = []
