@@ -24,6 +24,7 @@ import { evictingNodes } from './eviction-policy.js'
 import { Generations } from './generations.js'
 import { KeySpace } from './keys.js'
 import { type RedisStoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { ReadOne, versionOfBytes } from './read-one.js'
 import { RedisLock } from './redis-lock.js'
 import { ReleaseListener } from './release-listener.js'
 import { registerScripts, type ScriptedClient, type ScriptedPipeline } from './scripts.js'
@@ -102,6 +103,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   readonly #cluster: boolean
   readonly #keys: KeySpace
   readonly #scripts: ScriptedClient
+  /** The one-key read of a standalone Redis; `undefined` on a Cluster. */
+  readonly #readOneScript: ReadOne | undefined
   readonly #guard: CommandGuard
   readonly #breaker: CircuitBreaker
   readonly #probe: CircuitProbe
@@ -125,6 +128,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.#cluster = this.client.isCluster
     this.#keys = new KeySpace(this.#options.prefix)
     this.#scripts = registerScripts(this.client)
+    this.#readOneScript = this.#cluster ? undefined : new ReadOne(this.client as Redis, this.#options.maxValueBytes)
     this.#breaker = new CircuitBreaker({
       failureThreshold: this.#options.failureThreshold,
       openMs: this.#options.breakerOpenMs,
@@ -469,15 +473,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       )
     }
     const generation = this.#generations.current(namespace)
-    return this.#scripts
-      .tiercacheReadBuffer(
-        2,
-        this.#keys.generation(namespace),
-        `${stem}:${generation}`,
-        generation,
-        this.#options.maxValueBytes,
-      )
-      .then((reply) => {
+    return this.#readOneScript!.send(this.#keys.generation(namespace), `${stem}:${generation}`, generation).then(
+      (reply) => {
         if (!Array.isArray(reply)) {
           const text = String(reply)
           if (text === 'late') throw new LateCommandError()
@@ -485,11 +482,19 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
           this.#generations.learn(namespace, text)
           return this.#readOne(namespace, stem, key, attempt + 1)
         }
-        const now = Number(reply[3])
+        if (reply.length === 3) {
+          // A value that came whole: its version id is in its bytes.
+          const now = reply[2] as number
+          this.#clock.observe(now)
+          const bytes = reply[0] as Buffer
+          return this.#toRead(namespace, key, versionOfBytes(generation, now, bytes), bytes, reply[1] as number)
+        }
+        const now = reply[3] as number
         this.#clock.observe(now)
         const version = formatVersion(generation, now, reply[2] as Buffer)
         return this.#toRead(namespace, key, version, reply[0], reply[1] as number)
-      })
+      },
+    )
   }
 
   /** What the read script found for `key`: bytes (or their size when over the limit, or nothing) and PTTL. */

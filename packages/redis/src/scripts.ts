@@ -34,7 +34,7 @@ end`
  * eviction would bring back what was written before, and counting again from
  * there would come back to generations already used.
  */
-const CHECK_GENERATION = `${NEW_GENERATION}
+export const CHECK_GENERATION = `${NEW_GENERATION}
 local first = 1
 if ARGV[1] ~= '' then
   local current = redis.call('GET', KEYS[1]) or new_generation(0)
@@ -42,7 +42,7 @@ if ARGV[1] ~= '' then
   first = 2
 end`
 
-const NOW = `
+export const NOW = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`
 
@@ -56,7 +56,7 @@ if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return 'late' end`
  * delete leaves a tombstone, so a load that read before the write is still
  * refused. Same hash tag, same Cluster slot as the value key.
  */
-const VERSION_KEY = `
+export const VERSION_KEY = `
 local function version_key(key)
   return key .. ':v'
 end`
@@ -67,7 +67,7 @@ end`
  * holds ('' when nothing); for anything else (hand-written bytes, another
  * type) a string no envelope id can equal.
  */
-const VERSION_OF = `${VERSION_KEY}
+export const VERSION_OF = `${VERSION_KEY}
 local function version_of(key)
   local head = redis.pcall('GETRANGE', key, 0, 23)
   if type(head) ~= 'string' then return '!' end

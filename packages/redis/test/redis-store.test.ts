@@ -245,6 +245,7 @@ describe('RedisStore round trips (own server on 127.0.0.1:7010)', () => {
     const n = ns()
     // Scripts are sent in full once per connection, then by SHA.
     await store.get(n, 'warm-up')
+    await store.getMany(n, ['warm-up']) // one key's read and many keys' are two scripts
     await store.setMany(n, [['warm-up', { data: bytes(1), freshMs: 5, keepMs: 5 }]])
     const before = await calls()
     const sent = vi.spyOn(store.client, 'sendCommand')

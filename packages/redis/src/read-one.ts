@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto'
+import { Command, type Redis } from 'ioredis'
+import { CHECK_GENERATION, NOW, VERSION_OF } from './scripts.js'
+import { formatVersion } from './versions.js'
+
+/**
+ * The read of one key on a standalone Redis, the path of every L2 hit.
+ * KEYS: generation, value; ARGV: generation, max bytes →
+ * - a plain string: another generation (see CHECK_GENERATION);
+ * - `[bytes, PTTL, now]` for a value of at most max bytes: its version id is
+ *   in its own bytes (see {@link versionOfBytes}), so none is read;
+ * - `[bytes | size | false, PTTL, version id, now]` otherwise: an empty or
+ *   absent key, a key of another type, or the size of a value over max bytes.
+ *
+ * Four commands for a hit (the generation, TIME, GETRANGE, PTTL), where the
+ * many-key READ script runs six (STRLEN, and GETRANGE again for the version):
+ * a read's time in Redis is a hit's latency at one call in flight. GETRANGE
+ * up to max + 1 bytes tells an oversized value without copying more of it.
+ */
+export const READ_ONE = `${CHECK_GENERATION}${NOW}${VERSION_OF}
+local max = tonumber(ARGV[2])
+local value = redis.pcall('GETRANGE', KEYS[2], 0, max)
+if type(value) ~= 'string' then
+  return {'', redis.call('PTTL', KEYS[2]), '!', now}
+end
+if #value > max then
+  return {redis.call('STRLEN', KEYS[2]), redis.call('PTTL', KEYS[2]), version_of(KEYS[2]), now}
+end
+if value == '' then
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    return {false, -2, redis.call('GET', version_key(KEYS[2])) or '', now}
+  end
+  return {'', redis.call('PTTL', KEYS[2]), version_of(KEYS[2]), now}
+end
+return {value, redis.call('PTTL', KEYS[2]), now}`
+
+const SHA = createHash('sha1').update(READ_ONE).digest('hex')
+
+/** The version token of a read whose value came whole: the id is bytes 9-24 of an envelope (what the scripts' version_of reads). */
+export function versionOfBytes(generation: string, now: number, bytes: Buffer): string {
+  if (bytes.length >= 24 && bytes[0] === 0xcb) return `${generation}.${now}.${bytes.toString('hex', 8, 24)}`
+  // Not an envelope: '!' and its first 24 bytes, a string no envelope id can equal (as version_of).
+  return formatVersion(generation, now, Buffer.concat([Buffer.from('!'), bytes.subarray(0, 24)]))
+}
+
+/**
+ * Sends {@link READ_ONE} as its own EVALSHA command rather than through
+ * ioredis's `defineCommand` wrapper (which adds a promise, a copy of the
+ * arguments and a closure per call), loading it by EVAL on NOSCRIPT as that wrapper does.
+ */
+export class ReadOne {
+  readonly #client: Redis
+  readonly #maxBytes: string
+  readonly #options: { replyEncoding: null; keyPrefix?: string }
+
+  constructor(client: Redis, maxBytes: number) {
+    this.#client = client
+    this.#maxBytes = String(maxBytes)
+    const keyPrefix = (client.options as { keyPrefix?: string }).keyPrefix
+    this.#options = keyPrefix ? { replyEncoding: null, keyPrefix } : { replyEncoding: null }
+  }
+
+  send(generationKey: string, key: string, generation: string): Promise<unknown> {
+    const args = [SHA, 2, generationKey, key, generation, this.#maxBytes]
+    const sent = this.#client.sendCommand(new Command('evalsha', args, this.#options)) as Promise<unknown>
+    return sent.then(undefined, (error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+      const source = [READ_ONE, 2, generationKey, key, generation, this.#maxBytes]
+      return this.#client.sendCommand(new Command('eval', source, this.#options)) as Promise<unknown>
+    })
+  }
+}
