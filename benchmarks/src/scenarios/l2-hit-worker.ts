@@ -73,7 +73,8 @@ serveRequests<BuildRequest | RunRequest, WorkerAnswer>(async (request) => {
       loader: counted.loader,
     }
     const adapter = await factory(options)
-    await Promise.all(keys.map((k) => adapter.get(k)))
+    // One key at a time, as the raw keys are written (l2-hit.ts, PRELOAD).
+    for (const k of keys) await adapter.get(k)
     loads = counted.calls
     const before = loads()
     loads = () => counted.calls() - before
