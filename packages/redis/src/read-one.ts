@@ -55,7 +55,9 @@ export class ReadOne {
 
   constructor(client: Redis, maxBytes: number) {
     this.#client = client
-    this.#maxBytes = String(maxBytes)
+    // GETRANGE takes an integer, which Lua prints in full only below 1e17: a fractional or huge
+    // limit failed it, and every read came back malformed. floor keeps the size check (sizes are whole).
+    this.#maxBytes = String(Math.min(Math.floor(maxBytes), Number.MAX_SAFE_INTEGER))
     const keyPrefix = (client.options as { keyPrefix?: string }).keyPrefix
     this.#options = keyPrefix ? { replyEncoding: null, keyPrefix } : { replyEncoding: null }
   }
