@@ -51,8 +51,12 @@ export class TimeoutQueue {
     call.queued = true
     call.prev = this.#tail
     call.next = undefined
-    if (this.#tail === undefined) this.#head = call
-    else this.#tail.next = call
+    if (this.#tail === undefined) {
+      this.#head = call
+      // A call in flight keeps the process alive until it is answered or times out, even when
+      // nothing else does (a socket the user unref'd, a hung Redis): it must not go unsettled.
+      this.#timer?.ref()
+    } else this.#tail.next = call
     this.#tail = call
     if (!this.#stamping) {
       this.#stamping = true
@@ -85,7 +89,9 @@ export class TimeoutQueue {
     call.next = undefined
     // The timer stays, even with no call left: firing early for a younger head (or for none)
     // costs one check, less than a setTimeout and a clearTimeout on every call, which is what a
-    // client with one call at a time paid. It is unref'd, so an idle client keeps no process alive.
+    // client with one call at a time paid. With no call left it is unref'd, so an idle client
+    // keeps no process alive.
+    if (this.#head === undefined) this.#timer?.unref()
   }
 
   /** Calls in flight (for tests). */
@@ -98,8 +104,8 @@ export class TimeoutQueue {
   #arm(at: number): void {
     this.#timerAt = at
     // +1: setTimeout counts whole milliseconds and may fire a fraction short of `at`.
+    // Armed for a call in flight: ref'd until the queue empties (see remove).
     this.#timer = setTimeout(this.#fire, Math.max(0, at - performance.now()) + 1)
-    this.#timer.unref?.()
   }
 
   readonly #fire = (): void => {

@@ -71,6 +71,13 @@ describe('TimeoutQueue', () => {
       // Issue 15: a setTimeout and a clearTimeout per call cost a client with one call in flight.
       expect(armed.length).toBe(1)
       expect(timers()).toBe(before)
+      // A call in flight holds the timer ref'd: a process must not exit with it unsettled.
+      const call = new Call('in flight', [])
+      queue.add(call)
+      await null
+      expect(timers()).toBe(before + 1)
+      queue.remove(call)
+      expect(timers()).toBe(before)
     } finally {
       globalThis.setTimeout = setTimer
     }
