@@ -38,6 +38,8 @@ export interface GetManyParts<V> {
   readonly pipeline: LoadPipeline<V>
   /** The L1 entry of `key` if this cache may serve it now (see `TierCache`). */
   readonly trustedL1: (key: string, now: number) => Entry<V> | undefined
+  /** The oldest start of a running load a caller may join now (`SingleFlight.get`). */
+  readonly joinableSince: () => number
   /** Throws a `TypeError` naming the part of a loaded value the codec cannot give back unchanged. */
   readonly checkValue: (value: unknown, key: string) => void
   /** The tag states and the stamp of loads (tags.ts). */
@@ -80,9 +82,10 @@ export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest
 
   // L1, and loads already running
   stats.gets(keys.length)
+  const since = parts.joinableSince()
   for (const [i, key] of keys.entries()) {
     const entry = parts.trustedL1(key, now)
-    const flight = flights.get(key)
+    const flight = flights.get(key, since)
     if (entry !== undefined && isFresh(entry, now)) {
       stats.l1(key, entry)
       results[i] = entry.value

@@ -18,6 +18,8 @@ export class Ticket {
  */
 class Flight<T> {
   promise: Promise<T> | undefined
+  /** When it started, by the monotonic clock (a paused process must see the real time). */
+  readonly startedAt = performance.now()
   constructor(promise: Promise<T>) {
     this.promise = promise
   }
@@ -38,9 +40,14 @@ export class SingleFlight<T> {
   /** Who waits for `idle`. */
   readonly #idle: (() => void)[] = []
 
-  /** The running flight of `key`, if any. */
-  get(key: string): Promise<T> | undefined {
-    return this.#flights.get(key)?.promise
+  /**
+   * The running flight of `key`, if any that started at or after `since`
+   * (`performance.now()` ms): an older one may have read the store before a
+   * write this process has not heard of yet (see `TierCache`'s trust of L1).
+   */
+  get(key: string, since = Number.NEGATIVE_INFINITY): Promise<T> | undefined {
+    const flight = this.#flights.get(key)
+    return flight !== undefined && flight.startedAt >= since ? flight.promise : undefined
   }
 
   has(key: string): boolean {

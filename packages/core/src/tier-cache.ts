@@ -109,6 +109,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    * `InvalidationHandler.confirmed`). `-Infinity` while the bus is down.
    */
   #trustUntil = Number.NEGATIVE_INFINITY
+  /** The bus's bound on staleness, from its last confirmation (see `#joinableSince`). */
+  #maxStalenessMs = 0
   /** This cache's subscription: named when it publishes, so the bus tells its local siblings, not it. */
   readonly #handler: InvalidationHandler
 
@@ -208,6 +210,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       refresher: this.#refresher,
       pipeline: this.#pipeline,
       trustedL1: (key, now) => this.#trustedL1(key, now),
+      joinableSince: () => this.#joinableSince(),
       checkValue,
       tags: this.#tags,
     }
@@ -241,6 +244,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       confirmed: (ageMs, maxStalenessMs) => {
         if (this.#l1MaxAge !== undefined) return
         this.#bounded = true
+        this.#maxStalenessMs = maxStalenessMs
         this.#trustUntil = performance.now() - ageMs + maxStalenessMs
       },
     }
@@ -390,7 +394,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     //    filled it meanwhile), the loader, the write-through to the store and L1, the unlock
     //    A caller with a signal stops waiting when it aborts; when every caller has, so
     //    does the load (abort.ts). A load started without a signal runs to its end.
-    let flight = this.#flights.get(key)
+    let flight = this.#flights.get(key, this.#joinableSince())
     if (flight !== undefined) this.#stats.flightWait()
     else {
       // A controller only when callers can leave (the load makes its own when its loader runs):
@@ -749,6 +753,25 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     const verdict = this.#tags.verdictNow(entry.tags, now)
     if (verdict === 'deleted') this.#l1!.delete(key)
     return judged(entry, verdict, now)
+  }
+
+  /**
+   * The oldest start (`performance.now()` ms) of a flight a caller may join now.
+   * A flight reads the store after it starts, so it has seen every write
+   * completed before then; a later write reaches this process by the bus. While
+   * the bus vouches for L1 every flight may be joined (each write older than the
+   * staleness bound has been heard of, and has superseded the flights it
+   * concerns). Once it has not vouched for longer than the bound (a process
+   * paused or blocked, or the bus late), or while it is down, only a flight
+   * started within the bound may be: a caller joining an older one could get a
+   * value read before a write that completed longer than the bound before the
+   * call (seen by the fleet faults, a node stopped 2 s: two calls got 1.9 s old values).
+   */
+  #joinableSince(): number {
+    if (!this.#bounded) return Number.NEGATIVE_INFINITY
+    const now = performance.now()
+    if (this.#l1MaxAge !== undefined) return now - this.#l1MaxAge
+    return now < this.#trustUntil ? Number.NEGATIVE_INFINITY : now - this.#maxStalenessMs
   }
 
   /**
