@@ -84,7 +84,7 @@ export const l2Hit: Scenario = {
  */
 const PRELOAD =
   'one key at a time, like the raw keys: a burst of 1,000 concurrent loads makes V8 pretenure the ' +
-  'allocation sites of loaded values and load states, after which every library here spent 20-60 % more CPU per read ' +
+  'allocation sites of loaded values and load states, after which every library here spent 12-60 % more CPU per read ' +
   'for the rest of its process (measured before this change) while the raw baseline did not'
 
 /** Every library's Redis tier (and its variants) and the raw clients, each holding the same keys. */
