@@ -32,7 +32,6 @@ export class TimeoutQueue {
   #tail: QueuedCall | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
   /** When the pending timer fires (`performance.now()` time). */
-  #timerAt = 0
 
   constructor(timeoutMs: number) {
     this.#timeoutMs = timeoutMs
@@ -102,14 +101,16 @@ export class TimeoutQueue {
   }
 
   #arm(at: number): void {
-    this.#timerAt = at
     // +1: setTimeout counts whole milliseconds and may fire a fraction short of `at`.
     // Armed for a call in flight: ref'd until the queue empties (see remove).
     this.#timer = setTimeout(this.#fire, Math.max(0, at - performance.now()) + 1)
   }
 
   readonly #fire = (): void => {
-    const firedAt = Math.max(performance.now(), this.#timerAt)
+    // The clock, not the instant it was armed for: a timer armed at the end of a long task fires
+    // early by that task's length (Node counts its delay from the event loop's cached time), and a
+    // call expired by the armed instant would be given up before its time-out.
+    const firedAt = performance.now()
     this.#timer = undefined
     setImmediate(() => {
       // Every call due when the timer fired, oldest first (each sent before `firedAt - timeoutMs`).
