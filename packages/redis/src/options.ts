@@ -16,7 +16,8 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis'
 export interface RedisStoreOptions {
   /**
    * An ioredis `Redis` or `Cluster`. The store registers its Lua scripts on it
-   * and never closes it: the caller owns it.
+   * and never closes it: the caller owns it. Not one created with
+   * `stringNumbers: true` (a `TypeError`): the store reads numbers from its replies.
    */
   client?: Redis | Cluster
   /** A `redis://` or `rediss://` url; the store makes and owns the client (closed by `close()`). */

@@ -126,6 +126,18 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
         ),
       )
     this.#cluster = this.client.isCluster
+    // Replies are read as numbers (a write's "applied", PTTL, Redis's time): a client that turns
+    // them into strings would have every conditional write read as refused.
+    const clientOptions = this.client.options as { stringNumbers?: boolean; redisOptions?: { stringNumbers?: boolean } }
+    if (clientOptions.stringNumbers === true || clientOptions.redisOptions?.stringNumbers === true) {
+      if (this.#ownsClient) this.client.disconnect()
+      const where = this.#ownsClient
+        ? 'options.redis.stringNumbers'
+        : 'options.client (created with stringNumbers: true)'
+      throw new TypeError(
+        `${where}: RedisStore reads numbers from its replies (a write's outcome, PTTL, Redis's time) and cannot use a client that turns them into strings`,
+      )
+    }
     this.#keys = new KeySpace(this.#options.prefix)
     this.#scripts = registerScripts(this.client)
     this.#readOneScript = this.#cluster ? undefined : new ReadOne(this.client as Redis, this.#options.maxValueBytes)

@@ -160,6 +160,18 @@ describe('RedisStore on 127.0.0.1:6379', () => {
   })
 
   describe('bad input', () => {
+    // Found in review: on a client created with stringNumbers, every conditional write read as refused
+    // (the script's 1 came back as '1') and PTTLs came back as strings.
+    it('rejects a client that turns numbers into strings (stringNumbers), naming it', () => {
+      const client = new Redis({ host: '127.0.0.1', port: 6379, stringNumbers: true, lazyConnect: true })
+      expect(() => new RedisStore({ client })).toThrow(TypeError)
+      expect(() => new RedisStore({ client })).toThrow(/options\.client \(created with stringNumbers: true\)/)
+      client.disconnect()
+      expect(() => new RedisStore({ url: 'redis://127.0.0.1:6379', redis: { stringNumbers: true } })).toThrow(
+        /options\.redis\.stringNumbers/,
+      )
+    })
+
     it('rejects with TypeError naming the argument', async () => {
       await expect(store.get('', 'k')).rejects.toThrow(/namespace/)
       await expect(store.set('n', 'k', { data: bytes(1), freshMs: 10, keepMs: 5 })).rejects.toThrow(/write.keepMs/)
