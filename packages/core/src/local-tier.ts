@@ -69,32 +69,32 @@ export class LocalTier<V> {
   readonly #maxSize: number
   readonly #sizeOf: ((value: V, key: string) => number) | undefined
   readonly #slots = new Map<string, number>()
-  #keys: (string | undefined)[]
-  #values: (V | undefined)[]
+  #keys!: (string | undefined)[]
+  #values!: (V | undefined)[]
   /**
    * Per slot, the value as a settled promise, made at its first hit and kept
    * until the value changes: an L1 hit then allocates nothing (a new promise
    * per hit, which saves these 40 B, made hits 10-15 % slower), and an entry
    * never hit pays only the slot.
    */
-  #settled: (Promise<V | undefined> | undefined)[]
+  #settled!: (Promise<V | undefined> | undefined)[]
   /** Per slot, until when the hot path serves it: its stale instant; -Infinity for an entry only the slow path serves. */
-  #hot: Float64Array
-  #cached: Float64Array
+  #hot!: Float64Array
+  #cached!: Float64Array
   /** Per slot, {@link WINDOWS} offsets (see {@link offset}); `undefined` once a window did not fit, then `#wide` holds them. */
-  #windows: Int32Array | undefined
+  #windows!: Int32Array | undefined
   /** Per slot, the stale window's end and expiry as doubles, for a tier that met a window no offset holds. */
-  #wide: Float64Array | undefined
-  #newer: Uint32Array
-  #older: Uint32Array
-  #sizes: Float64Array | undefined
+  #wide!: Float64Array | undefined
+  #newer!: Uint32Array
+  #older!: Uint32Array
+  #sizes!: Float64Array | undefined
   readonly #extras = new Map<number, Extra>()
   /** Slots freed by deletes, to reuse before the never-used ones. */
   #free: number[] = []
   /** The first slot never used. */
   #next = 0
   #used = 0
-  #capacity: number
+  #capacity!: number
   #newest = NONE
   #oldest = NONE
   #totalSize = 0
@@ -106,16 +106,8 @@ export class LocalTier<V> {
     const bySize = options.lruMaxBytes !== undefined && options.sizeOf !== undefined
     this.#maxSize = bySize ? options.lruMaxBytes! : Number.POSITIVE_INFINITY
     this.#sizeOf = bySize ? options.sizeOf : undefined
-    this.#capacity = Math.min(FIRST_CAPACITY, this.#max)
-    this.#keys = slotsOf(this.#capacity)
-    this.#values = slotsOf(this.#capacity)
-    this.#settled = slotsOf(this.#capacity)
-    this.#hot = new Float64Array(this.#capacity)
-    this.#cached = new Float64Array(this.#capacity)
-    this.#windows = new Int32Array(this.#capacity * WINDOWS)
-    this.#newer = new Uint32Array(this.#capacity)
-    this.#older = new Uint32Array(this.#capacity)
-    this.#sizes = bySize ? new Float64Array(this.#capacity) : undefined
+    // The first slots, as after a clear.
+    this.clear()
   }
 
   /** The hot path: the settled value of a fresh, plain entry; `undefined` for anything else. */
@@ -237,7 +229,7 @@ export class LocalTier<V> {
     this.#wide = undefined
     this.#newer = new Uint32Array(this.#capacity)
     this.#older = new Uint32Array(this.#capacity)
-    if (this.#sizes !== undefined) this.#sizes = new Float64Array(this.#capacity)
+    this.#sizes = this.#sizeOf === undefined ? undefined : new Float64Array(this.#capacity)
     this.#newest = NONE
     this.#oldest = NONE
     this.#totalSize = 0
