@@ -38,7 +38,7 @@ const SHA = createHash('sha1').update(READ_ONE).digest('hex')
 
 /** The version token of a read whose value came whole: the id is bytes 9-24 of an envelope (what the scripts' version_of reads). */
 export function versionOfBytes(generation: string, now: number, bytes: Buffer): string {
-  if (bytes.length >= 24 && bytes[0] === 0xcb) return `${generation}.${now}.${bytes.toString('hex', 8, 24)}`
+  if (bytes.length >= 24 && bytes[0] === 0xcb) return formatVersion(generation, now, bytes, 8, 24)
   // Not an envelope: '!' and its first 24 bytes, a string no envelope id can equal (as version_of).
   return formatVersion(generation, now, Buffer.concat([Buffer.from('!'), bytes.subarray(0, 24)]))
 }

@@ -494,16 +494,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
           this.#generations.learn(namespace, text)
           return this.#readOne(namespace, stem, key, attempt + 1)
         }
-        if (reply.length === 3) {
-          // A value that came whole: its version id is in its bytes.
-          const now = reply[2] as number
-          this.#clock.observe(now)
-          const bytes = reply[0] as Buffer
-          return this.#toRead(namespace, key, versionOfBytes(generation, now, bytes), bytes, reply[1] as number)
-        }
-        const now = reply[3] as number
+        const now = reply[reply.length - 1] as number
         this.#clock.observe(now)
-        const version = formatVersion(generation, now, reply[2] as Buffer)
+        // Three items: a value that came whole, its version id in its own bytes.
+        const version =
+          reply.length === 3
+            ? versionOfBytes(generation, now, reply[0] as Buffer)
+            : formatVersion(generation, now, reply[2] as Buffer)
         return this.#toRead(namespace, key, version, reply[0], reply[1] as number)
       },
     )

@@ -42,9 +42,18 @@ export interface ParsedVersion {
   readonly id: Buffer
 }
 
-/** The token the core gets for `id` read at `generation` when Redis's clock said `readAt`. */
-export function formatVersion(generation: string, readAt: number, id: Buffer | string): string {
-  return `${generation}.${readAt}.${typeof id === 'string' ? Buffer.from(id, 'latin1').toString('hex') : id.toString('hex')}`
+/**
+ * The token the core gets for `id` read at `generation` when Redis's clock
+ * said `readAt`; `id` may be bytes `start` to `end` of a larger buffer.
+ */
+export function formatVersion(
+  generation: string,
+  readAt: number,
+  id: Buffer | string,
+  start?: number,
+  end?: number,
+): string {
+  return `${generation}.${readAt}.${typeof id === 'string' ? Buffer.from(id, 'latin1').toString('hex') : id.toString('hex', start, end)}`
 }
 
 /** Parse a token this store issued; a `TypeError` naming `name` for anything else. */
