@@ -382,6 +382,8 @@ export class LoadPipeline<V> {
     // (a resurrection lasts that long, from resurrectTtl up).
     const waitMs =
       resurrect || servable || refreshing ? this.#o.refresher.failed(key, resurrect ? f.resurrectTtl : undefined) : 0
+    // A write since this load started replaced what it backed off for: the key starts over.
+    if (ticket.superseded) this.#o.refresher.forget(key)
     if (resurrect) {
       // Re-armed as if written now with ttl = the wait (and the same windows).
       const life = lifetime(false, { ...f, ttl: waitMs })

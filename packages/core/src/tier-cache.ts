@@ -524,7 +524,9 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       const at = loadedAt ?? this.#tags.seen
       if (options.tags.length > 0) stamp = { tags: [...new Set(options.tags)], at }
     } else if (options?.loadedBy !== undefined) loadStampOf(options.loadedBy, 'options.loadedBy')
+    // The key starts over, as after a delete: a backoff waited for the value this one replaces.
     this.#flights.supersede(key)
+    this.#refresher.forget(key)
     await this.#written(['set', [key]], (announce) => this.#pipeline.put(key, value ?? undefined, f, announce, stamp))
   }
 

@@ -91,6 +91,65 @@ describe('refreshBackoff', () => {
     }
   })
 
+  // Found by the model test (seed -1382115514): a set over a resurrected value left the resurrection's
+  // wait in place, so the new value went stale and was served for 150 ms with no refresh.
+  it('a set starts the key over: the wait of the value it replaced does not hold up its refresh', async () => {
+    const { cache, clock } = cacheWithClock<string>({
+      ttl: 100,
+      staleTtl: 300,
+      resurrectTtl: 250,
+      refreshBackoff: { initial: 50, factor: 1, jitter: 0 },
+    })
+    const { loader, calls, fail, recover } = countingLoader((_key, call) => `v${call}`)
+    cache.on('error', () => {})
+    await cache.get('k', loader)
+    fail()
+    clock.advance(150)
+    expect(await cache.get('k', loader)).toBe('v1')
+    await until(() => calls.length === 2)
+    await until(() => cache.peek('k')?.ttlRemaining === 250) // the refresh failed: resurrected, waits 250
+    await cache.set('k', 'set')
+    recover()
+    clock.advance(100) // the set value is stale; the old wait would last 150 more
+    expect(await cache.getWithInfo('k', loader)).toMatchObject({ value: 'set', stale: true })
+    await until(() => calls.length === 3)
+    await until(() => cache.peek('k')?.value === 'v3')
+  })
+
+  it('a refresh that fails after a set of its key leaves no wait behind', async () => {
+    const { cache, clock } = cacheWithClock<string>({
+      ttl: 100,
+      staleTtl: 1_000,
+      refreshBackoff: { initial: 500, factor: 1, jitter: 0 },
+    })
+    let release: () => void = () => {}
+    let calls = 0
+    const loader = async () => {
+      calls++
+      if (calls === 1) return 'v1'
+      if (calls === 2) {
+        await new Promise<void>((resolve) => {
+          release = resolve
+        })
+        throw new Error('origin down')
+      }
+      return `v${calls}`
+    }
+    cache.on('error', () => {})
+    await cache.get('k', loader)
+    clock.advance(100)
+    expect(await cache.get('k', loader)).toBe('v1') // stale; the refresh's loader hangs
+    await until(() => calls === 2)
+    await cache.set('k', 'set')
+    release() // the refresh fails after the set
+    await tick()
+    await tick()
+    clock.advance(100) // the set value is stale, long before the failed refresh's 500 ms
+    expect(await cache.get('k', loader)).toBe('set')
+    await until(() => calls === 3)
+    await until(() => cache.peek('k')?.value === 'v3')
+  })
+
   it('refreshRetryDelay (deprecated) keeps its fixed delay, and cannot be set with refreshBackoff', async () => {
     expect(backoffPolicy(undefined, 250)).toEqual({ initialMs: 250, maxMs: 250, factor: 1, jitter: 0 })
     expect(() => new TierCache({ refreshRetryDelay: 1, refreshBackoff: {} })).toThrow(/cannot both be set/)

@@ -91,7 +91,7 @@ describe('TierCache against the reference model', () => {
             }
             await replay(commands, options, cache, time, compare)
           }),
-          { numRuns: SMOKE ? 300 : 3_000 },
+          { numRuns: Number(process.env.MODEL_RUNS ?? (SMOKE ? 300 : 3_000)) },
         )
       })
     }

@@ -94,7 +94,9 @@ export class CacheModel {
         return { value: undefined, stale: false, hitLevel: 'not-3', loads: 0 }
       }
       case 'set':
+        // A set starts the key's backoff over, as a delete does.
         this.#write(command.key, command.miss ? undefined : command.value, now)
+        this.#retryAt.delete(command.key)
         return { value: undefined, stale: false, loads: 0 }
       case 'delete':
         this.#entries.delete(command.key)
@@ -121,8 +123,10 @@ export class CacheModel {
       if (retryAt !== undefined && now < retryAt) return { value: e.value, stale: true, hitLevel: 4, loads: 0 }
       const loaded = this.#load(outcome)
       if (outcome === 'throw') {
-        this.#retryAt.set(key, now + this.#o.refreshRetryDelay)
-        if (this.#o.resurrectTtl > 0) this.#resurrect(key, e, now)
+        // A resurrected value is re-armed for the wait, which starts at resurrectTtl (docs/concepts.md).
+        const resurrect = this.#o.resurrectTtl > 0
+        this.#retryAt.set(key, now + (resurrect ? this.#o.resurrectTtl : this.#o.refreshRetryDelay))
+        if (resurrect) this.#resurrect(key, e, now)
       } else {
         this.#retryAt.delete(key)
         this.#write(key, loaded, now)
