@@ -1,10 +1,12 @@
 /**
- * The bytes RedisStore keeps under a value key: a 24-byte header (30 when the
+ * The bytes RedisStore keeps under a value key: a 32-byte header (38 when the
  * writer gave a serving window), then the value exactly as the core encoded it.
  *
- *   byte 0      0xCB, a magic byte: text written by hand (or by another program,
+ *   byte 0      0xCC, a magic byte: text written by hand (or by another program,
  *               or by the unversioned 0xCA format of earlier releases) almost
- *               never starts with it, so such bytes read as malformed
+ *               never starts with it, so such bytes read as malformed. 0xCB is
+ *               the same header without bytes 24-31 (earlier releases, and
+ *               every delete's tombstone): still read, through the read script
  *   byte 1      flags: bit 0 negative entry, bit 1 never stale, bit 2 kept
  *               until deleted, bit 3 staleMs follows, bit 4 tombstone (a
  *               delete: no record, only its version), bit 5 resurrected (an old
@@ -16,13 +18,20 @@
  *   bytes 8-23  the write's version id (see `versions.ts`): the Lua scripts
  *               read it with GETRANGE, so a conditional write compares it
  *               without loading the value
- *   bytes 24-29 (bit 3 only) the writer's staleMs, uint48, all ones = Infinity
+ *   bytes 24-31 (0xCC only) when the key expires, in Redis's clock (ms, a
+ *               float64): the client sends zeros, and the script that sets the
+ *               key's expiry (a write, a touch) stamps its own TIME + PX here,
+ *               never a client's clock
+ *   then 6 bytes (bit 3 only) the writer's staleMs, uint48, all ones = Infinity
  *   then (bit 6 only) the meta the loader stored beside the value
  *               (`ctx.meta`, encoded by the core): a uint32 length, the bytes
  *
- * Only durations are stored, never a timestamp: Redis's own PTTL says how long
- * the key has left, and `PTTL - afterFresh` is how long it stays fresh.
- * Freshness therefore depends on the clock of the Redis node alone.
+ * Redis's own PTTL says how long the key has left, and `PTTL - afterFresh` is
+ * how long it stays fresh: what the read scripts use. The stamp says the
+ * same without a script: a read of the bare value (MGET, see redis-store.ts)
+ * takes `stamp - Redis's time now`, with now over-estimated from the last
+ * script reply (server-clock.ts). Freshness depends on the clock of the Redis
+ * node alone either way.
  *
  * A fixed header rather than a msgpackr envelope: 2-4x cheaper for values up
  * to 1 KiB, even at 64 KiB, and the value comes back as a view, never copied
@@ -31,11 +40,18 @@
 
 import type { StoreRecord } from '@tiercache/core'
 
-const MAGIC = 0xcb
+/** The magic byte of a record whose header carries its expiry (bytes 24-31). */
+export const STAMPED = 0xcc
+/** The magic byte of a header without the expiry stamp: a tombstone, or a record of an earlier release. */
+export const UNSTAMPED = 0xcb
 const VERSION_AT = 8
 /** Bytes of a version id. */
 export const VERSION_BYTES = 16
-const HEADER_BYTES = VERSION_AT + VERSION_BYTES
+/** Where the expiry stamp is, in a record of {@link STAMPED} format. */
+export const STAMP_AT = VERSION_AT + VERSION_BYTES
+/** The header of an {@link UNSTAMPED} record, and of a tombstone. */
+const SHORT_HEADER = STAMP_AT
+const HEADER_BYTES = STAMP_AT + 8
 const NEGATIVE = 0b00001
 const NEVER_STALE = 0b00010
 const KEEP_FOREVER = 0b00100
@@ -108,7 +124,8 @@ export function seal(write: Sealable, version: Uint8Array): SealedRecord {
   const header = meta === undefined ? timed : timed + 4 + meta.byteLength
   const length = data === undefined ? 0 : data.byteLength
   const bytes = Buffer.allocUnsafe(header + length)
-  writeHeader(bytes, flags, px - Math.floor(fresh), version)
+  writeHeader(bytes, STAMPED, flags, px - Math.floor(fresh), version)
+  bytes.fill(0, STAMP_AT, HEADER_BYTES)
   if (staleMs !== undefined) bytes.writeUIntBE(Math.min(Math.ceil(Math.max(0, staleMs)), MAX_UINT48), HEADER_BYTES, 6)
   if (meta !== undefined) {
     bytes.writeUInt32BE(meta.byteLength, timed)
@@ -142,13 +159,13 @@ export function sealTouch(times: { readonly freshMs: number; readonly keepMs: nu
 
 /** The tombstone a delete leaves for `fenceMs`: only the version id. */
 export function sealTombstone(version: Uint8Array, fenceMs: number): SealedRecord {
-  const bytes = Buffer.allocUnsafe(HEADER_BYTES)
-  writeHeader(bytes, TOMBSTONE | NEGATIVE, 0, version)
+  const bytes = Buffer.allocUnsafe(SHORT_HEADER)
+  writeHeader(bytes, UNSTAMPED, TOMBSTONE | NEGATIVE, 0, version)
   return { bytes, px: Math.max(1, Math.ceil(fenceMs)) }
 }
 
-function writeHeader(bytes: Buffer, flags: number, afterFresh: number, version: Uint8Array): void {
-  bytes[0] = MAGIC
+function writeHeader(bytes: Buffer, magic: number, flags: number, afterFresh: number, version: Uint8Array): void {
+  bytes[0] = magic
   bytes[1] = flags
   bytes.writeUIntBE(afterFresh, 2, 6)
   bytes.set(version.subarray(0, VERSION_BYTES), VERSION_AT)
@@ -163,12 +180,16 @@ export function open(bytes: Buffer, pttl: number): OpenedRecord | typeof DELETED
 export function open(bytes: Buffer, pttl: number, version: string): StoreRecord | typeof DELETED | string
 export function open(bytes: Buffer, pttl: number, version?: string): OpenedRecord | typeof DELETED | string {
   if (bytes.length < 1) return 'empty bytes'
-  if (bytes[0] !== MAGIC) return `first byte 0x${bytes[0]!.toString(16)} is not the envelope's 0xcb`
-  if (bytes.length < HEADER_BYTES) return `${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`
+  const magic = bytes[0]
+  if (magic !== STAMPED && magic !== UNSTAMPED) {
+    return `first byte 0x${bytes[0]!.toString(16)} is not the envelope's 0xcc (or 0xcb)`
+  }
+  const base = magic === STAMPED ? HEADER_BYTES : SHORT_HEADER
+  if (bytes.length < base) return `${bytes.length} bytes, shorter than the ${base}-byte header`
   const flags = bytes[1]!
   if ((flags & ~KNOWN_FLAGS) !== 0) return `unknown flags 0x${flags.toString(16)}`
-  if ((flags & TOMBSTONE) !== 0) return bytes.length === HEADER_BYTES ? DELETED : 'a tombstone carries data'
-  const timed = (flags & HAS_STALE_MS) !== 0 ? HEADER_BYTES + 6 : HEADER_BYTES
+  if ((flags & TOMBSTONE) !== 0) return bytes.length === base ? DELETED : 'a tombstone carries data'
+  const timed = (flags & HAS_STALE_MS) !== 0 ? base + 6 : base
   if (bytes.length < timed) return `${bytes.length} bytes, shorter than the ${timed}-byte header`
   let header = timed
   let meta: Uint8Array | undefined
@@ -189,14 +210,26 @@ export function open(bytes: Buffer, pttl: number, version?: string): OpenedRecor
   const freshMs = (flags & NEVER_STALE) !== 0 ? Number.POSITIVE_INFINITY : remaining - afterFresh
   const keepMs = keepForever ? Number.POSITIVE_INFINITY : remaining
   // The common record (no flags, no meta, no stale window) in one object, with its version when given.
-  if ((flags & (TAGGED | RESURRECTED)) === 0 && meta === undefined && timed === HEADER_BYTES) {
+  if ((flags & (TAGGED | RESURRECTED)) === 0 && meta === undefined && timed === base) {
     return version === undefined ? { data, freshMs, keepMs } : { data, freshMs, keepMs, version }
   }
   const plain: OpenedRecord = version === undefined ? { data, freshMs, keepMs } : { data, freshMs, keepMs, version }
   const tagMarked: OpenedRecord = (flags & TAGGED) !== 0 ? { ...plain, tagged: true } : plain
   const marked: OpenedRecord = (flags & RESURRECTED) !== 0 ? { ...tagMarked, resurrected: true } : tagMarked
   const record: OpenedRecord = meta === undefined ? marked : { ...marked, meta }
-  if (timed === HEADER_BYTES) return record
-  const staleMs = bytes.readUIntBE(HEADER_BYTES, 6)
+  if (timed === base) return record
+  const staleMs = bytes.readUIntBE(base, 6)
   return { ...record, staleMs: staleMs === MAX_UINT48 ? Number.POSITIVE_INFINITY : staleMs }
+}
+
+/**
+ * When the key holding `bytes` expires, in Redis's clock (ms), as the script
+ * that set its expiry stamped it; `undefined` when the bytes carry no stamp
+ * (a tombstone, a record of an earlier release, anything not an envelope).
+ */
+export function stampOf(bytes: Buffer): number | undefined {
+  if (bytes.length < HEADER_BYTES || bytes[0] !== STAMPED) return undefined
+  const stamp = bytes.readDoubleBE(STAMP_AT)
+  // Zeros: a write whose script did not stamp it (none does so); read through the script instead.
+  return stamp > 0 ? stamp : undefined
 }

@@ -71,9 +71,10 @@ export interface RedisStoreOptions {
   /**
    * Largest value (encoded, in bytes) the store writes or reads. A larger
    * write rejects with a `StoreCallError` of kind `too-large`; a larger value
-   * already in Redis reads as a miss, reported on the `error` event, and never
-   * crosses the wire. One huge value must not time out and open the circuit
-   * for every key.
+   * already in Redis reads as a miss, reported on the `error` event, and
+   * crosses the wire at most once per process (then the key is remembered
+   * and read by a script that stops at the limit). One huge value must not
+   * time out and open the circuit for every key.
    * @default 8 MiB
    */
   maxValueBytes?: number

@@ -14,17 +14,18 @@ import {
 } from '@tiercache/core'
 import { EventEmitter } from 'eventemitter3'
 import { type Cluster, Redis } from 'ioredis'
+import { BoundedSet } from './bounded-set.js'
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js'
 import { CircuitProbe } from './circuit-probe.js'
 import { splitBySlot } from './cluster-batch.js'
 import { CommandGuard, type ErrorCounts } from './command-guard.js'
-import { DELETED, open, type SealedRecord, seal, sealTombstone, sealTouch } from './envelope.js'
+import { DELETED, open, type SealedRecord, seal, sealTombstone, sealTouch, stampOf } from './envelope.js'
 import { EvictionPolicyWarning, LateCommandError, MalformedRecordError, ValueTooLargeError } from './errors.js'
 import { evictingNodes } from './eviction-policy.js'
 import { Generations } from './generations.js'
 import { KeySpace } from './keys.js'
 import { type RedisStoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
-import { ReadOne, versionOfBytes } from './read-one.js'
+import { ReadBare, ReadOne, versionOfBytes } from './read-one.js'
 import { RedisLock } from './redis-lock.js'
 import { ReleaseListener } from './release-listener.js'
 import { registerScripts, type ScriptedClient, type ScriptedPipeline } from './scripts.js'
@@ -54,6 +55,16 @@ const OWN_CLIENT = { maxRetriesPerRequest: 1, connectTimeout: 2000 } as const
 
 /** How many times an operation follows a changing generation before giving up. */
 const GENERATION_ATTEMPTS = 5
+
+/**
+ * How recent the clock reading behind a read without a script must be: older,
+ * the next read runs the script, whose reply renews it (about one read in
+ * every second or so of a read-only load).
+ */
+const STAMP_CLOCK_MS = 1_000
+
+/** How many keys found over maxValueBytes a store remembers (the oldest forgotten first). */
+const OVERSIZED_KEYS = 1_024
 
 /** Items per key in a read script's reply: bytes (or size, or false), PTTL, version id. */
 const READ_WIDTH = 3
@@ -105,6 +116,14 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   readonly #scripts: ScriptedClient
   /** The one-key read of a standalone Redis; `undefined` on a Cluster. */
   readonly #readOneScript: ReadOne | undefined
+  /** The one-key read without a script (MGET) of a standalone Redis; `undefined` on a Cluster. */
+  readonly #readBare: ReadBare | undefined
+  /**
+   * Keys found over maxValueBytes by a read without a script (which cannot
+   * stop at that size): read with the script from then on, which never sends
+   * more than the limit. So a huge value crosses the wire once per process.
+   */
+  readonly #oversized = new BoundedSet(OVERSIZED_KEYS)
   readonly #guard: CommandGuard
   readonly #breaker: CircuitBreaker
   readonly #probe: CircuitProbe
@@ -141,6 +160,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.#keys = new KeySpace(this.#options.prefix)
     this.#scripts = registerScripts(this.client)
     this.#readOneScript = this.#cluster ? undefined : new ReadOne(this.client as Redis, this.#options.maxValueBytes)
+    this.#readBare = this.#cluster ? undefined : new ReadBare(this.client as Redis)
     this.#breaker = new CircuitBreaker({
       failureThreshold: this.#options.failureThreshold,
       openMs: this.#options.breakerOpenMs,
@@ -385,9 +405,12 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
 
   /** On each (re)connection: learn Redis's clock, and warn when the node evicts keys. */
   readonly #onReady = (): void => {
+    const sentAt = performance.now()
     this.client
       .time()
-      .then(([seconds, micros]) => this.#clock.observe(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)))
+      .then(([seconds, micros]) =>
+        this.#clock.observe(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), performance.now(), sentAt),
+      )
       .catch(() => {})
     evictingNodes(this.client)
       .then((nodes) => {
@@ -472,8 +495,32 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    * check, straight (the path of every L2 hit: none of the batch's arrays,
    * closures and slices for a batch of one).
    */
-  #readOne(namespace: string, stem: string, key: string, attempt = 0): Promise<StoreRead> {
+  #readOne(namespace: string, stem: string, key: string): Promise<StoreRead> {
     if (this.#cluster) return this.#read(namespace, [stem], [key]).then((reads) => reads[0]!)
+    if (this.#clock.latest(performance.now(), STAMP_CLOCK_MS) === undefined)
+      return this.#readScripted(namespace, stem, key)
+    const generation = this.#generations.current(namespace)
+    const valueKey = `${stem}:${generation}`
+    if (this.#oversized.has(valueKey)) return this.#readScripted(namespace, stem, key)
+    const sentAt = performance.now()
+    return this.#readBare!.send(this.#keys.generation(namespace), valueKey).then(([held, bytes]) => {
+      const redisNow = this.#clock.latest(performance.now(), STAMP_CLOCK_MS)
+      if (bytes !== null && bytes.length > this.#options.maxValueBytes) this.#oversized.add(valueKey)
+      const stamp = bytes === null || bytes.length > this.#options.maxValueBytes ? undefined : stampOf(bytes)
+      // Anything but a stamped record at the generation this read assumed (absent, a tombstone,
+      // too large, foreign bytes, a purge since): the script reads it, and reports what it must.
+      if (stamp === undefined || redisNow === undefined || held === null || held.toString('latin1') !== generation) {
+        return this.#readScripted(namespace, stem, key)
+      }
+      // Read at no later than it was sent (a version too old for the fence is refused, never one too young).
+      const version = formatVersion(generation, this.#clock.toRedis(sentAt), bytes!, 8, 24)
+      // What PTTL would say, or less: Redis's time is over-estimated. Never -1 (that is "no expiry").
+      return this.#toRead(namespace, key, version, bytes, Math.max(0, Math.floor(stamp - redisNow)))
+    })
+  }
+
+  /** {@link #readOne} through the read script, which also learns a purge's new generation. */
+  #readScripted(namespace: string, stem: string, key: string, attempt = 0): Promise<StoreRead> {
     if (attempt === GENERATION_ATTEMPTS) {
       return Promise.reject(
         new StoreCallError({
@@ -485,6 +532,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       )
     }
     const generation = this.#generations.current(namespace)
+    const sentAt = performance.now()
     return this.#readOneScript!.send(this.#keys.generation(namespace), `${stem}:${generation}`, generation).then(
       (reply) => {
         if (!Array.isArray(reply)) {
@@ -492,10 +540,12 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
           if (text === 'late') throw new LateCommandError()
           // Purged (or first seen): learn the generation and read again.
           this.#generations.learn(namespace, text)
-          return this.#readOne(namespace, stem, key, attempt + 1)
+          return this.#readScripted(namespace, stem, key, attempt + 1)
         }
         const now = reply[reply.length - 1] as number
-        this.#clock.observe(now)
+        this.#clock.observe(now, performance.now(), sentAt)
+        // Over the limit (its size came instead): the next reads take the script at once.
+        if (typeof reply[0] === 'number') this.#oversized.add(`${stem}:${generation}`)
         // Three items: a value that came whole, its version id in its own bytes.
         const version =
           reply.length === 3

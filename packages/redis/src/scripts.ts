@@ -46,6 +46,19 @@ export const NOW = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`
 
+/**
+ * Stamp a record of the 0xCC format (envelope.ts) with when its key expires,
+ * in Redis's clock: TIME (ms, floored) + PX - 1, never later than the expiry
+ * PX gave (Redis takes that from the script's start), so a reader of the
+ * stamp never holds the record fresh longer than Redis keeps it.
+ */
+const STAMP = `
+local function stamp(key, bytes_head, px)
+  if string.byte(bytes_head, 1) == 0xCC then
+    redis.call('SETRANGE', key, 24, struct.pack('>d', now - 1 + tonumber(px)))
+  end
+end`
+
 const LATE = `
 if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return 'late' end`
 
@@ -72,7 +85,8 @@ local function version_of(key)
   local head = redis.pcall('GETRANGE', key, 0, 23)
   if type(head) ~= 'string' then return '!' end
   if head == '' then return redis.call('GET', version_key(key)) or '' end
-  if string.byte(head, 1) == 0xCB and #head == 24 then return string.sub(head, 9, 24) end
+  local magic = string.byte(head, 1)
+  if (magic == 0xCC or magic == 0xCB) and #head == 24 then return string.sub(head, 9, 24) end
   return '!' .. head
 end`
 
@@ -136,7 +150,7 @@ end`
  * then Redis's time in ms; or 'late' (nothing written). A record kept less
  * than the fence window also writes its version key (see VERSION_KEY).
  */
-const WRITE = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}${ANNOUNCE}
+const WRITE = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}${ANNOUNCE}${STAMP}
 local fence = tonumber(ARGV[3])
 local out = {}
 local written = false
@@ -150,6 +164,7 @@ for i = first, #KEYS do
   end
   if current == nil then
     redis.call('SET', KEYS[i], ARGV[at], 'PX', ARGV[at + 1])
+    if #ARGV[at] >= 32 then stamp(KEYS[i], ARGV[at], ARGV[at + 1]) end
     -- Expiring before the fence window ends: keep its version (envelope bytes 9-24) that long.
     if tonumber(ARGV[at + 1]) < fence then
       redis.call('SET', version_key(KEYS[i]), string.sub(ARGV[at], 9, 24), 'PX', fence)
@@ -175,7 +190,7 @@ return out`
  * so a "not modified" answer never brings back what is gone. → per key 1
  * (touched) or the version id found, then Redis's time; or 'late'.
  */
-const TOUCH = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}
+const TOUCH = `${CHECK_GENERATION}${NOW}${LATE}${VERSION_OF}${STAMP}
 local fence = tonumber(ARGV[3])
 local out = {}
 for i = first, #KEYS do
@@ -183,7 +198,9 @@ for i = first, #KEYS do
   local current = version_of(KEYS[i])
   local head = redis.pcall('GETRANGE', KEYS[i], 0, 1)
   local flags = nil
-  if type(head) == 'string' and #head == 2 and string.byte(head, 1) == 0xCB then flags = string.byte(head, 2) end
+  if type(head) == 'string' and #head == 2 and (string.byte(head, 1) == 0xCC or string.byte(head, 1) == 0xCB) then
+    flags = string.byte(head, 2)
+  end
   -- held (not a tombstone, bit 4; not a miss, bit 0), at the version read, read within the fence window
   if flags ~= nil and bit.band(flags, 17) == 0 and 'v' .. current == ARGV[at + 4]
       and now - tonumber(ARGV[at + 5]) < fence then
@@ -192,6 +209,7 @@ for i = first, #KEYS do
     if ARGV[at + 3] == '1' then flags = bit.bor(flags, 4) end
     redis.call('SETRANGE', KEYS[i], 1, string.char(flags) .. ARGV[at])
     redis.call('PEXPIRE', KEYS[i], ARGV[at + 1])
+    stamp(KEYS[i], head, ARGV[at + 1])
     if tonumber(ARGV[at + 1]) < fence then
       redis.call('SET', version_key(KEYS[i]), current, 'PX', fence)
     end

@@ -13,6 +13,12 @@
  * taught the offset was slow. The best bound of the last `windowMs` is used,
  * so the estimate follows drift and clock steps of the server.
  *
+ * The same reply also bounds the offset from above: it was produced after
+ * `s`, and TIME is floored to the ms, so `redisMs + 1 - s` is an upper bound.
+ * {@link ServerClock.latest} gives Redis's time over-estimated from the last
+ * reply sent with its `s`: a record's remaining time taken from its expiry
+ * stamp (envelope.ts) is then never longer than Redis's PTTL would say.
+ *
  * On a Cluster each node has its own clock; the bound mixes their replies, so
  * nodes whose clocks disagree by X ms may run a late write up to X ms after
  * its deadline. Keep their clocks in sync (NTP), as Redis itself assumes.
@@ -20,6 +26,8 @@
 export class ServerClock {
   #offset: number | undefined
   #learnedAt = 0
+  #upper: number | undefined
+  #upperAt = 0
   readonly #windowMs: number
   readonly #now: () => number
 
@@ -29,9 +37,16 @@ export class ServerClock {
     this.#windowMs = windowMs
   }
 
-  /** A reply said Redis's time was `redisMs` when it was received (local `receivedAt`, default now). */
-  observe(redisMs: number, receivedAt = this.#now()): void {
+  /**
+   * A reply said Redis's time was `redisMs` when it was received (local
+   * `receivedAt`, default now); `sentAt`: when its call was sent, if known.
+   */
+  observe(redisMs: number, receivedAt = this.#now(), sentAt?: number): void {
     if (!Number.isFinite(redisMs)) return
+    if (sentAt !== undefined) {
+      this.#upper = redisMs + 1 - sentAt
+      this.#upperAt = receivedAt
+    }
     const bound = redisMs - receivedAt
     if (this.#offset === undefined || bound >= this.#offset || receivedAt - this.#learnedAt > this.#windowMs) {
       this.#offset = bound
@@ -47,5 +62,17 @@ export class ServerClock {
   toRedis(local: number): number {
     const offset = this.#offset ?? Date.now() - this.#now()
     return Math.floor(local + offset)
+  }
+
+  /**
+   * Redis's time (ms) at local time `local`, never under-estimated: from the
+   * last reply observed with its send time, if it came at most `maxAgeMs`
+   * ago (else `undefined`), plus 1 ms per second since for drift (NTP slews
+   * clocks by at most 0.5 ms per second).
+   */
+  latest(local: number, maxAgeMs: number): number | undefined {
+    const age = local - this.#upperAt
+    if (this.#upper === undefined || age > maxAgeMs) return undefined
+    return local + this.#upper + Math.max(0, age) / 1000
   }
 }

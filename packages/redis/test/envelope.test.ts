@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DELETED, FOREVER_MS, open, sealTombstone, seal as sealWrite } from '../src/envelope.js'
+import { DELETED, FOREVER_MS, open, sealTombstone, seal as sealWrite, stampOf } from '../src/envelope.js'
 
 const ID = Buffer.alloc(16, 7)
 const seal = (data: Uint8Array | undefined, freshMs: number, keepMs: number, staleMs?: number) =>
@@ -11,8 +11,12 @@ describe('envelope', () => {
   it('records the stale window and gives Redis keepMs as PX', () => {
     const sealed = seal(bytes(1, 2, 3), 1_000, 5_000)
     expect(sealed.px).toBe(5_000)
-    expect(sealed.bytes.length).toBe(24 + 3)
+    expect(sealed.bytes.length).toBe(32 + 3)
+    expect(sealed.bytes[0]).toBe(0xcc)
     expect(sealed.bytes.subarray(8, 24).equals(ID)).toBe(true)
+    // The expiry stamp is the write script's to fill: the client leaves zeros, which read as no stamp.
+    expect(Array.from(sealed.bytes.subarray(24, 32))).toEqual(Array(8).fill(0))
+    expect(stampOf(sealed.bytes)).toBeUndefined()
     // Redis reports 4_500 ms left: 500 ms fresh, then 4_000 stale.
     const opened = open(sealed.bytes, 4_500)
     expect(opened).toEqual({ data: expect.any(Uint8Array), freshMs: 500, keepMs: 4_500 })
@@ -50,7 +54,7 @@ describe('envelope', () => {
   it("carries the writer's staleMs when given, Infinity included", () => {
     expect(open(seal(bytes(1), 1_000, 5_000).bytes, 5_000)).not.toHaveProperty('staleMs')
     const withStale = seal(bytes(1, 2), 1_000, 5_000, 2_500)
-    expect(withStale.bytes.length).toBe(30 + 2)
+    expect(withStale.bytes.length).toBe(38 + 2)
     const opened = open(withStale.bytes, 5_000) as { staleMs: number; data: Uint8Array }
     expect(opened.staleMs).toBe(2_500)
     expect(Array.from(opened.data)).toEqual([1, 2])
@@ -60,11 +64,27 @@ describe('envelope', () => {
     })
   })
 
+  it('reads a stamped expiry, and the header of earlier releases (0xcb, no stamp) as before', () => {
+    const sealed = seal(bytes(1, 2, 3), 1_000, 5_000, 2_000)
+    sealed.bytes.writeDoubleBE(1_764_000_000_123, 24)
+    expect(stampOf(sealed.bytes)).toBe(1_764_000_000_123)
+    expect(open(sealed.bytes, 4_500)).toMatchObject({ freshMs: 500, keepMs: 4_500, staleMs: 2_000 })
+    // The same record as an earlier release wrote it: no stamp, the stale window right after the id.
+    const old = Buffer.concat([sealed.bytes.subarray(0, 24), sealed.bytes.subarray(32)])
+    old[0] = 0xcb
+    expect(stampOf(old)).toBeUndefined()
+    const opened = open(old, 4_500) as { data: Uint8Array }
+    expect(opened).toMatchObject({ freshMs: 500, keepMs: 4_500, staleMs: 2_000 })
+    expect(Array.from(opened.data)).toEqual([1, 2, 3])
+    expect(sealTombstone(ID, 1_000).bytes[0]).toBe(0xcb)
+  })
+
   it('rejects bytes that are not an envelope with a reason', () => {
     const header = (flags: number, ...rest: number[]) => Buffer.from([0xcb, flags, ...Array(22).fill(0), ...rest])
     expect(open(Buffer.from('hello world'), 1_000)).toMatch(/first byte/)
     expect(open(Buffer.from([0xca, 0, 0, 0, 0, 0, 0, 0, 1]), 1_000)).toMatch(/first byte 0xca/)
     expect(open(Buffer.from([0xcb, 1]), 1_000)).toMatch(/shorter/)
+    expect(open(Buffer.from([0xcc, 0, ...Array(22).fill(0)]), 1_000)).toMatch(/shorter than the 32-byte header/)
     // Every flag bit has a meaning since bit 7 (tagged): 0x80 alone is a tagged record, not an unknown flag.
     expect(open(header(0x80), 1_000)).toMatchObject({ tagged: true })
     expect(open(header(0x01, 42), 1_000)).toMatch(/negative/)

