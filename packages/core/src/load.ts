@@ -19,7 +19,7 @@ import type { LocalTier } from './local-tier.js'
 import type { FreshnessPolicy } from './options.js'
 import type { Refresher } from './refresh.js'
 import { fromStore, type GetInfo, info, loaded, notFound } from './result.js'
-import { FAILED, type SharedTier } from './shared-tier.js'
+import { FAILED, type Reading, type SharedTier } from './shared-tier.js'
 import type { SingleFlight, Ticket } from './single-flight.js'
 import type { Stats } from './stats.js'
 import type { StoreVersion, StoreWrite, StoreWriteResult } from './store.js'
@@ -75,6 +75,9 @@ export interface WriteBack<V> {
   readonly meta?: unknown
 }
 
+/** What a flight starts from: a load before the store was read. */
+type FlightLoad<V> = Omit<Load<V>, 'kept' | 'refreshing' | 'version'>
+
 /**
  * What happens to a key that L1 could not answer: the shared store, then the
  * distributed lock, a second look at the store (another process may have
@@ -92,10 +95,21 @@ export class LoadPipeline<V> {
   }
 
   /** One flight: the shared store, then the loader under the distributed lock. */
-  async fly(load: Omit<Load<V>, 'kept' | 'refreshing' | 'version'>, l1: Entry<V> | undefined): Promise<GetInfo<V>> {
-    const { key, f, ticket } = load
-    const { l1: local, l2, clock, stats } = this.#o
-    const { entry: found, version } = await l2.read(key, f)
+  fly(load: FlightLoad<V>, l1: Entry<V> | undefined): Promise<GetInfo<V>> {
+    // Not async: a store hit (every L1 miss of a warm cache) takes one step over the store's read,
+    // without an async function's frame (1.1 KB allocated per hit at 64 in flight, issue 15).
+    try {
+      return this.#o.l2.read(load.key, load.f).then((reading) => this.#read(load, l1, reading))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** What a flight does with what the store held: serve it, or load. */
+  #read(load: FlightLoad<V>, l1: Entry<V> | undefined, reading: Reading<V>): GetInfo<V> | Promise<GetInfo<V>> {
+    const { key, ticket } = load
+    const { l1: local, clock, stats } = this.#o
+    const { entry: found, version } = reading
     const now = clock.now()
     if (found !== undefined && isFresh(found, now)) {
       if (!ticket.superseded) local?.set(key, found)

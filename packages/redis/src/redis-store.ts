@@ -234,13 +234,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   /** Read one record with its remaining fresh and kept time by Redis's clock; `undefined` when absent or unreadable. */
   get(namespace: string, key: string): Promise<StoreRecord | undefined> {
     // Not async: a bad key must still reject (not throw), and a read needs no extra promise hop.
-    let stems: string[]
+    let stem: string
     try {
-      stems = [this.#keys.stem(namespace, key)]
+      stem = this.#keys.stem(namespace, key)
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#guard.run('get', () => this.#readOne(namespace, stems[0]!, key)).then((read) => read.record)
+    return this.#guard.run('get', () => this.#readOne(namespace, stem, key)).then((read) => read.record)
   }
 
   /** Read many records in one round trip (one per node on a Cluster), in the order of `keys`. */
@@ -250,13 +250,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
 
   /** Read one key with its version (also when absent), for a load to write back with `ifVersion`. */
   read(namespace: string, key: string): Promise<StoreRead> {
-    let stems: string[]
+    let stem: string
     try {
-      stems = [this.#keys.stem(namespace, key)]
+      stem = this.#keys.stem(namespace, key)
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#guard.run('get', () => this.#readOne(namespace, stems[0]!, key))
+    return this.#guard.run('get', () => this.#readOne(namespace, stem, key))
   }
 
   /** {@link read} for many keys in one round trip (one per node on a Cluster), in the order of `keys`. */
