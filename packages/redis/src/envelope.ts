@@ -52,6 +52,12 @@ export const STAMP_AT = VERSION_AT + VERSION_BYTES
 /** The header of an {@link UNSTAMPED} record, and of a tombstone. */
 const SHORT_HEADER = STAMP_AT
 const HEADER_BYTES = STAMP_AT + 8
+/**
+ * The most bytes an envelope adds to a value of maxValueBytes (the limit counts the core's data
+ * and meta): the header, staleMs, and the meta's length. A read takes values up to the limit plus
+ * this, so whatever a write accepted reads back.
+ */
+export const ENVELOPE_OVERHEAD = HEADER_BYTES + 6 + 4
 const NEGATIVE = 0b00001
 const NEVER_STALE = 0b00010
 const KEEP_FOREVER = 0b00100

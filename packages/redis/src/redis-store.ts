@@ -19,7 +19,16 @@ import { CircuitBreaker, type CircuitState } from './circuit-breaker.js'
 import { CircuitProbe } from './circuit-probe.js'
 import { splitBySlot } from './cluster-batch.js'
 import { CommandGuard, type ErrorCounts } from './command-guard.js'
-import { DELETED, open, type SealedRecord, seal, sealTombstone, sealTouch, stampOf } from './envelope.js'
+import {
+  DELETED,
+  ENVELOPE_OVERHEAD,
+  open,
+  type SealedRecord,
+  seal,
+  sealTombstone,
+  sealTouch,
+  stampOf,
+} from './envelope.js'
 import { EvictionPolicyWarning, LateCommandError, MalformedRecordError, ValueTooLargeError } from './errors.js'
 import { evictingNodes } from './eviction-policy.js'
 import { Generations } from './generations.js'
@@ -110,6 +119,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   readonly boundsCalls = true
 
   readonly #options: ResolvedOptions
+  /**
+   * The longest stored bytes a read takes: maxValueBytes (which counts the core's data and
+   * meta, as a write checks it) plus what the envelope adds. Reads compared the stored
+   * bytes with maxValueBytes alone, so a value within 42 bytes of the limit was written
+   * and then read as a miss reported too large, every time.
+   */
+  readonly #readLimit: number
   readonly #ownsClient: boolean
   readonly #cluster: boolean
   readonly #keys: KeySpace
@@ -135,6 +151,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   constructor(options: RedisStoreOptions) {
     super()
     this.#options = resolveOptions(options)
+    this.#readLimit = this.#options.maxValueBytes + ENVELOPE_OVERHEAD
     this.#ownsClient = options.client === undefined
     this.client = options.client ?? new Redis(options.url as string, { ...OWN_CLIENT, ...options.redis })
     if (this.#ownsClient)
@@ -159,7 +176,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     }
     this.#keys = new KeySpace(this.#options.prefix)
     this.#scripts = registerScripts(this.client)
-    this.#readOneScript = this.#cluster ? undefined : new ReadOne(this.client as Redis, this.#options.maxValueBytes)
+    this.#readOneScript = this.#cluster ? undefined : new ReadOne(this.client as Redis, this.#readLimit)
     this.#readBare = this.#cluster ? undefined : new ReadBare(this.client as Redis)
     this.#breaker = new CircuitBreaker({
       failureThreshold: this.#options.failureThreshold,
@@ -473,7 +490,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
         stems,
         generation,
         generationKey,
-        head: [this.#options.maxValueBytes],
+        head: [this.#readLimit],
         perKey: [],
         width: READ_WIDTH,
         send: (target, keys, argv) => target.tiercacheReadBuffer(keys.length, ...keys, ...argv),
@@ -505,8 +522,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     const sentAt = performance.now()
     return this.#readBare!.send(this.#keys.generation(namespace), valueKey).then(([held, bytes]) => {
       const redisNow = this.#clock.latest(performance.now(), STAMP_CLOCK_MS)
-      if (bytes !== null && bytes.length > this.#options.maxValueBytes) this.#oversized.add(valueKey)
-      const stamp = bytes === null || bytes.length > this.#options.maxValueBytes ? undefined : stampOf(bytes)
+      if (bytes !== null && bytes.length > this.#readLimit) this.#oversized.add(valueKey)
+      const stamp = bytes === null || bytes.length > this.#readLimit ? undefined : stampOf(bytes)
       // Anything but a stamped record at the generation this read assumed (absent, a tombstone,
       // too large, foreign bytes, a purge since): the script reads it, and reports what it must.
       if (stamp === undefined || redisNow === undefined || held === null || held.toString('latin1') !== generation) {

@@ -42,6 +42,30 @@ describe('one huge value or a burst does not cut Redis off (own server on 127.0.
     expect(store.errorCounts['too-large']).toBe(2)
   })
 
+  // Found in review: a write checks the core's bytes (data and meta) against maxValueBytes, but
+  // reads compared the stored bytes, header included, so a value within 42 bytes of the limit was
+  // written (applied) and then every get, read and getMany reported it too large and missed. The
+  // 8-byte expiry stamp (magic 0xCC) made 8 more sizes unreadable than before.
+  it('reads back every value a write accepted, up to maxValueBytes exactly, by get, read and getMany', async () => {
+    const store = open({ maxValueBytes: 1024 })
+    const errors: unknown[] = []
+    store.on('error', (error) => errors.push(error))
+    const n = `at-limit-${randomUUID()}`
+    const writes = {
+      data: write(new Uint8Array(1024).fill(1)),
+      'data and meta': { ...write(new Uint8Array(1000).fill(2)), meta: new Uint8Array(24), staleMs: 5_000 },
+      'one stamp short': write(new Uint8Array(1000).fill(3)),
+    }
+    for (const [key, record] of Object.entries(writes)) {
+      expect((await store.set(n, key, record)).applied).toBe(true)
+      const length = record.data.byteLength
+      expect((await store.get(n, key))?.data?.byteLength).toBe(length)
+      expect((await store.read(n, key)).record?.data?.byteLength).toBe(length)
+      expect((await store.getMany(n, [key]))[0]?.data?.byteLength).toBe(length)
+    }
+    expect(errors).toEqual([])
+  })
+
   it('a 50 MB value read again and again is a reported miss, and the circuit stays closed for every other key', async () => {
     const writer = open({ maxValueBytes: 64 * 1024 * 1024, commandTimeoutMs: 10_000 })
     const reader = open()
