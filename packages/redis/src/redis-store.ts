@@ -22,6 +22,7 @@ import { CommandGuard, type ErrorCounts } from './command-guard.js'
 import {
   DELETED,
   ENVELOPE_OVERHEAD,
+  FOREVER_MS,
   open,
   type SealedRecord,
   seal,
@@ -526,7 +527,14 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       const stamp = bytes === null || bytes.length > this.#readLimit ? undefined : stampOf(bytes)
       // Anything but a stamped record at the generation this read assumed (absent, a tombstone,
       // too large, foreign bytes, a purge since): the script reads it, and reports what it must.
-      if (stamp === undefined || redisNow === undefined || held === null || held.toString('latin1') !== generation) {
+      // A stamp further ahead than any PX the store gives (bytes written by hand, or damaged) is no expiry to go by.
+      if (
+        stamp === undefined ||
+        redisNow === undefined ||
+        !(stamp - redisNow <= FOREVER_MS) ||
+        held === null ||
+        held.toString('latin1') !== generation
+      ) {
         return this.#readScripted(namespace, stem, key)
       }
       // Read at no later than it was sent (a version too old for the fence is refused, never one too young).

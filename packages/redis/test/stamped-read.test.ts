@@ -123,6 +123,25 @@ describe('one key read without a script (own server on 127.0.0.1:7014)', () => {
     expect(await counted(() => store.get(n, 'absent'))).toMatchObject({ result: undefined, scripts: 1, mget: 1 })
   })
 
+  // Found in review: any positive stamp was believed, so a 0xCC record whose stamp said 1e308 (or
+  // Infinity: bytes written by hand, or damaged) read as kept and fresh for 1e308 ms, where its
+  // PTTL said 5 s. No write stamps further ahead than the longest PX the store gives (ten years).
+  it('reads through the script a stamp further ahead than any PX the store gives', async () => {
+    const n = ns()
+    await store.set(n, 'k', { data: bytes(1), freshMs: 60_000, keepMs: 60_000 })
+    await store.get(n, 'k')
+    const key = await valueKey(n, 'k')
+    const stored = (await raw.getBuffer(key))!
+    for (const stamp of [Number.MAX_VALUE, Number.POSITIVE_INFINITY]) {
+      stored.writeDoubleBE(stamp, 24)
+      await raw.set(key, stored, 'PX', 5_000)
+      const { result, scripts } = await counted(() => store.get(n, 'k'))
+      expect(scripts).toBe(1)
+      expect(result!.keepMs).toBeLessThanOrEqual(5_000)
+      expect(result!.freshMs).toBeLessThanOrEqual(5_000)
+    }
+  })
+
   it('reads through the script when its reading of Redis’s clock is over a second old, and renews it so', async () => {
     const n = ns()
     await store.set(n, 'k', { data: bytes(1), freshMs: 60_000, keepMs: 60_000 })
