@@ -20,8 +20,8 @@
  *               without loading the value
  *   bytes 24-31 (0xCC only) when the key expires, in Redis's clock (ms, a
  *               float64): the client sends zeros, and the script that sets the
- *               key's expiry (a write, a touch) stamps its own TIME + PX here,
- *               never a client's clock
+ *               key's expiry (a write, a touch) stamps it here from PEXPIRETIME,
+ *               never from a client's clock
  *   then 6 bytes (bit 3 only) the writer's staleMs, uint48, all ones = Infinity
  *   then (bit 6 only) the meta the loader stored beside the value
  *               (`ctx.meta`, encoded by the core): a uint32 length, the bytes

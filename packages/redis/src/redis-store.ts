@@ -141,6 +141,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    * more than the limit. So a huge value crosses the wire once per process.
    */
   readonly #oversized = new BoundedSet(OVERSIZED_KEYS)
+  /** Value keys with a read without a script in flight (at most `maxInFlight` of them). */
+  readonly #bareReads = new Set<string>()
   readonly #guard: CommandGuard
   readonly #breaker: CircuitBreaker
   readonly #probe: CircuitProbe
@@ -423,6 +425,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
 
   /** On each (re)connection: learn Redis's clock, and warn when the node evicts keys. */
   readonly #onReady = (): void => {
+    // A reconnection may reach another host (a failover): its clock is learnt again before a read goes by a stamp.
+    this.#clock.forgetLatest()
     const sentAt = performance.now()
     this.client
       .time()
@@ -519,29 +523,45 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       return this.#readScripted(namespace, stem, key)
     const generation = this.#generations.current(namespace)
     const valueKey = `${stem}:${generation}`
-    if (this.#oversized.has(valueKey)) return this.#readScripted(namespace, stem, key)
+    // Known to be too large, or being read this way already (it may be: nothing is known of its
+    // size before the answer, and a huge value must not be asked for by every read sent meanwhile).
+    if (this.#oversized.has(valueKey) || this.#bareReads.has(valueKey)) return this.#readScripted(namespace, stem, key)
     const sentAt = performance.now()
-    return this.#readBare!.send(this.#keys.generation(namespace), valueKey).then(([held, bytes]) => {
-      const redisNow = this.#clock.latest(performance.now(), STAMP_CLOCK_MS)
-      if (bytes !== null && bytes.length > this.#readLimit) this.#oversized.add(valueKey)
-      const stamp = bytes === null || bytes.length > this.#readLimit ? undefined : stampOf(bytes)
-      // Anything but a stamped record at the generation this read assumed (absent, a tombstone,
-      // too large, foreign bytes, a purge since): the script reads it, and reports what it must.
-      // A stamp further ahead than any PX the store gives (bytes written by hand, or damaged) is no expiry to go by.
-      if (
-        stamp === undefined ||
-        redisNow === undefined ||
-        !(stamp - redisNow <= FOREVER_MS) ||
-        held === null ||
-        held.toString('latin1') !== generation
-      ) {
-        return this.#readScripted(namespace, stem, key)
-      }
-      // Read at no later than it was sent (a version too old for the fence is refused, never one too young).
-      const version = formatVersion(generation, this.#clock.toRedis(sentAt), bytes!, 8, 24)
-      // What PTTL would say, or less: Redis's time is over-estimated. Never -1 (that is "no expiry").
-      return this.#toRead(namespace, key, version, bytes, Math.max(0, Math.floor(stamp - redisNow)))
-    })
+    let sent: Promise<[Buffer | null, Buffer | null]>
+    try {
+      sent = this.#readBare!.send(this.#keys.generation(namespace), valueKey)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    this.#bareReads.add(valueKey)
+    return sent.then(
+      ([held, bytes]) => {
+        this.#bareReads.delete(valueKey)
+        const redisNow = this.#clock.latest(performance.now(), STAMP_CLOCK_MS)
+        if (bytes !== null && bytes.length > this.#readLimit) this.#oversized.add(valueKey)
+        const stamp = bytes === null || bytes.length > this.#readLimit ? undefined : stampOf(bytes)
+        // Anything but a stamped record at the generation this read assumed (absent, a tombstone,
+        // too large, foreign bytes, a purge since): the script reads it, and reports what it must.
+        // A stamp further ahead than any PX the store gives (bytes written by hand, or damaged) is no expiry to go by.
+        if (
+          stamp === undefined ||
+          redisNow === undefined ||
+          !(stamp - redisNow <= FOREVER_MS) ||
+          held === null ||
+          held.toString('latin1') !== generation
+        ) {
+          return this.#readScripted(namespace, stem, key)
+        }
+        // Read at no later than it was sent (a version too old for the fence is refused, never one too young).
+        const version = formatVersion(generation, this.#clock.toRedis(sentAt), bytes!, 8, 24)
+        // What PTTL would say, or less: Redis's time is over-estimated. Never -1 (that is "no expiry").
+        return this.#toRead(namespace, key, version, bytes, Math.max(0, Math.floor(stamp - redisNow)))
+      },
+      (error: unknown) => {
+        this.#bareReads.delete(valueKey)
+        throw error
+      },
+    )
   }
 
   /** {@link #readOne} through the read script, which also learns a purge's new generation. */

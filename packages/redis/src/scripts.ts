@@ -48,14 +48,18 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`
 
 /**
  * Stamp a record of the 0xCC format (envelope.ts) with when its key expires,
- * in Redis's clock: TIME (ms, floored) + PX - 1, never later than the expiry
- * PX gave (Redis takes that from the script's start), so a reader of the
- * stamp never holds the record fresh longer than Redis keeps it.
+ * in Redis's clock, right after the command that set its expiry: what
+ * PEXPIRETIME says (Redis 7), exactly the instant Redis removes the key. On
+ * a Redis without PEXPIRETIME: TIME (ms, floored) + PX - 1, never later than
+ * that instant while the script started less than 1 ms before its TIME (a
+ * Redis that times a script's commands from its start, as 7.2 does).
  */
 const STAMP = `
 local function stamp(key, bytes_head, px)
   if string.byte(bytes_head, 1) == 0xCC then
-    redis.call('SETRANGE', key, 24, struct.pack('>d', now - 1 + tonumber(px)))
+    local at = redis.pcall('PEXPIRETIME', key)
+    if type(at) ~= 'number' or at < 0 then at = now - 1 + tonumber(px) end
+    redis.call('SETRANGE', key, 24, struct.pack('>d', at))
   end
 end`
 

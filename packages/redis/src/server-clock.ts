@@ -28,6 +28,8 @@ export class ServerClock {
   #learnedAt = 0
   #upper: number | undefined
   #upperAt = 0
+  /** `Date.now()` when the upper bound was learnt: the monotonic clock stops while the host sleeps. */
+  #upperAtWall = 0
   readonly #windowMs: number
   readonly #now: () => number
 
@@ -46,6 +48,7 @@ export class ServerClock {
     if (sentAt !== undefined) {
       this.#upper = redisMs + 1 - sentAt
       this.#upperAt = receivedAt
+      this.#upperAtWall = Date.now()
     }
     const bound = redisMs - receivedAt
     if (this.#offset === undefined || bound >= this.#offset || receivedAt - this.#learnedAt > this.#windowMs) {
@@ -73,6 +76,15 @@ export class ServerClock {
   latest(local: number, maxAgeMs: number): number | undefined {
     const age = local - this.#upperAt
     if (this.#upper === undefined || age > maxAgeMs) return undefined
+    // A host that slept (a suspended VM or laptop) has a monotonic clock that did not count the
+    // sleep: the reading is as old as the wall clock says (either clock stepping only costs a script read).
+    const wallAge = Date.now() - this.#upperAtWall
+    if (wallAge > maxAgeMs || wallAge < -maxAgeMs) return undefined
     return local + this.#upper + Math.max(0, age) / 1000
+  }
+
+  /** The connection changed (perhaps to another host, with another clock): forget the upper bound. */
+  forgetLatest(): void {
+    this.#upper = undefined
   }
 }

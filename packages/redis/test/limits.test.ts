@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { StoreCallError } from '@tiercache/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisServer, startRedisServer } from '../../../test/helpers/redis-servers.js'
+import { type RedisServer, redisCli, startRedisServer } from '../../../test/helpers/redis-servers.js'
 import { type CircuitState, EvictionPolicyWarning, RedisStore, type RedisStoreOptions } from '../src/index.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -93,6 +93,35 @@ describe('one huge value or a burst does not cut Redis off (own server on 127.0.
     expect(circuit).toEqual([])
     expect(Array.from((await reader.get(n, 'small'))!.data!)).toEqual([1])
     expect(reader.errorCounts).toMatchObject({ 'too-large': 5, timeout: 0 })
+  })
+
+  // Found in review of the read without a script (MGET, which cannot stop at a size): a store that
+  // knew the namespace's generation asked for the whole 50 MB in every read sent before the first
+  // answer; 20 reads at once asked for about 1 GB, timed out, and opened the circuit for every key.
+  it('a 50 MB value read by 20 calls at once, the generation known: received once at most, the circuit closed', async () => {
+    const writer = open({ maxValueBytes: 64 * 1024 * 1024, commandTimeoutMs: 10_000 })
+    const reader = open()
+    const circuit: CircuitState[] = []
+    reader.on('circuit', (state) => circuit.push(state))
+    reader.on('error', () => {})
+    const n = `huge-at-once-${randomUUID()}`
+    await writer.set(n, 'huge', write(new Uint8Array(50 * 1024 * 1024)))
+    await writer.set(n, 'small', write(Uint8Array.of(1)))
+    expect(Array.from((await reader.get(n, 'small'))!.data!)).toEqual([1]) // generation and clock known
+    const sentBytes = async () =>
+      Number(/total_net_output_bytes:(\d+)/.exec(await redisCli(server.port, 'info', 'stats'))![1])
+    const before = await sentBytes()
+    const reads = await Promise.allSettled(Array.from({ length: 20 }, () => reader.read(n, 'huge')))
+    // One read received the value (and the store remembered the key); the 19 sent meanwhile, and
+    // every later one, went through the script, which answers the size (STRLEN first: the script
+    // copied up to maxValueBytes of the value per call, 20 of which kept Redis busy past the time-out).
+    expect((await sentBytes()) - before).toBeLessThan(60 * 1024 * 1024)
+    for (const read of reads) if (read.status === 'fulfilled') expect(read.value.record).toBeUndefined()
+    const again = await sentBytes()
+    await reader.read(n, 'huge')
+    expect((await sentBytes()) - again).toBeLessThan(1024 * 1024)
+    expect(circuit).toEqual([])
+    expect(Array.from((await reader.get(n, 'small'))!.data!)).toEqual([1])
   })
 
   it('a burst of 2,500 concurrent sets does not open the circuit while Redis keeps answering', async () => {
