@@ -72,6 +72,8 @@ const scenarios: Scenario[] = [
     fault: 'A and B read k1; C sets k1 and is SIGKILLed as soon as the set resolves',
     run: killWriterAfterSet(2, 'k1'),
     smoke: false,
+    // C may die holding a key's lock (its workload loads too): A and B then wait lockWait (5 s), and each loads.
+    orphanedLocksMs: 5_000,
   },
 ]
 
