@@ -519,14 +519,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    */
   #readOne(namespace: string, stem: string, key: string): Promise<StoreRead> {
     if (this.#cluster) return this.#read(namespace, [stem], [key]).then((reads) => reads[0]!)
-    if (this.#clock.latest(performance.now(), STAMP_CLOCK_MS) === undefined)
-      return this.#readScripted(namespace, stem, key)
+    const sentAt = performance.now()
+    if (this.#clock.latest(sentAt, STAMP_CLOCK_MS) === undefined) return this.#readScripted(namespace, stem, key)
     const generation = this.#generations.current(namespace)
     const valueKey = `${stem}:${generation}`
     // Known to be too large, or being read this way already (it may be: nothing is known of its
     // size before the answer, and a huge value must not be asked for by every read sent meanwhile).
     if (this.#oversized.has(valueKey) || this.#bareReads.has(valueKey)) return this.#readScripted(namespace, stem, key)
-    const sentAt = performance.now()
     let sent: Promise<[Buffer | null, Buffer | null]>
     try {
       sent = this.#readBare!.send(this.#keys.generation(namespace), valueKey)
@@ -538,8 +537,9 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       ([held, bytes]) => {
         this.#bareReads.delete(valueKey)
         const redisNow = this.#clock.latest(performance.now(), STAMP_CLOCK_MS)
-        if (bytes !== null && bytes.length > this.#readLimit) this.#oversized.add(valueKey)
-        const stamp = bytes === null || bytes.length > this.#readLimit ? undefined : stampOf(bytes)
+        const tooLarge = bytes !== null && bytes.length > this.#readLimit
+        if (tooLarge) this.#oversized.add(valueKey)
+        const stamp = bytes === null || tooLarge ? undefined : stampOf(bytes)
         // Anything but a stamped record at the generation this read assumed (absent, a tombstone,
         // too large, foreign bytes, a purge since): the script reads it, and reports what it must.
         // A stamp further ahead than any PX the store gives (bytes written by hand, or damaged) is no expiry to go by.
@@ -553,7 +553,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
           return this.#readScripted(namespace, stem, key)
         }
         // Read at no later than it was sent (a version too old for the fence is refused, never one too young).
-        const version = formatVersion(generation, this.#clock.toRedis(sentAt), bytes!, 8, 24)
+        const version = versionOfBytes(generation, this.#clock.toRedis(sentAt), bytes!)
         // What PTTL would say, or less: Redis's time is over-estimated. Never -1 (that is "no expiry").
         return this.#toRead(namespace, key, version, bytes, Math.max(0, Math.floor(stamp - redisNow)))
       },
