@@ -490,6 +490,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   }
 
   async #read(namespace: string, stems: readonly string[], keys: readonly string[]): Promise<StoreRead[]> {
+    const sentAt = performance.now()
     const { generation, slices } = await this.#atGeneration(namespace, (generation, generationKey) =>
       this.#batch({
         stems,
@@ -501,13 +502,15 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
         send: (target, keys, argv) => target.tiercacheReadBuffer(keys.length, ...keys, ...argv),
       }),
     )
+    // Each PTTL is as of when Redis ran the script, at the earliest when it was sent.
+    const waited = performance.now() - sentAt
     return slices.map(({ items, now }, i) =>
       this.#toRead(
         namespace,
         keys[i]!,
         formatVersion(generation, now, items[2] as Buffer),
         items[0],
-        items[1] as number,
+        spent(items[1] as number, waited),
       ),
     )
   }
@@ -588,7 +591,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
           return this.#readScripted(namespace, stem, key, attempt + 1)
         }
         const now = reply[reply.length - 1] as number
-        this.#clock.observe(now, performance.now(), sentAt)
+        const receivedAt = performance.now()
+        this.#clock.observe(now, receivedAt, sentAt)
         // Over the limit (its size came instead): the next reads take the script at once.
         if (typeof reply[0] === 'number') this.#oversized.add(`${stem}:${generation}`)
         // Three items: a value that came whole, its version id in its own bytes.
@@ -596,7 +600,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
           reply.length === 3
             ? versionOfBytes(generation, now, reply[0] as Buffer)
             : formatVersion(generation, now, reply[2] as Buffer)
-        return this.#toRead(namespace, key, version, reply[0], reply[1] as number)
+        return this.#toRead(namespace, key, version, reply[0], spent(reply[1] as number, receivedAt - sentAt))
       },
     )
   }
@@ -840,6 +844,15 @@ const V = Buffer.from('v')
 /** A version that matches nothing (read as too old): what a write refused by a purge gets. */
 function stale(generation: string): string {
   return formatVersion(generation, 0, Buffer.from('!'))
+}
+
+/**
+ * A PTTL that a script returned `ms` after it was sent, as the time the key has left now: the
+ * script ran at the earliest when it was sent, and a reply may wait in the socket (the process
+ * busy, paused) long after Redis produced it. PTTL -1 (no expiry) and -2 (absent) stay as they are.
+ */
+function spent(pttl: number, ms: number): number {
+  return pttl < 0 ? pttl : Math.max(0, Math.floor(pttl - ms))
 }
 
 function delay(ms: number): Promise<void> {
