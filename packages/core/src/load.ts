@@ -469,6 +469,9 @@ export class LoadPipeline<V> {
   ): Promise<boolean> {
     const life = this.#lifetime(value === undefined, f)
     const write = this.#o.l2.encode(key, value, life, undefined, stamp)
+    // The L1 copy's times count from before the store write, as the record's in the store do: a
+    // reply that waited (a busy or paused process) must not make L1 outlive the store's record.
+    const now = this.#o.clock.now()
     await Promise.all([
       write === FAILED ? undefined : this.#o.l2.put(key, announce === undefined ? write : { ...write, announce }),
       // The tags' states, read while the value is written, so the next read of it is an L1 hit.
@@ -476,7 +479,7 @@ export class LoadPipeline<V> {
     ])
     // Work on the key that started while the write ran may have read before it: it must not land.
     this.#o.flights.supersede(key)
-    this.#o.l1?.set(key, makeEntry(this.#forL1(key, value), this.#o.clock.now(), life, undefined, stamp))
+    this.#o.l1?.set(key, makeEntry(this.#forL1(key, value), now, life, undefined, stamp))
     return write !== FAILED && announce !== undefined
   }
 

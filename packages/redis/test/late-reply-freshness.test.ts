@@ -18,7 +18,7 @@ const busy = (ms: number) => {
 // its reply processed 600 ms later, read as fresh for 999 ms more, so the cache kept it fresh
 // until 1.6 s after the write (1.5 s later: 2.5 s, after Redis had dropped the key). The read
 // without a script (MGET) takes Redis's time when its reply is handled and was not affected.
-describe('a read whose reply waits in the socket (127.0.0.1:6379)', () => {
+describe('a store reply that waits in the socket (127.0.0.1:6379)', () => {
   const prefix = `tctest:late-reply:${randomUUID()}:`
   const store = new RedisStore({
     client: new Redis({ host: '127.0.0.1', port: 6379 }),
@@ -83,5 +83,20 @@ describe('a read whose reply waits in the socket (127.0.0.1:6379)', () => {
       await writerStore.close()
       writerStore.client.disconnect()
     }
+  })
+  // The same on the writing node: `set` put the value in its L1 with the TTL counted from when the
+  // store's reply was handled, not from when the write was sent, so it outlived the record in Redis.
+  it("the writing node's cache does not serve its own set past its TTL when the write's reply waited", async () => {
+    const name = `late-set-${randomUUID()}`
+    const cache = new TierCache<string>({ name, store, ttl: 1_000 })
+    await cache.get('warm', async () => 'warm')
+    const started = performance.now()
+    const setting = cache.set('k', 'v1')
+    process.nextTick(() => busy(600))
+    await setting
+    await sleep(started + 1_300 - performance.now())
+    // Redis dropped the record by started + 1 000 ms. Before: { value: 'v1', hitLevel: 1, stale: false }.
+    expect(await store.get(name, 'k')).toBeUndefined()
+    expect(await cache.getWithInfo('k')).toMatchObject({ value: undefined })
   })
 })
