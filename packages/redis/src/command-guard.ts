@@ -216,6 +216,17 @@ export class CommandGuard {
     }
   }
 
+  /**
+   * Bytes of a reply arrived: Redis is alive, whatever the call they belong to.
+   * A reply that takes longer than the time-out to arrive (a large value over a
+   * slow or busy link) is not an outage, nor are the calls queued behind it on
+   * the connection: without this, reads sent behind one such reply all timed
+   * out with "no answer since sent" and opened the circuit for every key.
+   */
+  heard(): void {
+    this.#lastAnswerAt = performance.now()
+  }
+
   /** `call` was not answered within the time-out. */
   expired(call: GuardedCall<unknown>): void {
     // Answers to other calls since this one was sent: Redis is alive, only busy.

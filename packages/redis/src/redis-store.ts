@@ -417,6 +417,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   async close(): Promise<void> {
     this.#probe.stop()
     this.client.off('ready', this.#onReady)
+    this.#heardFrom?.off('data', this.#heard)
+    this.#heardFrom = undefined
     await this.#listener.close()
     if (!this.#ownsClient) return
     await Promise.race([this.client.quit().catch(() => undefined), delay(this.#options.commandTimeoutMs)])
@@ -424,7 +426,22 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   }
 
   /** On each (re)connection: learn Redis's clock, and warn when the node evicts keys. */
+  /** The socket whose incoming bytes tell the guard Redis is alive (see `CommandGuard.heard`). */
+  #heardFrom: { off(event: 'data', listener: () => void): unknown } | undefined
+
+  readonly #heard = (): void => this.#guard.heard()
+
+  /** Listen to the bytes of the connection's socket (a new one after each reconnection); not on a Cluster. */
+  #listenToSocket(): void {
+    const stream = (this.client as Partial<Redis>).stream
+    if (this.#cluster || stream === undefined || stream === this.#heardFrom) return
+    this.#heardFrom?.off('data', this.#heard)
+    stream.on('data', this.#heard)
+    this.#heardFrom = stream
+  }
+
   readonly #onReady = (): void => {
+    this.#listenToSocket()
     // A reconnection may reach another host (a failover): its clock is learnt again before a read goes by a stamp.
     this.#clock.forgetLatest()
     const sentAt = performance.now()

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { StoreCallError } from '@tiercache/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPacedProxy } from '../../../test/helpers/paced-proxy.js'
 import { type RedisServer, redisCli, startRedisServer } from '../../../test/helpers/redis-servers.js'
 import { type CircuitState, EvictionPolicyWarning, RedisStore, type RedisStoreOptions } from '../src/index.js'
 
@@ -68,7 +69,9 @@ describe('one huge value or a burst does not cut Redis off (own server on 127.0.
 
   it('a 50 MB value read again and again is a reported miss, and the circuit stays closed for every other key', async () => {
     const writer = open({ maxValueBytes: 64 * 1024 * 1024, commandTimeoutMs: 10_000 })
-    const reader = open()
+    // The first read may receive the 50 MB, which on a loaded machine takes longer than the default
+    // 200 ms (223 ms seen): that read timing out is the next test's subject, not this one's.
+    const reader = open({ commandTimeoutMs: 5_000 })
     const circuit: CircuitState[] = []
     const errors: unknown[] = []
     reader.on('circuit', (state) => circuit.push(state))
@@ -100,7 +103,9 @@ describe('one huge value or a burst does not cut Redis off (own server on 127.0.
   // answer; 20 reads at once asked for about 1 GB, timed out, and opened the circuit for every key.
   it('a 50 MB value read by 20 calls at once, the generation known: received once at most, the circuit closed', async () => {
     const writer = open({ maxValueBytes: 64 * 1024 * 1024, commandTimeoutMs: 10_000 })
-    const reader = open()
+    // Redis took 270 ms to start sending the 50 MB on a loaded machine: reads timing out then is
+    // load, and opens the circuit (nothing came back at all). The bytes received are this test's subject.
+    const reader = open({ commandTimeoutMs: 5_000 })
     const circuit: CircuitState[] = []
     reader.on('circuit', (state) => circuit.push(state))
     reader.on('error', () => {})
@@ -122,6 +127,45 @@ describe('one huge value or a burst does not cut Redis off (own server on 127.0.
     expect((await sentBytes()) - again).toBeLessThan(1024 * 1024)
     expect(circuit).toEqual([])
     expect(Array.from((await reader.get(n, 'small'))!.data!)).toEqual([1])
+  })
+
+  // Found in review: one MGET receiving a 50 MB value took 223 ms on a loaded machine, over the
+  // 200 ms time-out; the 19 reads queued behind it on the connection timed out with it, all with
+  // "no answer since sent", and the circuit opened for every key. Bytes arriving are an answer.
+  it('reads that time out while a reply is still arriving do not open the circuit', async () => {
+    const writer = open()
+    // 1 MB values (under the default limit) reach the reader at 128 KB per 5 ms through the proxy:
+    // each takes 40 ms or more, 16 in a row over 640 ms, each call's time-out is 100 ms, and bytes never stop.
+    const proxy = await startPacedProxy(server.port, 128 * 1024, 5)
+    const reader = new RedisStore({ client: new Redis(proxy.port, '127.0.0.1'), commandTimeoutMs: 100 })
+    try {
+      const circuit: CircuitState[] = []
+      reader.on('circuit', (state) => circuit.push(state))
+      reader.on('error', () => {})
+      const n = `trickle-${randomUUID()}`
+      for (let i = 0; i < 16; i++) await writer.set(n, `k${i}`, write(new Uint8Array(1024 * 1024).fill(i)))
+      await writer.set(n, 'small', write(Uint8Array.of(1)))
+      expect(Array.from((await reader.get(n, 'small'))!.data!)).toEqual([1])
+      const reads = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => reader.read(n, `k${i}`)))
+      expect(reads.filter((read) => read.status === 'rejected').length).toBeGreaterThanOrEqual(4)
+      expect(reader.errorCounts.timeout).toBeGreaterThanOrEqual(4)
+      expect(circuit).toEqual([])
+      // Once the replies still in the proxy have arrived (unclaimed), the store reads as before.
+      let small: number[] | undefined
+      for (let tries = 0; small === undefined && tries < 50; tries++) {
+        small = await reader.get(n, 'small').then(
+          (record) => Array.from(record!.data!),
+          () => undefined,
+        )
+        if (small === undefined) await sleep(200)
+      }
+      expect(small).toEqual([1])
+      expect(circuit).toEqual([])
+    } finally {
+      await reader.close()
+      reader.client.disconnect()
+      await proxy.stop()
+    }
   })
 
   it('a burst of 2,500 concurrent sets does not open the circuit while Redis keeps answering', async () => {
