@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from './clock.js'
 import { type Duration, parseDuration } from './duration.js'
+import { type Held, MemoryRecords, type RecordIndex } from './memory-records.js'
 import { optionNames } from './options.js'
 import type {
   SharedStore,
@@ -49,27 +49,10 @@ const MEMORY_STORE_OPTION_NAMES = optionNames<MemoryStoreOptions>({
   keepValues: true,
 })
 
-interface Held {
-  readonly data: Uint8Array | undefined
-  readonly staleAt: number
-  readonly expiresAt: number
-  /**
-   * Until when the write's version is kept, at least `fenceMs` after the write: past
-   * `expiresAt` the record reads as absent, but its version still refuses a load that read
-   * before the write (a record that expired by its TTL leaves its version behind, as a delete
-   * leaves a tombstone).
-   */
-  readonly versionUntil: number
-  readonly staleMs: number | undefined
-  /** Write id, unique in this store; part of the version. */
-  readonly id: string
-  /** A delete's tombstone: no record, only the version. */
-  readonly deleted: boolean
-  readonly resurrected: boolean
-  readonly meta?: Uint8Array
-  readonly tagged: boolean
-  /** The value itself, in a store that keeps values. */
-  readonly value?: unknown
+/** A namespace's current generation and the index of its records (a purge starts both anew). */
+interface Generation {
+  readonly generation: number
+  readonly index: RecordIndex
 }
 
 interface Holder {
@@ -88,8 +71,9 @@ interface Holder {
  */
 export class MemoryStore implements SharedStore {
   readonly name = 'memory'
-  readonly #records: LRUCache<string, Held>
-  readonly #generations = new Map<string, number>()
+  readonly #records: MemoryRecords
+  /** Namespaces written or purged; a namespace absent here is at generation 0 with no records. */
+  readonly #generations = new Map<string, Generation>()
   readonly #locks = new Map<string, Holder>()
   readonly #clock: Clock
   readonly #fenceMs: number
@@ -112,7 +96,7 @@ export class MemoryStore implements SharedStore {
       throw new TypeError(`options.keepValues must be a boolean, got ${String(options.keepValues)}`)
     }
     this.keepsValues = options.keepValues === true
-    this.#records = new LRUCache({ max })
+    this.#records = new MemoryRecords(max)
     this.#clock = options.clock ?? systemClock
     this.#fenceMs = fenceMs
     this.lock = {
@@ -148,39 +132,41 @@ export class MemoryStore implements SharedStore {
   }
 
   async touch(namespace: string, key: string, touch: StoreTouch): Promise<StoreWriteResult> {
-    const recordKey = this.#recordKey(namespace, key)
+    checkKeys(namespace, key)
+    const at = this.#generations.get(namespace)
     const now = this.#clock.now()
-    const held = this.#held(recordKey, now)
-    const current = held?.id ?? ''
+    const held = this.#held(at?.index, key, now)
+    const current = versionId(held)
     const expected = parseVersion(touch.ifVersion, 'touch.ifVersion')
-    const generation = this.#generations.get(namespace) ?? 0
     if (
       held === undefined ||
       held.deleted ||
       now >= held.expiresAt ||
-      expected.generation !== generation ||
+      expected.generation !== (at?.generation ?? 0) ||
       now - expected.readAt >= this.#fenceMs ||
       expected.id !== current
     ) {
-      return { applied: false, version: this.#version(namespace, now, current) }
+      return { applied: false, version: this.#version(at, now, current) }
     }
     const expiresAt = now + Math.max(touch.keepMs, touch.freshMs)
-    this.#records.set(recordKey, {
+    // A record is held only in a namespace written before, so `at` is there.
+    this.#records.set(at!.index, key, {
       ...held,
       staleAt: now + touch.freshMs,
       expiresAt,
       versionUntil: Math.max(held.versionUntil, expiresAt, now + this.#fenceMs),
       resurrected: false,
     })
-    return { applied: true, version: this.#version(namespace, now, current) }
+    return { applied: true, version: this.#version(at, now, current) }
   }
 
   /** Leaves a tombstone for `fenceMs` so a load that read before cannot write back. */
   async delete(namespace: string, key: string): Promise<StoreWriteResult> {
-    const recordKey = this.#recordKey(namespace, key)
+    checkKeys(namespace, key)
+    const at = this.#generationToWrite(namespace)
     const now = this.#clock.now()
-    const id = this.#nextId()
-    this.#records.set(recordKey, {
+    const id = ++this.#writes
+    this.#records.set(at.index, key, {
       data: undefined,
       staleAt: now,
       expiresAt: now + this.#fenceMs,
@@ -189,15 +175,18 @@ export class MemoryStore implements SharedStore {
       id,
       deleted: true,
       resurrected: false,
+      meta: undefined,
       tagged: false,
+      value: undefined,
     })
-    return { applied: true, version: this.#version(namespace, now, id) }
+    return { applied: true, version: this.#version(at, now, id.toString(36)) }
   }
 
-  /** O(1): the namespace moves to a new generation; old records age out of the LRU. */
+  /** O(1): the namespace moves to a new generation, with an index of its own; old records age out of the LRU. */
   async purge(namespace: string): Promise<void> {
     checkKey(namespace, 'namespace')
-    this.#generations.set(namespace, (this.#generations.get(namespace) ?? 0) + 1)
+    const generation = (this.#generations.get(namespace)?.generation ?? 0) + 1
+    this.#generations.set(namespace, { generation, index: new Map() })
   }
 
   /** Number of records held (all generations), for tests and diagnostics. */
@@ -205,24 +194,28 @@ export class MemoryStore implements SharedStore {
     return this.#records.size
   }
 
-  #recordKey(namespace: string, key: string): string {
-    checkKey(namespace, 'namespace')
-    checkKey(key)
-    // Length-prefixing the namespace keeps "a:b" + "c" apart from "a" + "b:c".
-    return `${namespace.length}:${namespace}:${this.#generations.get(namespace) ?? 0}:${key}`
+  /** The current generation of `namespace`, made (at 0) if it was never written or purged. */
+  #generationToWrite(namespace: string): Generation {
+    let at = this.#generations.get(namespace)
+    if (at === undefined) {
+      at = { generation: 0, index: new Map() }
+      this.#generations.set(namespace, at)
+    }
+    return at
   }
 
   #lockKey(namespace: string, key: string): string {
-    checkKey(namespace, 'namespace')
-    checkKey(key)
+    checkKeys(namespace, key)
+    // Length-prefixing the namespace keeps "a:b" + "c" apart from "a" + "b:c".
     return `${namespace.length}:${namespace}:${key}`
   }
 
   #read(namespace: string, key: string): StoreRead {
-    const recordKey = this.#recordKey(namespace, key)
+    checkKeys(namespace, key)
+    const at = this.#generations.get(namespace)
     const now = this.#clock.now()
-    const held = this.#held(recordKey, now)
-    const version = this.#version(namespace, now, held?.id ?? '')
+    const held = this.#held(at?.index, key, now)
+    const version = this.#version(at, now, versionId(held))
     if (held === undefined || held.deleted || now >= held.expiresAt) return { record: undefined, version }
     const base: StoreRecord = { data: held.data, freshMs: held.staleAt - now, keepMs: held.expiresAt - now, version }
     const record = held.value === undefined ? base : { ...base, value: held.value }
@@ -232,35 +225,35 @@ export class MemoryStore implements SharedStore {
     return { record: held.resurrected ? { ...withTags, resurrected: true } : withTags, version }
   }
 
-  /** The record or tombstone under `recordKey` while its version is kept (it may have expired: see `expiresAt`). */
-  #held(recordKey: string, now: number): Held | undefined {
-    const held = this.#records.get(recordKey)
+  /** The record or tombstone of `key` while its version is kept (it may have expired: see `expiresAt`). */
+  #held(index: RecordIndex | undefined, key: string, now: number): Held | undefined {
+    const held = this.#records.get(index, key)
     if (held === undefined || now < held.expiresAt) return held
     if (now < held.versionUntil) {
       // Expired: only the version is still needed; let the bytes go.
       if (held.data === undefined) return held
       const remnant = { ...held, data: undefined, value: undefined }
-      this.#records.set(recordKey, remnant)
+      this.#records.set(index!, key, remnant)
       return remnant
     }
-    this.#records.delete(recordKey)
+    this.#records.delete(index, key)
     return undefined
   }
 
   #write(namespace: string, key: string, write: StoreWrite, name: string): StoreWriteResult {
-    const recordKey = this.#recordKey(namespace, key)
+    checkKeys(namespace, key)
+    const at = this.#generationToWrite(namespace)
     const now = this.#clock.now()
     if (write.ifVersion !== undefined) {
-      const current = this.#held(recordKey, now)?.id ?? ''
+      const current = versionId(this.#held(at.index, key, now))
       const expected = parseVersion(write.ifVersion, `${name}.ifVersion`)
-      const generation = this.#generations.get(namespace) ?? 0
-      if (expected.generation !== generation || now - expected.readAt >= this.#fenceMs || expected.id !== current) {
-        return { applied: false, version: this.#version(namespace, now, current) }
+      if (expected.generation !== at.generation || now - expected.readAt >= this.#fenceMs || expected.id !== current) {
+        return { applied: false, version: this.#version(at, now, current) }
       }
     }
-    const id = this.#nextId()
+    const id = ++this.#writes
     const expiresAt = now + Math.max(write.keepMs, write.freshMs)
-    this.#records.set(recordKey, {
+    this.#records.set(at.index, key, {
       data: write.data,
       staleAt: now + write.freshMs,
       expiresAt,
@@ -269,20 +262,16 @@ export class MemoryStore implements SharedStore {
       id,
       deleted: false,
       resurrected: write.resurrected === true,
-      ...(write.meta === undefined ? {} : { meta: write.meta }),
+      meta: write.meta,
       tagged: write.tagged === true,
-      ...(this.keepsValues && write.value !== undefined ? { value: write.value } : {}),
+      value: this.keepsValues ? write.value : undefined,
     })
-    return { applied: true, version: this.#version(namespace, now, id) }
-  }
-
-  #nextId(): string {
-    return (++this.#writes).toString(36)
+    return { applied: true, version: this.#version(at, now, id.toString(36)) }
   }
 
   /** `<generation>.<read at>.<write id>`: the id is empty for a key never written (or expired). */
-  #version(namespace: string, now: number, id: string): string {
-    return `${this.#generations.get(namespace) ?? 0}.${now}.${id}`
+  #version(at: Generation | undefined, now: number, id: string): string {
+    return `${at?.generation ?? 0}.${now}.${id}`
   }
 
   #acquire(lockKey: string, leaseMs: number): string | undefined {
@@ -327,6 +316,19 @@ export class MemoryStore implements SharedStore {
       holder.waiters.add(wake)
     })
   }
+}
+
+/**
+ * The write id of `held` as it appears in a version: base 36, built only when
+ * a version is (a record keeps it as a number); empty for no record.
+ */
+function versionId(held: Held | undefined): string {
+  return held === undefined ? '' : held.id.toString(36)
+}
+
+function checkKeys(namespace: string, key: string): void {
+  checkKey(namespace, 'namespace')
+  checkKey(key)
 }
 
 /** A version this store issued, taken apart; a `TypeError` naming `name` for anything else. */

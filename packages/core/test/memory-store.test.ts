@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { storeConformanceSuite } from '@tiercache/core/testing'
 import { describe, expect, it } from 'vitest'
 import { MemoryStore, TierCache } from '../src/index.js'
@@ -69,5 +70,104 @@ describe('MemoryStore keepValues (issue 15: the default configuration held every
     const decoded = await bytes.get('k')
     expect(decoded).toEqual(made) // from the store's bytes: an equal copy
     expect(decoded).not.toBe(made)
+  })
+})
+
+describe('MemoryStore records (issue 15: a record cost ~290 B beyond its value as an lru-cache entry)', () => {
+  const bytes = (n: number) => new Uint8Array([n])
+  const write = (n: number, extra: object = {}) => ({ data: bytes(n), freshMs: 1e4, keepMs: 1e4, ...extra })
+
+  it('never hands out a version twice: write, delete and rewrite of one key, and many keys (no ABA)', async () => {
+    const store = new MemoryStore({ clock: { now: () => 1_000 } }) // one instant: versions differ by write id alone
+    const first = await store.read('ns', 'k')
+    const seen = new Set<string>([first.version])
+    const versions: string[] = []
+    for (let i = 0; i < 50; i++) {
+      versions.push((await store.set('ns', 'k', write(i))).version)
+      versions.push((await store.delete('ns', 'k')).version)
+    }
+    for (let i = 0; i < 2_000; i++) versions.push((await store.set('ns', `k${i % 7}`, write(i))).version)
+    for (const v of versions) {
+      expect(seen.has(v)).toBe(false)
+      seen.add(v)
+    }
+    // The key is back to a record after write, delete, write: a version from before is still refused.
+    await store.set('ns', 'k', write(1))
+    expect((await store.set('ns', 'k', { ...write(2), ifVersion: versions[0] })).applied).toBe(false)
+    expect((await store.set('ns', 'k', { ...write(2), ifVersion: first.version })).applied).toBe(false)
+  })
+
+  it('a version from before an eviction is refused when the key is written again, in a reused slot', async () => {
+    const store = new MemoryStore({ maxEntries: 2 })
+    const { version } = await store.set('ns', 'a', write(1))
+    await store.set('ns', 'b', write(2))
+    await store.set('ns', 'c', write(3)) // evicts a
+    expect(await store.get('ns', 'a')).toBeUndefined()
+    await store.set('ns', 'a', write(4)) // evicts b, takes its slot
+    expect((await store.set('ns', 'a', { ...write(5), ifVersion: version })).applied).toBe(false)
+    expect((await store.get('ns', 'a'))?.data).toEqual(bytes(4))
+  })
+
+  it('a reused slot carries nothing of its last record (meta, marks, stale window, value)', async () => {
+    const store = new MemoryStore({ maxEntries: 1, keepValues: true })
+    const value = { v: 1 }
+    await store.set('ns', 'a', write(1, { meta: bytes(9), tagged: true, resurrected: true, staleMs: 5, value }))
+    const a = await store.get('ns', 'a')
+    expect(a).toMatchObject({ meta: bytes(9), tagged: true, resurrected: true, staleMs: 5, value })
+    await store.set('ns', 'b', write(2)) // evicts a, takes its slot
+    const b = await store.get('ns', 'b')
+    expect(b).toEqual({ data: bytes(2), freshMs: expect.any(Number), keepMs: expect.any(Number), version: b!.version })
+  })
+
+  it('a read makes a record the most recently used: the least recently read or written goes first', async () => {
+    const store = new MemoryStore({ maxEntries: 2 })
+    await store.set('ns', 'a', write(1))
+    await store.set('ns', 'b', write(2))
+    await store.get('ns', 'a')
+    await store.set('ns', 'c', write(3))
+    expect(await store.get('ns', 'a')).toBeDefined()
+    expect(await store.get('ns', 'b')).toBeUndefined()
+  })
+
+  it('evicting a purged record leaves the record of the same key in the new generation alone', async () => {
+    const store = new MemoryStore({ maxEntries: 2 })
+    await store.set('ns', 'a', write(1))
+    await store.set('ns', 'b', write(2))
+    await store.purge('ns')
+    await store.set('ns', 'a', write(3)) // evicts the purged a
+    await store.set('ns', 'b', write(4)) // evicts the purged b
+    expect(store.size).toBe(2)
+    expect((await store.get('ns', 'a'))?.data).toEqual(bytes(3))
+    expect((await store.get('ns', 'b'))?.data).toEqual(bytes(4))
+  })
+
+  it('keeps namespaces apart whatever their names and keys', async () => {
+    const store = new MemoryStore()
+    await store.set('a:b', 'c', write(1))
+    expect(await store.get('a', 'b:c')).toBeUndefined()
+    await store.purge('a')
+    expect((await store.get('a:b', 'c'))?.data).toEqual(bytes(1))
+  })
+
+  it('holds at most 130 B per record beyond key and value in a store that keeps values (100k, weighed in a fresh process)', () => {
+    // The built package (`pnpm test` builds first), in a child with --expose-gc, as the L1 weighing test
+    // (local-tier.test.ts). Measured 119 B on Node 20 (64-bit, no pointer compression); 306 B as an
+    // lru-cache of objects keyed by a `<ns>:<generation>:<key>` string.
+    const dist = new URL('../dist/memory-store.js', import.meta.url).href
+    const weigh = `
+      const { MemoryStore } = await import(${JSON.stringify(dist)})
+      const n = 100_000, value = { v: 1 }, data = new Uint8Array(0), keys = Array.from({ length: n }, (_, i) => 'key:' + i)
+      const heap = () => { gc(); gc(); return process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers }
+      const before = heap()
+      const store = new MemoryStore({ keepValues: true, maxEntries: n })
+      for (const k of keys) await store.set('ns', k, { data, freshMs: 3.6e6, keepMs: 3.6e6, staleMs: 0, value })
+      const filled = heap()
+      console.log(JSON.stringify({ filled: (filled - before) / n, size: store.size }))`
+    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', weigh], {
+      encoding: 'utf8',
+    })
+    const weighed = JSON.parse(out) as { filled: number; size: number }
+    expect(weighed.size).toBe(100_000)
+    expect(weighed.filled).toBeLessThanOrEqual(130)
   })
 })

@@ -1,0 +1,218 @@
+/** A record or tombstone of {@link MemoryStore}, as it is read out of or written into {@link MemoryRecords}. */
+export interface Held {
+  readonly data: Uint8Array | undefined
+  readonly staleAt: number
+  readonly expiresAt: number
+  /**
+   * Until when the write's version is kept, at least `fenceMs` after the write: past
+   * `expiresAt` the record reads as absent, but its version still refuses a load that read
+   * before the write (a record that expired by its TTL leaves its version behind, as a delete
+   * leaves a tombstone).
+   */
+  readonly versionUntil: number
+  readonly staleMs: number | undefined
+  /** Write id, unique in the store and never reused; part of the version. */
+  readonly id: number
+  /** A delete's tombstone: no record, only the version. */
+  readonly deleted: boolean
+  readonly resurrected: boolean
+  readonly meta: Uint8Array | undefined
+  readonly tagged: boolean
+  /** The value itself, in a store that keeps values. */
+  readonly value: unknown
+}
+
+/** One namespace generation's index: key → slot. A purge starts a new one; the old one's slots age out. */
+export type RecordIndex = Map<string, number>
+
+/** Slot number meaning "none" in the recency links. */
+const NONE = 0xffffffff
+/** Slots allocated at first; the arrays grow by half as records come, up to the record bound. */
+const FIRST_CAPACITY = 16
+/** Bits of `#flags`. */
+const DELETED = 1
+const RESURRECTED = 2
+const TAGGED = 4
+/** `staleMs` was given (`#staleMs` holds it); a number slot cannot say `undefined`. */
+const HAS_STALE_MS = 8
+
+/**
+ * The records of a `MemoryStore`, least recently used evicted past the bound.
+ *
+ * Parallel arrays indexed by slot (the layout of L1, local-tier.ts) rather
+ * than an lru-cache of objects: a record there cost ~290 B beyond its value
+ * (a `<ns>:<generation>:<key>` string of its own, an 11-field object, its
+ * three times and its id boxed, lru-cache's slots). Here the key is the
+ * caller's own string, looked up in the {@link RecordIndex} of its namespace
+ * generation (so no per-record key is built), and the times and write id sit
+ * unboxed in typed arrays; meta, which few records carry, is kept aside.
+ * The arrays grow by half up to the bound, so a full store holds no slack.
+ */
+export class MemoryRecords {
+  readonly #max: number
+  /** Per slot, the index it is filed in: eviction removes it there, whatever generation it belongs to. */
+  #indexes!: (RecordIndex | undefined)[]
+  #keys!: (string | undefined)[]
+  #data!: (Uint8Array | undefined)[]
+  #values!: unknown[]
+  #staleAt!: Float64Array
+  #expiresAt!: Float64Array
+  #versionUntil!: Float64Array
+  #staleMs!: Float64Array
+  /** Exact as a double up to 2^53 writes. */
+  #ids!: Float64Array
+  #flags!: Uint8Array
+  #newer!: Uint32Array
+  #older!: Uint32Array
+  readonly #meta = new Map<number, Uint8Array>()
+  /** Slots freed by deletes, to reuse before the never-used ones. */
+  #free: number[] = []
+  /** The first slot never used. */
+  #next = 0
+  #used = 0
+  #capacity = 0
+  #newest = NONE
+  #oldest = NONE
+
+  constructor(max: number) {
+    this.#max = max
+    this.#allocateArrays(Math.min(FIRST_CAPACITY, max))
+  }
+
+  /** Records held, tombstones and unreachable (purged) generations included. */
+  get size(): number {
+    return this.#used
+  }
+
+  /** Slots allocated per array (for the layout test). */
+  get capacity(): number {
+    return this.#capacity
+  }
+
+  /** The record of `key` in `index`, made the most recently used (as a read of the LRU does). */
+  get(index: RecordIndex | undefined, key: string): Held | undefined {
+    const slot = index?.get(key)
+    if (slot === undefined) return undefined
+    this.#touch(slot)
+    const flags = this.#flags[slot]!
+    return {
+      data: this.#data[slot],
+      staleAt: this.#staleAt[slot]!,
+      expiresAt: this.#expiresAt[slot]!,
+      versionUntil: this.#versionUntil[slot]!,
+      staleMs: flags & HAS_STALE_MS ? this.#staleMs[slot]! : undefined,
+      id: this.#ids[slot]!,
+      deleted: (flags & DELETED) !== 0,
+      resurrected: (flags & RESURRECTED) !== 0,
+      meta: this.#meta.get(slot),
+      tagged: (flags & TAGGED) !== 0,
+      value: this.#values[slot],
+    }
+  }
+
+  /** File `held` under `key` in `index`, the most recently used; evicts the least recently used when full. */
+  set(index: RecordIndex, key: string, held: Held): void {
+    let slot = index.get(key)
+    if (slot === undefined) {
+      if (this.#used >= this.#max) this.#evict(this.#oldest)
+      slot = this.#allocate()
+      index.set(key, slot)
+      this.#indexes[slot] = index
+      this.#keys[slot] = key
+      this.#used++
+      this.#link(slot)
+    } else {
+      this.#touch(slot)
+    }
+    this.#data[slot] = held.data
+    this.#values[slot] = held.value
+    this.#staleAt[slot] = held.staleAt
+    this.#expiresAt[slot] = held.expiresAt
+    this.#versionUntil[slot] = held.versionUntil
+    this.#staleMs[slot] = held.staleMs ?? 0
+    this.#ids[slot] = held.id
+    this.#flags[slot] =
+      (held.deleted ? DELETED : 0) |
+      (held.resurrected ? RESURRECTED : 0) |
+      (held.tagged ? TAGGED : 0) |
+      (held.staleMs === undefined ? 0 : HAS_STALE_MS)
+    if (held.meta === undefined) this.#meta.delete(slot)
+    else this.#meta.set(slot, held.meta)
+  }
+
+  delete(index: RecordIndex | undefined, key: string): void {
+    const slot = index?.get(key)
+    if (slot !== undefined) this.#evict(slot)
+  }
+
+  /** A slot for a new record: a freed one, else the next, growing the arrays (by half, up to the bound). */
+  #allocate(): number {
+    const reused = this.#free.pop()
+    if (reused !== undefined) return reused
+    if (this.#next >= this.#capacity) this.#allocateArrays(Math.min(Math.ceil(this.#capacity * 1.5), this.#max))
+    return this.#next++
+  }
+
+  /** Arrays of `capacity` slots, the current ones copied into their start. */
+  #allocateArrays(capacity: number): void {
+    const slots = <T>(from: T[] | undefined): T[] => {
+      const to = new Array<T>(capacity).fill(undefined as T)
+      if (from !== undefined) for (let i = 0; i < from.length; i++) to[i] = from[i]!
+      return to
+    }
+    const numbers = <T extends Float64Array | Uint32Array | Uint8Array>(from: T | undefined, to: T): T => {
+      if (from !== undefined) to.set(from)
+      return to
+    }
+    this.#indexes = slots(this.#indexes)
+    this.#keys = slots(this.#keys)
+    this.#data = slots(this.#data)
+    this.#values = slots(this.#values)
+    this.#staleAt = numbers(this.#staleAt, new Float64Array(capacity))
+    this.#expiresAt = numbers(this.#expiresAt, new Float64Array(capacity))
+    this.#versionUntil = numbers(this.#versionUntil, new Float64Array(capacity))
+    this.#staleMs = numbers(this.#staleMs, new Float64Array(capacity))
+    this.#ids = numbers(this.#ids, new Float64Array(capacity))
+    this.#flags = numbers(this.#flags, new Uint8Array(capacity))
+    this.#newer = numbers(this.#newer, new Uint32Array(capacity))
+    this.#older = numbers(this.#older, new Uint32Array(capacity))
+    this.#capacity = capacity
+  }
+
+  /** Drop the record in `slot`. */
+  #evict(slot: number): void {
+    this.#indexes[slot]!.delete(this.#keys[slot]!)
+    this.#unlink(slot)
+    this.#indexes[slot] = undefined
+    this.#keys[slot] = undefined
+    this.#data[slot] = undefined
+    this.#values[slot] = undefined
+    this.#meta.delete(slot)
+    this.#free.push(slot)
+    this.#used--
+  }
+
+  /** Make `slot` the most recently used. */
+  #touch(slot: number): void {
+    if (slot === this.#newest) return
+    this.#unlink(slot)
+    this.#link(slot)
+  }
+
+  #link(slot: number): void {
+    this.#older[slot] = this.#newest
+    this.#newer[slot] = NONE
+    if (this.#newest !== NONE) this.#newer[this.#newest] = slot
+    this.#newest = slot
+    if (this.#oldest === NONE) this.#oldest = slot
+  }
+
+  #unlink(slot: number): void {
+    const newer = this.#newer[slot]!
+    const older = this.#older[slot]!
+    if (newer === NONE) this.#newest = older
+    else this.#older[newer] = older
+    if (older === NONE) this.#oldest = newer
+    else this.#newer[older] = newer
+  }
+}
