@@ -149,9 +149,52 @@ describe('MemoryStore records (issue 15: a record cost ~290 B beyond its value a
     expect((await store.get('a:b', 'c'))?.data).toEqual(bytes(1))
   })
 
+  it('gives back times exactly, also those no whole-ms offset holds (fractional, Infinity, past 24 days)', async () => {
+    let now = 1_000
+    const store = new MemoryStore({ clock: { now: () => now }, fenceMs: 60_000, maxEntries: 4 })
+    const DAY = 86_400_000
+    const cases = [
+      { freshMs: 5_000, keepMs: 8_000, staleMs: 3_000 },
+      { freshMs: 5_000.25, keepMs: 8_000.75, staleMs: 2.5 }, // a jittered ttl
+      { freshMs: Infinity, keepMs: Infinity, staleMs: 0 }, // ttl 0
+      { freshMs: 5_000, keepMs: Infinity, staleMs: Infinity }, // resurrect forever
+      { freshMs: 1_000, keepMs: 30 * DAY, staleMs: 30 * DAY - 1_000 },
+      { freshMs: 1_000, keepMs: 2_000 }, // no stale window given
+    ]
+    for (const [i, life] of cases.entries()) {
+      now = 1_000
+      await store.set('ns', 'k', { data: bytes(i), ...life })
+      const record = await store.get('ns', 'k')
+      expect(record).toMatchObject({ freshMs: life.freshMs, keepMs: life.keepMs, data: bytes(i) })
+      expect(record?.staleMs).toBe(life.staleMs)
+      // The version outlives the record by the fence window (1 s kept, 60 s fence), and no longer.
+      const read = await store.read('ns', 'k')
+      if (life.keepMs === 2_000) {
+        const id = (version: string) => version.split('.')[2]
+        now = 1_000 + 59_999
+        expect(await store.get('ns', 'k')).toBeUndefined()
+        expect(id((await store.read('ns', 'k')).version)).toBe(id(read.version))
+        now = 1_000 + 60_000
+        expect((await store.read('ns', 'k')).version).toBe(`0.${now}.`)
+      }
+    }
+  })
+
+  it('a slot whose times were kept aside holds whole-ms times again once rewritten or reused', async () => {
+    const store = new MemoryStore({ clock: { now: () => 1_000 }, maxEntries: 1 })
+    await store.set('ns', 'a', { data: bytes(1), freshMs: 0.5, keepMs: 0.75, staleMs: 0.25 })
+    await store.set('ns', 'a', { data: bytes(2), freshMs: 1_000, keepMs: 2_000, staleMs: 1_000 })
+    expect(await store.get('ns', 'a')).toMatchObject({ freshMs: 1_000, keepMs: 2_000, staleMs: 1_000 })
+    await store.set('ns', 'a', { data: bytes(3), freshMs: 0.5, keepMs: 0.75, staleMs: 0.25 })
+    await store.set('ns', 'b', { data: bytes(4), freshMs: 3_000, keepMs: 4_000 }) // evicts a, takes its slot
+    const b = await store.get('ns', 'b')
+    expect(b).toMatchObject({ freshMs: 3_000, keepMs: 4_000 })
+    expect(b?.staleMs).toBeUndefined()
+  })
+
   it('holds at most 130 B per record beyond key and value in a store that keeps values (100k, weighed in a fresh process)', () => {
     // The built package (`pnpm test` builds first), in a child with --expose-gc, as the L1 weighing test
-    // (local-tier.test.ts). Measured 119 B on Node 20 (64-bit, no pointer compression); 306 B as an
+    // (local-tier.test.ts). Measured 107 B on Node 20 (64-bit, no pointer compression); 306 B as an
     // lru-cache of objects keyed by a `<ns>:<generation>:<key>` string.
     const dist = new URL('../dist/memory-store.js', import.meta.url).href
     const weigh = `
