@@ -37,6 +37,8 @@ const TAGGED = 4
 const HAS_STALE_MS = 8
 /** The record's times did not all fit the `Int32` slots: `#wide` holds them. */
 const WIDE = 16
+/** The record's data is `#pinned`. */
+const PINNED = 32
 
 /** `x` exactly as an `Int32Array` holds it (not fractional, not -0, not past 2^31). */
 const isInt32 = (x: number): boolean => Object.is(x | 0, x)
@@ -75,17 +77,33 @@ class WideTimes {
  *
  * Bytes per record beyond key and value, 100k records of a store keeping
  * values on Node 20 (64-bit, no pointer compression), weighed by
- * memory-store.test.ts: 107 (the index `Map` ~37, four pointers 32, two
- * doubles 16, three offsets 12, links 8, flags 1); 119 with all five numbers
- * as doubles, 306 as an lru-cache entry.
+ * memory-store.test.ts: 91 (the index `Map` ~37, two pointers 16, two
+ * doubles 16, three offsets 12, links 8, flags 1); 107 with a data and an
+ * index pointer per record, 119 with all five numbers as doubles, 306 as an
+ * lru-cache entry.
  */
 export class MemoryRecords {
   readonly #max: number
-  /** Per slot, the index it is filed in: eviction removes it there, whatever generation it belongs to. */
-  #indexes!: (RecordIndex | undefined)[]
+  /**
+   * Per slot, the index it is filed in (eviction removes it there, whatever
+   * generation it belongs to), unless that is `#pinnedIndex`; made at the first
+   * record filed in another. A store one cache uses, never purged, has one index:
+   * it holds one pointer to it, not one per record.
+   */
+  #indexes: (RecordIndex | undefined)[] | undefined
+  /** The first index a record was filed in. */
+  #pinnedIndex: RecordIndex | undefined
   #keys!: (string | undefined)[]
-  #data!: (Uint8Array | undefined)[]
-  #values!: unknown[]
+  /**
+   * Per slot, the data, unless the record's is {@link PINNED}; made at the first
+   * record with other data. A store keeping values is handed the same empty bytes
+   * with every untagged value: it holds one pointer to them, not one per record.
+   */
+  #data: (Uint8Array | undefined)[] | undefined
+  /** The first empty data written, held once for every record given that very object. */
+  #pinned: Uint8Array | undefined
+  /** Per slot, the value; made at the first value (a store keeping bytes never needs it). */
+  #values: unknown[] | undefined
   #staleAt!: Float64Array
   /** Per slot, `expiresAt - staleAt`, unless the record is {@link WIDE}. */
   #expiresIn!: Int32Array
@@ -134,7 +152,7 @@ export class MemoryRecords {
     const wide = flags & WIDE ? this.#wide.get(slot)! : undefined
     const expiresAt = wide?.expiresAt ?? staleAt + this.#expiresIn[slot]!
     return {
-      data: this.#data[slot],
+      data: flags & PINNED ? this.#pinned : this.#data?.[slot],
       staleAt,
       expiresAt,
       versionUntil: wide?.versionUntil ?? expiresAt + this.#versionIn[slot]!,
@@ -144,7 +162,7 @@ export class MemoryRecords {
       resurrected: (flags & RESURRECTED) !== 0,
       meta: this.#meta.get(slot),
       tagged: (flags & TAGGED) !== 0,
-      value: this.#values[slot],
+      value: this.#values?.[slot],
     }
   }
 
@@ -155,15 +173,18 @@ export class MemoryRecords {
       if (this.#used >= this.#max) this.#evict(this.#oldest)
       slot = this.#allocate()
       index.set(key, slot)
-      this.#indexes[slot] = index
+      this.#pinnedIndex ??= index
+      if (index !== this.#pinnedIndex) this.#indexes ??= slotsOf(this.#capacity)
+      if (this.#indexes !== undefined) this.#indexes[slot] = index === this.#pinnedIndex ? undefined : index
       this.#keys[slot] = key
       this.#used++
       this.#link(slot)
     } else {
       this.#touch(slot)
     }
-    this.#data[slot] = held.data
-    this.#values[slot] = held.value
+    const pinned = this.#setData(slot, held.data)
+    if (held.value !== undefined) this.#values ??= slotsOf(this.#capacity)
+    if (this.#values !== undefined) this.#values[slot] = held.value
     this.#ids[slot] = held.id
     const fits = this.#setTimes(slot, held)
     this.#flags[slot] =
@@ -171,7 +192,8 @@ export class MemoryRecords {
       (held.resurrected ? RESURRECTED : 0) |
       (held.tagged ? TAGGED : 0) |
       (held.staleMs === undefined ? 0 : HAS_STALE_MS) |
-      (fits ? 0 : WIDE)
+      (fits ? 0 : WIDE) |
+      (pinned ? PINNED : 0)
     if (held.meta === undefined) this.#meta.delete(slot)
     else this.#meta.set(slot, held.meta)
   }
@@ -179,6 +201,15 @@ export class MemoryRecords {
   delete(index: RecordIndex | undefined, key: string): void {
     const slot = index?.get(key)
     if (slot !== undefined) this.#evict(slot)
+  }
+
+  /** `data` into `slot`: whether it is the pinned empty data (the first empty data seen is pinned). */
+  #setData(slot: number, data: Uint8Array | undefined): boolean {
+    if (data !== undefined && data.length === 0) this.#pinned ??= data
+    const pinned = data !== undefined && data === this.#pinned
+    if (!pinned && data !== undefined) this.#data ??= slotsOf(this.#capacity)
+    if (this.#data !== undefined) this.#data[slot] = pinned ? undefined : data
+    return pinned
   }
 
   /** The times of `held` into `slot`: as `Int32` offsets when they all fit (see {@link offset}), else aside. */
@@ -209,7 +240,7 @@ export class MemoryRecords {
   /** Arrays of `capacity` slots, the current ones copied into their start. */
   #allocateArrays(capacity: number): void {
     const slots = <T>(from: T[] | undefined): T[] => {
-      const to = new Array<T>(capacity).fill(undefined as T)
+      const to = slotsOf<T>(capacity)
       if (from !== undefined) for (let i = 0; i < from.length; i++) to[i] = from[i]!
       return to
     }
@@ -217,10 +248,10 @@ export class MemoryRecords {
       if (from !== undefined) to.set(from)
       return to
     }
-    this.#indexes = slots(this.#indexes)
+    if (this.#indexes !== undefined) this.#indexes = slots(this.#indexes)
     this.#keys = slots(this.#keys)
-    this.#data = slots(this.#data)
-    this.#values = slots(this.#values)
+    if (this.#data !== undefined) this.#data = slots(this.#data)
+    if (this.#values !== undefined) this.#values = slots(this.#values)
     this.#staleAt = numbers(this.#staleAt, new Float64Array(capacity))
     this.#expiresIn = numbers(this.#expiresIn, new Int32Array(capacity))
     this.#versionIn = numbers(this.#versionIn, new Int32Array(capacity))
@@ -234,12 +265,13 @@ export class MemoryRecords {
 
   /** Drop the record in `slot`. */
   #evict(slot: number): void {
-    this.#indexes[slot]!.delete(this.#keys[slot]!)
+    const index = this.#indexes?.[slot] ?? this.#pinnedIndex!
+    index.delete(this.#keys[slot]!)
     this.#unlink(slot)
-    this.#indexes[slot] = undefined
+    if (this.#indexes !== undefined) this.#indexes[slot] = undefined
     this.#keys[slot] = undefined
-    this.#data[slot] = undefined
-    this.#values[slot] = undefined
+    if (this.#data !== undefined) this.#data[slot] = undefined
+    if (this.#values !== undefined) this.#values[slot] = undefined
     this.#meta.delete(slot)
     if (this.#flags[slot]! & WIDE) this.#wide.delete(slot)
     this.#flags[slot] = 0
@@ -270,4 +302,9 @@ export class MemoryRecords {
     if (older === NONE) this.#oldest = newer
     else this.#newer[older] = newer
   }
+}
+
+/** A slot array of exactly `capacity` entries, all `undefined` (one backing store, no slack). */
+function slotsOf<T>(capacity: number): T[] {
+  return new Array<T>(capacity).fill(undefined as T)
 }
