@@ -125,7 +125,11 @@ export interface TagIndexOptions {
  */
 export class TagIndex {
   readonly #o: TagIndexOptions
-  readonly #states: LRUCache<string, HeldState>
+  /**
+   * Made at the first tag state learnt: lru-cache allocates its slots for `max` up front
+   * (230 KB for 10,000), which every cache paid even when it never used a tag.
+   */
+  #states: LRUCache<string, HeldState> | undefined
   /** The highest tag operation number this node has seen: what a load starting now is stamped with. */
   #seen = 0
   /**
@@ -139,7 +143,6 @@ export class TagIndex {
 
   constructor(options: TagIndexOptions) {
     this.#o = options
-    this.#states = new LRUCache({ max: options.max ?? 10_000 })
   }
 
   /** The stamp number of a load starting now (its tags are known only once the loader has run). */
@@ -187,7 +190,7 @@ export class TagIndex {
   verdictNow(stamp: TagStamp, now: number): TagVerdict {
     let verdict: TagVerdict = 'ok'
     for (const tag of stamp.tags) {
-      const held = this.#states.get(tag)
+      const held = this.#states?.get(tag)
       if (held === undefined || !this.#o.trusted(held.cachedAt, now)) return 'unknown'
       if (held.del > stamp.at) return 'deleted'
       if (held.inv > stamp.at) verdict = 'stale'
@@ -225,7 +228,7 @@ export class TagIndex {
     void this.warm()
     const now = this.#o.clock.now()
     const missing = tags.filter((tag) => {
-      const held = this.#states.get(tag)
+      const held = this.#states?.get(tag)
       return held === undefined || !this.#o.trusted(held.cachedAt, now)
     })
     if (missing.length > 0) await this.#read(missing)
@@ -249,6 +252,7 @@ export class TagIndex {
 
   /** Keep the highest of what L1 holds and what was read: tag numbers only grow. */
   #remember(tag: string, state: TagState, now: number): void {
+    this.#states ??= new LRUCache({ max: this.#o.max ?? 10_000 })
     const held = this.#states.get(tag)
     this.#states.set(tag, {
       inv: Math.max(state.inv, held?.inv ?? 0),
@@ -264,13 +268,13 @@ export class TagIndex {
   /** Another node operated on `tag` (or may have): forget its state, re-read it at the next use. */
   drop(tag: string): void {
     this.#drops++
-    this.#states.delete(tag)
+    this.#states?.delete(tag)
   }
 
   /** Forget every tag state (the bus reconnected: messages may have been missed). */
   clear(): void {
     this.#drops++
-    this.#states.clear()
+    this.#states?.clear()
   }
 
   /**
