@@ -100,8 +100,13 @@ export class MemoryRecords {
    * with every untagged value: it holds one pointer to them, not one per record.
    */
   #data: (Uint8Array | undefined)[] | undefined
-  /** The first empty data written, held once for every record given that very object. */
+  /**
+   * The first empty data written, held once for every record given that very object;
+   * let go when the last of them is (it may be a view keeping a larger buffer alive).
+   */
   #pinned: Uint8Array | undefined
+  /** Records whose data is `#pinned`. */
+  #pinnedRecords = 0
   /** Per slot, the value; made at the first value (a store keeping bytes never needs it). */
   #values: unknown[] | undefined
   #staleAt!: Float64Array
@@ -205,8 +210,11 @@ export class MemoryRecords {
 
   /** `data` into `slot`: whether it is the pinned empty data (the first empty data seen is pinned). */
   #setData(slot: number, data: Uint8Array | undefined): boolean {
+    // `#flags[slot]` is still the record being replaced (0 for a new slot).
+    if (this.#flags[slot]! & PINNED) this.#unpin()
     if (data !== undefined && data.length === 0) this.#pinned ??= data
     const pinned = data !== undefined && data === this.#pinned
+    if (pinned) this.#pinnedRecords++
     if (!pinned && data !== undefined) this.#data ??= slotsOf(this.#capacity)
     if (this.#data !== undefined) this.#data[slot] = pinned ? undefined : data
     return pinned
@@ -274,9 +282,15 @@ export class MemoryRecords {
     if (this.#values !== undefined) this.#values[slot] = undefined
     this.#meta.delete(slot)
     if (this.#flags[slot]! & WIDE) this.#wide.delete(slot)
+    if (this.#flags[slot]! & PINNED) this.#unpin()
     this.#flags[slot] = 0
     this.#free.push(slot)
     this.#used--
+  }
+
+  /** One record fewer holds `#pinned`; the last lets it go (no record reads it: none is {@link PINNED}). */
+  #unpin(): void {
+    if (--this.#pinnedRecords === 0) this.#pinned = undefined
   }
 
   /** Make `slot` the most recently used. */

@@ -236,6 +236,36 @@ describe('MemoryStore records (issue 15: a record cost ~290 B beyond its value a
     expect((await store.get('ns', 'c'))?.tagged).toBeUndefined()
   })
 
+  it('lets go of an empty data and the buffer under it once no record holds it (the pinned empty data)', () => {
+    // The built package (`pnpm test` builds first), in a child with --expose-gc. The first empty data a
+    // store is given is held once for every record given that object; here it is a zero-length view of
+    // a 64 MB buffer (a codec slicing its output from a larger buffer), and its only record is deleted
+    // and the tombstone evicted: nothing refers to it any more, and the old store let it go.
+    const dist = new URL('../dist/memory-store.js', import.meta.url).href
+    const check = `
+      const { MemoryStore } = await import(${JSON.stringify(dist)})
+      const heap = () => { gc(); gc(); return process.memoryUsage().arrayBuffers }
+      const store = new MemoryStore({ maxEntries: 1 })
+      let ref
+      await (async () => {
+        const empty = new Uint8Array(64 * 1024 * 1024).subarray(0, 0)
+        ref = new WeakRef(empty)
+        await store.set('ns', 'a', { data: empty, freshMs: 60_000, keepMs: 60_000 })
+      })()
+      await store.delete('ns', 'a')
+      await store.set('ns', 'b', { data: new Uint8Array([1]), freshMs: 60_000, keepMs: 60_000 })
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      const buffers = heap()
+      console.log(JSON.stringify({ held: ref.deref() !== undefined, buffers, size: store.size }))`
+    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', check], {
+      encoding: 'utf8',
+    })
+    const after = JSON.parse(out) as { held: boolean; buffers: number; size: number }
+    expect(after.size).toBe(1)
+    expect(after.held).toBe(false)
+    expect(after.buffers).toBeLessThan(1024 * 1024)
+  })
+
   it('holds at most 100 B per record beyond key and value in a store that keeps values (100k, weighed in a fresh process)', () => {
     // The built package (`pnpm test` builds first), in a child with --expose-gc, as the L1 weighing test
     // (local-tier.test.ts). Measured 91 B on Node 20 (64-bit, no pointer compression); 306 B as an
