@@ -333,11 +333,15 @@ function checkKeys(namespace: string, key: string): void {
 
 /** A version this store issued, taken apart; a `TypeError` naming `name` for anything else. */
 function parseVersion(version: unknown, name: string): { generation: number; readAt: number; id: string } {
-  const parts = typeof version === 'string' ? version.split('.') : []
-  const generation = Number(parts[0])
-  const readAt = Number(parts[1])
-  if (parts.length !== 3 || !Number.isInteger(generation) || !Number.isFinite(readAt)) {
+  // The read time may be fractional (a clock reading `performance.now()`), so it may hold a dot
+  // itself: the generation is before the first dot, the id (base 36) after the last.
+  const text = typeof version === 'string' ? version : ''
+  const first = text.indexOf('.')
+  const last = text.lastIndexOf('.')
+  const generation = Number(text.slice(0, first))
+  const readAt = Number(text.slice(first + 1, last))
+  if (first < 1 || last <= first + 1 || !Number.isInteger(generation) || !Number.isFinite(readAt)) {
     throw new TypeError(`${name} must be a version read from this store, got ${String(version)}`)
   }
-  return { generation, readAt, id: parts[2]! }
+  return { generation, readAt, id: text.slice(last + 1) }
 }

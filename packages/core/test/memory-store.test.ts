@@ -33,6 +33,29 @@ describe('MemoryStore', () => {
     expect(performance.now() - started).toBeLessThan(50)
   })
 
+  it('a version read at a fractional ms (a clock such as performance.now) is one this store accepts back', async () => {
+    // The version is `<generation>.<read at>.<id>`: a read at 1000.5 ms gave `0.1000.5.`, which the
+    // store then refused as "not a version read from this store" with a TypeError, so every load's
+    // conditional write-back failed and nothing a cache loaded reached the store.
+    let now = 1000.5
+    const clock = { now: () => now }
+    const store = new MemoryStore({ clock })
+    const write = { data: new Uint8Array([1]), freshMs: 1000, keepMs: 1000 }
+    const read = await store.read('ns', 'k')
+    await expect(store.set('ns', 'k', { ...write, ifVersion: read.version })).resolves.toMatchObject({ applied: true })
+    now += 0.25
+    const { version } = await store.read('ns', 'k')
+    await expect(store.touch('ns', 'k', { freshMs: 5, keepMs: 5, ifVersion: version })).resolves.toMatchObject({
+      applied: true,
+    })
+    // Still fenced: a version read before a write is refused, a stale one by its age.
+    await store.set('ns', 'k', write)
+    await expect(store.set('ns', 'k', { ...write, ifVersion: version })).resolves.toMatchObject({ applied: false })
+    const cache = new TierCache<string>({ name: 'c', store, clock })
+    expect(await cache.get('x', async () => 'v')).toBe('v')
+    expect(await store.get('c', 'x')).toBeDefined()
+  })
+
   it('bounds what it holds', async () => {
     const store = new MemoryStore({ maxEntries: 10 })
     for (let i = 0; i < 100; i++) await store.set('ns', `k${i}`, { data: undefined, freshMs: 1e4, keepMs: 1e4 })
