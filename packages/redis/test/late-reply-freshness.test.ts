@@ -58,8 +58,10 @@ describe('a store reply that waits in the socket (127.0.0.1:6379)', () => {
       const at = performance.now()
       expect(at - written).toBeGreaterThanOrEqual(600)
       expect(record).toBeDefined()
-      expect(at + record!.freshMs).toBeLessThanOrEqual(written + 1_000)
-      expect(at + record!.keepMs).toBeLessThanOrEqual(written + 1_000)
+      // Redis counts TTLs in whole ms of its own truncated clock (PX at the SET, PTTL at the read),
+      // so a PTTL may overstate what is left by under 1 ms (seen: 0.41 ms): the bound is to the ms.
+      expect(at + record!.freshMs).toBeLessThanOrEqual(written + 1_001)
+      expect(at + record!.keepMs).toBeLessThanOrEqual(written + 1_001)
     })
   }
   // What it cost a cache: another node's L1 served the value as a fresh hit past its TTL.
