@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js'
 import type { Entry } from './entry.js'
 import { CACHE_DEFAULTS, type TierCacheOptions } from './options.js'
+import { grown, grownSlots, Recency, slotsOf } from './recency.js'
 import type { TagStamp } from './tags.js'
 import { describe } from './validate.js'
 
@@ -15,8 +16,6 @@ class Extra {
   ) {}
 }
 
-/** Slot number meaning "none" in the recency links. */
-const NONE = 0xffffffff
 /** Slots allocated at first; the arrays grow by half as entries come, up to the entry bound. */
 const FIRST_CAPACITY = 16
 /** Per slot in `#windows`: the stale window's end and expiry, each as an offset from the entry's stale instant. */
@@ -85,8 +84,6 @@ export class LocalTier<V> {
   #windows!: Int32Array | undefined
   /** Per slot, the stale window's end and expiry as doubles, for a tier that met a window no offset holds. */
   #wide!: Float64Array | undefined
-  #newer!: Uint32Array
-  #older!: Uint32Array
   #sizes!: Float64Array | undefined
   readonly #extras = new Map<number, Extra>()
   /** Slots freed by deletes, to reuse before the never-used ones. */
@@ -95,8 +92,7 @@ export class LocalTier<V> {
   #next = 0
   #used = 0
   #capacity!: number
-  #newest = NONE
-  #oldest = NONE
+  #recency!: Recency
   #totalSize = 0
 
   constructor(options: TierCacheOptions<V>, clock: Clock, max: number | undefined) {
@@ -114,7 +110,7 @@ export class LocalTier<V> {
   hit(key: string): Promise<V | undefined> | undefined {
     const slot = this.#slots.get(key)
     if (slot === undefined || !(this.#clock.now() < this.#hot[slot]!)) return undefined
-    this.#touch(slot)
+    this.#recency.touch(slot)
     let settled = this.#settled[slot]
     if (settled === undefined) {
       settled = Promise.resolve(this.#values[slot])
@@ -127,7 +123,7 @@ export class LocalTier<V> {
   freshValue(key: string): V | undefined {
     const slot = this.#slots.get(key)
     if (slot === undefined || !(this.#clock.now() < this.#hot[slot]!)) return undefined
-    this.#touch(slot)
+    this.#recency.touch(slot)
     return this.#values[slot]
   }
 
@@ -162,16 +158,16 @@ export class LocalTier<V> {
     }
     let slot = this.#slots.get(key)
     if (slot === undefined) {
-      if (this.#used >= this.#max) this.#evict(this.#oldest)
+      if (this.#used >= this.#max) this.#evict(this.#recency.oldest!)
       slot = this.#allocate()
       this.#slots.set(key, slot)
       this.#keys[slot] = key
       this.#used++
-      this.#link(slot)
+      this.#recency.link(slot)
     } else {
       this.#extras.delete(slot)
       this.#totalSize -= this.#sizes?.[slot] ?? 0
-      this.#touch(slot)
+      this.#recency.touch(slot)
     }
     this.#values[slot] = entry.value
     this.#settled[slot] = undefined
@@ -189,7 +185,7 @@ export class LocalTier<V> {
     if (this.#sizes !== undefined) {
       this.#sizes[slot] = size
       this.#totalSize += size
-      while (this.#totalSize > this.#maxSize && this.#oldest !== slot) this.#evict(this.#oldest)
+      while (this.#totalSize > this.#maxSize && this.#recency.oldest !== slot) this.#evict(this.#recency.oldest!)
     }
   }
 
@@ -227,11 +223,8 @@ export class LocalTier<V> {
     this.#cached = new Float64Array(this.#capacity)
     this.#windows = new Int32Array(this.#capacity * WINDOWS)
     this.#wide = undefined
-    this.#newer = new Uint32Array(this.#capacity)
-    this.#older = new Uint32Array(this.#capacity)
+    this.#recency = new Recency(this.#capacity)
     this.#sizes = this.#sizeOf === undefined ? undefined : new Float64Array(this.#capacity)
-    this.#newest = NONE
-    this.#oldest = NONE
     this.#totalSize = 0
   }
 
@@ -286,28 +279,22 @@ export class LocalTier<V> {
 
   #grow(): void {
     const capacity = Math.min(Math.ceil(this.#capacity * 1.5), this.#max)
-    const grownSlots = <T>(from: (T | undefined)[]): (T | undefined)[] => {
-      const to = slotsOf<T>(capacity)
-      for (let i = 0; i < from.length; i++) to[i] = from[i]
-      return to
-    }
-    this.#keys = grownSlots(this.#keys)
-    this.#values = grownSlots(this.#values)
-    this.#settled = grownSlots(this.#settled)
+    this.#keys = grownSlots(this.#keys, capacity)
+    this.#values = grownSlots(this.#values, capacity)
+    this.#settled = grownSlots(this.#settled, capacity)
     this.#hot = grown(this.#hot, new Float64Array(capacity))
     this.#cached = grown(this.#cached, new Float64Array(capacity))
     if (this.#windows !== undefined) this.#windows = grown(this.#windows, new Int32Array(capacity * WINDOWS))
     if (this.#wide !== undefined) this.#wide = grown(this.#wide, new Float64Array(capacity * WINDOWS))
     if (this.#sizes !== undefined) this.#sizes = grown(this.#sizes, new Float64Array(capacity))
-    this.#newer = grown(this.#newer, new Uint32Array(capacity))
-    this.#older = grown(this.#older, new Uint32Array(capacity))
+    this.#recency.grow(capacity)
     this.#capacity = capacity
   }
 
   /** Drop the entry in `slot`. */
   #evict(slot: number): void {
     this.#slots.delete(this.#keys[slot]!)
-    this.#unlink(slot)
+    this.#recency.unlink(slot)
     this.#keys[slot] = undefined
     this.#values[slot] = undefined
     this.#settled[slot] = undefined
@@ -316,41 +303,6 @@ export class LocalTier<V> {
     this.#free.push(slot)
     this.#used--
   }
-
-  /** Make `slot` the most recently used. */
-  #touch(slot: number): void {
-    if (slot === this.#newest) return
-    this.#unlink(slot)
-    this.#link(slot)
-  }
-
-  #link(slot: number): void {
-    this.#older[slot] = this.#newest
-    this.#newer[slot] = NONE
-    if (this.#newest !== NONE) this.#newer[this.#newest] = slot
-    this.#newest = slot
-    if (this.#oldest === NONE) this.#oldest = slot
-  }
-
-  #unlink(slot: number): void {
-    const newer = this.#newer[slot]!
-    const older = this.#older[slot]!
-    if (newer === NONE) this.#newest = older
-    else this.#older[newer] = older
-    if (older === NONE) this.#oldest = newer
-    else this.#newer[older] = newer
-  }
-}
-
-/** A slot array of exactly `capacity` entries, all `undefined` (one backing store, no slack). */
-function slotsOf<T>(capacity: number): (T | undefined)[] {
-  return new Array<T | undefined>(capacity).fill(undefined)
-}
-
-/** `to` with `from` copied into its start. */
-function grown<T extends Float64Array | Int32Array | Uint32Array>(from: T, to: T): T {
-  to.set(from)
-  return to
 }
 
 /**

@@ -1,3 +1,5 @@
+import { grown, grownSlots, Recency, slotsOf } from './recency.js'
+
 /** A record or tombstone of {@link MemoryStore}, as it is read out of or written into {@link MemoryRecords}. */
 export interface Held {
   readonly data: Uint8Array | undefined
@@ -25,8 +27,6 @@ export interface Held {
 /** One namespace generation's index: key → slot. A purge starts a new one; the old one's slots age out. */
 export type RecordIndex = Map<string, number>
 
-/** Slot number meaning "none" in the recency links. */
-const NONE = 0xffffffff
 /** Slots allocated at first; the arrays grow by half as records come, up to the record bound. */
 const FIRST_CAPACITY = 16
 /** Bits of `#flags`. */
@@ -120,8 +120,6 @@ export class MemoryRecords {
   /** Exact as a double up to 2^53 writes. */
   #ids!: Float64Array
   #flags!: Uint8Array
-  #newer!: Uint32Array
-  #older!: Uint32Array
   readonly #meta = new Map<number, Uint8Array>()
   /** Slots freed by deletes, to reuse before the never-used ones. */
   #free: number[] = []
@@ -129,8 +127,7 @@ export class MemoryRecords {
   #next = 0
   #used = 0
   #capacity = 0
-  #newest = NONE
-  #oldest = NONE
+  readonly #recency = new Recency(0)
 
   constructor(max: number) {
     this.#max = max
@@ -151,7 +148,7 @@ export class MemoryRecords {
   get(index: RecordIndex | undefined, key: string): Held | undefined {
     const slot = index?.get(key)
     if (slot === undefined) return undefined
-    this.#touch(slot)
+    this.#recency.touch(slot)
     const flags = this.#flags[slot]!
     const staleAt = this.#staleAt[slot]!
     const wide = flags & WIDE ? this.#wide.get(slot)! : undefined
@@ -175,7 +172,7 @@ export class MemoryRecords {
   set(index: RecordIndex, key: string, held: Held): void {
     let slot = index.get(key)
     if (slot === undefined) {
-      if (this.#used >= this.#max) this.#evict(this.#oldest)
+      if (this.#used >= this.#max) this.#evict(this.#recency.oldest!)
       slot = this.#allocate()
       index.set(key, slot)
       this.#pinnedIndex ??= index
@@ -183,9 +180,9 @@ export class MemoryRecords {
       if (this.#indexes !== undefined) this.#indexes[slot] = index === this.#pinnedIndex ? undefined : index
       this.#keys[slot] = key
       this.#used++
-      this.#link(slot)
+      this.#recency.link(slot)
     } else {
-      this.#touch(slot)
+      this.#recency.touch(slot)
     }
     const pinned = this.#setData(slot, held.data)
     if (held.value !== undefined) this.#values ??= slotsOf(this.#capacity)
@@ -247,15 +244,10 @@ export class MemoryRecords {
 
   /** Arrays of `capacity` slots, the current ones copied into their start. */
   #allocateArrays(capacity: number): void {
-    const slots = <T>(from: T[] | undefined): T[] => {
-      const to = slotsOf<T>(capacity)
-      if (from !== undefined) for (let i = 0; i < from.length; i++) to[i] = from[i]!
-      return to
-    }
-    const numbers = <T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(from: T | undefined, to: T): T => {
-      if (from !== undefined) to.set(from)
-      return to
-    }
+    const slots = <T>(from: (T | undefined)[] | undefined) => grownSlots(from, capacity)
+    // Undefined before the first allocation (from the constructor).
+    const numbers = <T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(from: T | undefined, to: T): T =>
+      from === undefined ? to : grown(from, to)
     if (this.#indexes !== undefined) this.#indexes = slots(this.#indexes)
     this.#keys = slots(this.#keys)
     if (this.#data !== undefined) this.#data = slots(this.#data)
@@ -266,8 +258,7 @@ export class MemoryRecords {
     this.#staleMs = numbers(this.#staleMs, new Int32Array(capacity))
     this.#ids = numbers(this.#ids, new Float64Array(capacity))
     this.#flags = numbers(this.#flags, new Uint8Array(capacity))
-    this.#newer = numbers(this.#newer, new Uint32Array(capacity))
-    this.#older = numbers(this.#older, new Uint32Array(capacity))
+    this.#recency.grow(capacity)
     this.#capacity = capacity
   }
 
@@ -275,7 +266,7 @@ export class MemoryRecords {
   #evict(slot: number): void {
     const index = this.#indexes?.[slot] ?? this.#pinnedIndex!
     index.delete(this.#keys[slot]!)
-    this.#unlink(slot)
+    this.#recency.unlink(slot)
     if (this.#indexes !== undefined) this.#indexes[slot] = undefined
     this.#keys[slot] = undefined
     if (this.#data !== undefined) this.#data[slot] = undefined
@@ -292,33 +283,4 @@ export class MemoryRecords {
   #unpin(): void {
     if (--this.#pinnedRecords === 0) this.#pinned = undefined
   }
-
-  /** Make `slot` the most recently used. */
-  #touch(slot: number): void {
-    if (slot === this.#newest) return
-    this.#unlink(slot)
-    this.#link(slot)
-  }
-
-  #link(slot: number): void {
-    this.#older[slot] = this.#newest
-    this.#newer[slot] = NONE
-    if (this.#newest !== NONE) this.#newer[this.#newest] = slot
-    this.#newest = slot
-    if (this.#oldest === NONE) this.#oldest = slot
-  }
-
-  #unlink(slot: number): void {
-    const newer = this.#newer[slot]!
-    const older = this.#older[slot]!
-    if (newer === NONE) this.#newest = older
-    else this.#older[newer] = older
-    if (older === NONE) this.#oldest = newer
-    else this.#newer[older] = newer
-  }
-}
-
-/** A slot array of exactly `capacity` entries, all `undefined` (one backing store, no slack). */
-function slotsOf<T>(capacity: number): T[] {
-  return new Array<T>(capacity).fill(undefined as T)
 }
