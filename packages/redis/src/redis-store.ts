@@ -425,7 +425,6 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.client.disconnect()
   }
 
-  /** On each (re)connection: learn Redis's clock, and warn when the node evicts keys. */
   /** The socket whose incoming bytes tell the guard Redis is alive (see `CommandGuard.heard`). */
   #heardFrom: { off(event: 'data', listener: () => void): unknown } | undefined
 
@@ -440,6 +439,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.#heardFrom = stream
   }
 
+  /** On each (re)connection: listen to the new socket, learn Redis's clock, and warn when the node evicts keys. */
   readonly #onReady = (): void => {
     this.#listenToSocket()
     // A reconnection may reach another host (a failover): its clock is learnt again before a read goes by a stamp.
