@@ -3,13 +3,19 @@
  * Redis at 127.0.0.1:6379 (keys under their own prefix, deleted at the end):
  *
  * - `raw`: ioredis `GET` + `JSON.parse`, the l2-hit scenario's baseline;
+ * - `raw GET alone`: the same without the `JSON.parse` (what the parse costs);
+ * - `bare MGET + decode`: ioredis `MGET` of a generation key and msgpack bytes,
+ *   decoded by the default codec: the wire work of a stamped read with none of
+ *   the store's checks, the floor any store read of this format stands on;
  * - `store.read`: RedisStore's read of one key (guard, MGET, envelope), no decode;
  * - `store.read + decode`: the same and the default codec's decode of the value;
  * - `cache.get`: `TierCache.get(key, loader)` with `lruSize: 0`, what users call.
  *
  * Each round runs every layer once, for ROUND_MS each, in a new random order,
  * after a forced GC; the ratio column is the median over rounds of each
- * layer's CPU per op divided by raw's in the same round. Machine noise moves
+ * layer's CPU per op divided by raw's in the same round, beside the bytes each
+ * op allocated on the JS heap and the collections per 10k ops (from
+ * `v8.GCProfiler`). Machine noise moves
  * whole rounds, so same-round ratios are steadier than the absolute figures;
  * read differences under about 5 % as noise. The gap between two neighbouring
  * layers is what the upper one adds.
@@ -17,6 +23,7 @@
  *   IN_FLIGHT=1 node --expose-gc --import tsx benchmarks/src/redis/hit-layers.ts
  */
 import { randomUUID } from 'node:crypto'
+import { GCProfiler } from 'node:v8'
 import { msgpackCodec, TierCache } from '@tiercache/core'
 import { RedisStore } from '@tiercache/redis'
 import { Redis } from 'ioredis'
@@ -36,6 +43,7 @@ const cache = new TierCache<unknown>({ name: 'layers', lruSize: 0, ttl: 600_000,
 const keys = Array.from({ length: KEYS }, (_, i) => `l2:${i}`)
 const loader = async (key: string) => makeValue(Number(key.slice(3)))
 for (const key of keys) {
+  await raw.set(`${prefix}msgpack:${key}`, Buffer.from(codec.encode(await loader(key))), 'PX', 600_000)
   await raw.set(`${prefix}raw:${key}`, JSON.stringify(await loader(key)), 'PX', 600_000)
   await cache.get(key, loader)
 }
@@ -47,6 +55,9 @@ const next = () => {
 }
 const layers: Record<string, () => Promise<unknown>> = {
   raw: async () => JSON.parse((await raw.get(`${prefix}raw:${next()}`))!),
+  'raw GET alone': () => raw.get(`${prefix}raw:${next()}`),
+  'bare MGET + decode': () =>
+    raw.mgetBuffer(`${prefix}generation`, `${prefix}msgpack:${next()}`).then(([, bytes]) => codec.decode(bytes!)),
   'store.read': () => store.read('layers', next()),
   'store.read + decode': () =>
     store.read('layers', next()).then((read) => read.record?.data && codec.decode(read.record.data)),
@@ -57,11 +68,19 @@ const names = Object.keys(layers)
 interface Round {
   readonly opsPerSec: number
   readonly cpuUsPerOp: number
+  /** JS heap bytes allocated per op: growth of the used heap plus what each collection freed. */
+  readonly bytesPerOp: number
+  /** Collections per 10k ops: scavenges, and mark-compacts (which cost far more). */
+  readonly scavenges: number
+  readonly markCompacts: number
 }
 
 async function round(op: () => Promise<unknown>, ms: number): Promise<Round> {
   let n = 0
   const end = performance.now() + ms
+  const profiler = new GCProfiler()
+  profiler.start()
+  const usedAtStart = process.memoryUsage().heapUsed
   const cpu = process.cpuUsage()
   const started = performance.now()
   await Promise.all(
@@ -73,7 +92,18 @@ async function round(op: () => Promise<unknown>, ms: number): Promise<Round> {
     }),
   )
   const { user, system } = process.cpuUsage(cpu)
-  return { opsPerSec: (n / (performance.now() - started)) * 1_000, cpuUsPerOp: (user + system) / n }
+  const usedAtEnd = process.memoryUsage().heapUsed
+  const collections = profiler.stop()?.statistics ?? []
+  let freed = 0
+  for (const c of collections) freed += c.beforeGC.heapStatistics.usedHeapSize - c.afterGC.heapStatistics.usedHeapSize
+  const per10k = (kind: string) => (collections.filter((c) => c.gcType === kind).length * 10_000) / n
+  return {
+    opsPerSec: (n / (performance.now() - started)) * 1_000,
+    cpuUsPerOp: (user + system) / n,
+    bytesPerOp: (usedAtEnd - usedAtStart + freed) / n,
+    scavenges: per10k('Scavenge'),
+    markCompacts: per10k('MarkSweepCompact'),
+  }
 }
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -89,7 +119,7 @@ for (let r = 0; r < ROUNDS; r++) {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 const base = rounds.get('raw')!
-console.log(`Redis hit, 1 KB object, ${IN_FLIGHT} in flight, ${ROUNDS} rounds of ${ROUND_MS} ms`)
+console.log(`Redis hit, 1 KB object, ${IN_FLIGHT} in flight, ${ROUNDS} rounds of ${ROUND_MS} ms (medians)`)
 for (const name of names) {
   const rs = rounds.get(name)!
   const opsRatio = median(rs.map((x, k) => x.opsPerSec / base[k]!.opsPerSec))
@@ -101,7 +131,11 @@ for (const name of names) {
       `${median(rs.map((x) => x.cpuUsPerOp))
         .toFixed(1)
         .padStart(6)} µs CPU/op   ` +
-      `× raw: ops ${opsRatio.toFixed(2)}  CPU ${cpuRatio.toFixed(2)}`,
+      `× raw: ops ${opsRatio.toFixed(2)}  CPU ${cpuRatio.toFixed(2)}   ` +
+      `${median(rs.map((x) => x.bytesPerOp))
+        .toFixed(0)
+        .padStart(6)} B/op  GC per 10k ops: ` +
+      `${median(rs.map((x) => x.scavenges)).toFixed(1)} scavenges, ${median(rs.map((x) => x.markCompacts)).toFixed(2)} mark-compacts`,
   )
 }
 
