@@ -1,6 +1,6 @@
 /**
  * Start and stop throw-away redis-server processes for tests: single servers
- * and Redis Clusters of masters, on loopback ports of the 7000-7099 range, each
+ * and Redis Clusters of masters, on loopback ports of the 7000-7199 range, each
  * with its own temporary directory, no persistence, stopped by pid.
  *
  * @example
@@ -208,7 +208,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 }
 
 function checkPort(port: number): void {
-  if (!Number.isInteger(port) || port < 7000 || port > 7099) {
-    throw new RangeError(`port must be in this project's redis range 7000-7099, got ${port}`)
+  if (!Number.isInteger(port) || port < 7000 || port > 7199) {
+    throw new RangeError(`port must be in this project's redis range 7000-7199, got ${port}`)
   }
 }

@@ -132,11 +132,18 @@ return out`
 
 /**
  * Publish the invalidation a write carries (ARGV[from]: '' for none,
- * 'PUBLISH' or 'SPUBLISH'; then channel, message) once the script has changed
- * something, in the same atomic step: the message goes out exactly when the
- * write lands, whatever becomes of the writer. The caller never asks for
- * SPUBLISH on a Cluster, where a channel of another slot than the keys fails
- * the script after its writes.
+ * 'PUBLISH' or 'SPUBLISH'; then channel, message) in the same atomic step as
+ * the write: the message goes out exactly when the write lands, whatever
+ * becomes of the writer. The caller never asks for SPUBLISH on a Cluster,
+ * where a channel of another slot than the keys fails the script.
+ *
+ * Called right before the script's first write, never after it: a PUBLISH
+ * Redis refuses (an ACL user without the channel, the default for a new user
+ * of Redis 7) fails the script, and a script fails whole only before its first
+ * write. Published after the write, the value or tombstone landed and the
+ * caller was told the write was not applied (a ReplyError). Subscribers get
+ * the message once the script has ended, so publishing first changes nothing
+ * for them; a write Redis then refuses (OOM) costs a spurious invalidation.
  */
 const ANNOUNCE = `
 local function announce(from)
@@ -167,6 +174,8 @@ for i = first, #KEYS do
     if 'v' .. current == condition and now - tonumber(ARGV[at + 3]) < fence then current = nil end
   end
   if current == nil then
+    if not written then announce(4) end
+    written = true
     redis.call('SET', KEYS[i], ARGV[at], 'PX', ARGV[at + 1])
     if #ARGV[at] >= 32 then stamp(KEYS[i], ARGV[at], ARGV[at + 1]) end
     -- Expiring before the fence window ends: keep its version (envelope bytes 9-24) that long.
@@ -174,12 +183,10 @@ for i = first, #KEYS do
       redis.call('SET', version_key(KEYS[i]), string.sub(ARGV[at], 9, 24), 'PX', fence)
     end
     out[#out + 1] = 1
-    written = true
   else
     out[#out + 1] = current
   end
 end
-if written then announce(4) end
 out[#out + 1] = now
 return out`
 
@@ -231,9 +238,8 @@ return out`
  * below Redis's time in µs), or 'late'.
  */
 const PURGE = `${NOW}${LATE}${ANNOUNCE}${NEW_GENERATION}
-local generation = new_generation(tonumber(redis.call('GET', KEYS[1]) or '0'))
 announce(3)
-return generation`
+return new_generation(tonumber(redis.call('GET', KEYS[1]) or '0'))`
 
 /** KEYS: generation → the namespace's generation, a new one when the key is missing (see CHECK_GENERATION). */
 const GENERATION = `${NEW_GENERATION}
@@ -244,11 +250,16 @@ const ACQUIRE = `${NOW}
 if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return 'late' end
 return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX')`
 
-/** KEYS: lock; ARGV: token, channel → 1 when released. Announces the release so waiters wake. */
+/**
+ * KEYS: lock; ARGV: token, channel → 1 when released. Announces the release so
+ * waiters wake; a PUBLISH Redis refuses (an ACL user without the channel) must
+ * not fail a release whose DEL is done (reported as not applied, the lock
+ * gone): waiters also re-check the key on a backoff.
+ */
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], KEYS[1])
+  redis.pcall('PUBLISH', ARGV[2], KEYS[1])
   return 1
 end
 return 0`
