@@ -247,7 +247,12 @@ export class CommandGuard {
   }
 
   /** `call` failed with `error`: what to reject it with, or `TIMED_OUT` when it was rejected already. */
-  failed(call: GuardedCall<unknown>, error: unknown): unknown {
+  failed(call: GuardedCall<unknown>, failure: unknown): unknown {
+    // A part of the call failed after its other parts were sent (a setMany's other groups):
+    // judged as its own failure, but whatever that says, the others may have landed.
+    const partly = failure instanceof PartFailed
+    const error = partly ? failure.failure : failure
+    const refused: StoreOutcome = partly ? 'unknown' : 'not-applied'
     const answered = isReply(error) || error instanceof LateCommandError
     if (answered) this.#lastAnswerAt = performance.now()
     // A late failure after the timeout is already counted and reported.
@@ -257,17 +262,18 @@ export class CommandGuard {
     const { permit, operation } = call
     if (error instanceof StoreCallError) {
       this.#breaker.succeeded(permit)
-      return this.count(error)
+      if (!partly || error.outcome === 'unknown') return this.count(error)
+      return this.#fail(operation, error.kind, 'unknown', error)
     }
     if (error instanceof LateCommandError) {
       this.#breaker.succeeded(permit)
-      return this.#fail(operation, 'timeout', 'not-applied', error)
+      return this.#fail(operation, 'timeout', refused, error)
     }
     if (isReply(error)) {
       if (UNWELL_REPLY.test((error as Error).message)) this.#breaker.failed(permit)
       else this.#breaker.succeeded(permit)
       // Redis refused the command as a whole (our scripts fail before their first write).
-      return this.#fail(operation, 'server', 'not-applied', error)
+      return this.#fail(operation, 'server', refused, error)
     }
     if (error instanceof TypeError || error instanceof RangeError) {
       this.#breaker.succeeded(permit)
@@ -280,6 +286,20 @@ export class CommandGuard {
 
   #fail(operation: string, kind: StoreErrorKind, outcome: StoreOutcome, cause: unknown): StoreCallError {
     return this.count(new StoreCallError({ operation, kind, outcome, cause }))
+  }
+}
+
+/**
+ * Thrown by a call made of several commands sent together (a setMany's groups
+ * of keys, each its own script) when one fails: the others may have been
+ * applied, so the call's outcome is `unknown` even when this failure alone says
+ * `not-applied` (Redis refusing one script: OOM, a late deadline). `failure` is
+ * what the part failed with, judged as usual for the breaker and the kind.
+ */
+export class PartFailed {
+  readonly failure: unknown
+  constructor(failure: unknown) {
+    this.failure = failure
   }
 }
 

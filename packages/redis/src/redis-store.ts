@@ -18,7 +18,7 @@ import { BoundedSet } from './bounded-set.js'
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js'
 import { CircuitProbe } from './circuit-probe.js'
 import { splitBySlot } from './cluster-batch.js'
-import { CommandGuard, type ErrorCounts } from './command-guard.js'
+import { CommandGuard, type ErrorCounts, PartFailed } from './command-guard.js'
 import {
   DELETED,
   ENVELOPE_OVERHEAD,
@@ -690,29 +690,36 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
             : { applied: false, version: formatVersion(generation, now, reply as Buffer) }
       })
     }
-    await Promise.all(
-      [...groups].map(async ([read, positions]) => {
-        const send = (generation: string, generationKey: string | undefined) =>
-          this.#batch({
-            stems: positions.map((position) => stems[position]!),
-            generation,
-            generationKey,
-            head,
-            perKey: argsOf(positions),
-            width: WRITE_WIDTH,
-            send: (target, keys, argv) => target.tiercacheWriteBuffer(keys.length, ...keys, ...argv),
-          })
-        if (read === undefined) {
-          const { generation, slices } = await this.#atGeneration(namespace, send)
-          land(generation, positions, slices)
-          return
-        }
-        const found = await this.#checkedAt(namespace, read, send)
-        if ('slices' in found) land(read, positions, found.slices)
-        // Purged since the read: whatever the script did landed in a generation nobody reads.
-        else for (const position of positions) results[position] = { applied: false, version: stale(found.changed) }
-      }),
-    )
+    // Each group is its own script, all sent at once: one that Redis refuses (OOM once another
+    // group's values took the memory left) says nothing of the others, which may have landed.
+    // Its failure alone was reported `not-applied`: a setMany whose first group was written read
+    // as nothing written.
+    const apart = groups.size > 1
+    const partFailed = (error: unknown) => {
+      throw apart ? new PartFailed(error) : error
+    }
+    const written = [...groups].map(async ([read, positions]) => {
+      const send = (generation: string, generationKey: string | undefined) =>
+        this.#batch({
+          stems: positions.map((position) => stems[position]!),
+          generation,
+          generationKey,
+          head,
+          perKey: argsOf(positions),
+          width: WRITE_WIDTH,
+          send: (target, keys, argv) => target.tiercacheWriteBuffer(keys.length, ...keys, ...argv),
+        })
+      if (read === undefined) {
+        const { generation, slices } = await this.#atGeneration(namespace, send)
+        land(generation, positions, slices)
+        return
+      }
+      const found = await this.#checkedAt(namespace, read, send)
+      if ('slices' in found) land(read, positions, found.slices)
+      // Purged since the read: whatever the script did landed in a generation nobody reads.
+      else for (const position of positions) results[position] = { applied: false, version: stale(found.changed) }
+    })
+    await Promise.all(written.map((group) => group.catch(partFailed)))
     return results
   }
 
