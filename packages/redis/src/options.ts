@@ -166,7 +166,10 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     failureThreshold: resolved.failureThreshold,
     breakerOpenMs: positiveDuration(resolved.breakerOpenMs, 'breakerOpenMs'),
     generationTrustMs: parseDuration(resolved.generationTrustMs, 'options.generationTrustMs'),
-    fenceMs: positiveDuration(resolved.fenceMs, 'fenceMs'),
+    // Whole ms: Redis takes it as a PX, and refused a fractional one in the write script after the
+    // record's own SET (a record kept less than the fence writes its version key with PX fenceMs):
+    // every such write landed and was reported not applied.
+    fenceMs: Math.ceil(positiveDuration(resolved.fenceMs, 'fenceMs')),
     maxValueBytes: resolved.maxValueBytes,
     minRecheckMs,
     maxRecheckMs,
