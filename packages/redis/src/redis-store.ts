@@ -38,7 +38,7 @@ import { type RedisStoreOptions, type ResolvedOptions, resolveOptions } from './
 import { ReadBare, ReadOne, versionOfBytes } from './read-one.js'
 import { RedisLock } from './redis-lock.js'
 import { ReleaseListener } from './release-listener.js'
-import { registerScripts, type ScriptedClient, type ScriptedPipeline } from './scripts.js'
+import { RUN_ONCE, registerScripts, type ScriptedClient, type ScriptedPipeline } from './scripts.js'
 import { ServerClock } from './server-clock.js'
 import { formatVersion, type ParsedVersion, parseVersion, VersionIds } from './versions.js'
 
@@ -418,6 +418,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.#probe.stop()
     this.client.off('ready', this.#onReady)
     this.#heardFrom?.off('data', this.#heard)
+    this.#heardFrom?.off('close', this.#dropUnanswered)
     this.#heardFrom = undefined
     await this.#listener.close()
     if (!this.#ownsClient) return
@@ -426,16 +427,40 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   }
 
   /** The socket whose incoming bytes tell the guard Redis is alive (see `CommandGuard.heard`). */
-  #heardFrom: { off(event: 'data', listener: () => void): unknown } | undefined
+  #heardFrom: { off(event: 'data' | 'close', listener: () => void): unknown } | undefined
 
   readonly #heard = (): void => this.#guard.heard()
 
-  /** Listen to the bytes of the connection's socket (a new one after each reconnection); not on a Cluster. */
+  /**
+   * The connection closed: take this store's writes still unanswered on it out of ioredis's
+   * command queue and fail them (their outcome unknown: they may have run). ioredis sends
+   * the commands unanswered at a close again on the next connection
+   * (`autoResendUnfulfilledCommands`, on by default), and a write whose reply was lost with
+   * its connection had often run: sent again within its deadline, it ran a second time,
+   * after the writes that came in between (a value deleted by another process came back; an
+   * acquire found the lock held, by itself, and left it to nobody for its lease). Reads,
+   * which may run twice, are left to be sent again. Runs in the same turn as ioredis's own
+   * close handler, before any reconnection: the queue is the one it would send again.
+   */
+  readonly #dropUnanswered = (): void => {
+    const queue = (this.client as Redis).commandQueue
+    for (let i = 0; i < queue.length; ) {
+      const { command } = queue.peekAt(i)!
+      if ((command.name === 'evalsha' || command.name === 'eval') && RUN_ONCE.has(String(command.args[0]))) {
+        queue.remove(i, 1)
+        command.reject(new Error('the connection closed before Redis answered (not sent again)'))
+      } else i++
+    }
+  }
+
+  /** Listen to the bytes of the connection's socket (a new one after each reconnection), and to its close; not on a Cluster. */
   #listenToSocket(): void {
     const stream = (this.client as Partial<Redis>).stream
     if (this.#cluster || stream === undefined || stream === this.#heardFrom) return
     this.#heardFrom?.off('data', this.#heard)
+    this.#heardFrom?.off('close', this.#dropUnanswered)
     stream.on('data', this.#heard)
+    stream.once('close', this.#dropUnanswered)
     this.#heardFrom = stream
   }
 

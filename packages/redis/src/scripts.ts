@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 
 /**
@@ -281,6 +282,16 @@ const SCRIPTS = {
   tiercacheRelease: RELEASE,
   tiercacheExtend: EXTEND,
 } as const
+
+/**
+ * The scripts whose effect must not happen twice (writes, a lock's acquire and release), by
+ * what ioredis sends as their first argument: the script's SHA1 (EVALSHA) or its source (EVAL,
+ * its first use on a connection). RedisStore takes them out of ioredis's queue of unanswered
+ * commands when a connection closes, so they are not sent again on the next one.
+ */
+export const RUN_ONCE: ReadonlySet<string> = new Set(
+  [WRITE, TOUCH, PURGE, ACQUIRE, RELEASE].flatMap((lua) => [lua, createHash('sha1').update(lua).digest('hex')]),
+)
 
 type Arg = string | Buffer | number
 
