@@ -301,6 +301,11 @@ export class PartFailed {
   constructor(failure: unknown) {
     this.failure = failure
   }
+
+  /** `error` as the failure of a part (once: a part of a part is a part). */
+  static of(error: unknown): PartFailed {
+    return error instanceof PartFailed ? error : new PartFailed(error)
+  }
 }
 
 /** What `CommandGuard.failed` returns for a call that timed out before it failed: nothing more to report. */

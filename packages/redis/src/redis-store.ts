@@ -721,7 +721,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     // as nothing written.
     const apart = groups.size > 1
     const partFailed = (error: unknown) => {
-      throw apart ? new PartFailed(error) : error
+      throw apart ? PartFailed.of(error) : error
     }
     const written = [...groups].map(async ([read, positions]) => {
       const send = (generation: string, generationKey: string | undefined) =>
@@ -844,31 +844,32 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       return { slices }
     }
     const byNode = splitBySlot(this.client as Cluster, keys)
+    // One script per slot, every node's sent at once: one that its node refuses (OOM) says
+    // nothing of the others, which may have run. Its failure alone was reported `not-applied`:
+    // a setMany written on two nodes of three read as nothing written.
+    const apart = byNode.flat().length > 1
     let late = 0
-    await Promise.all(
-      byNode.map(async (nodeGroups) => {
-        const argvOf = (positions: number[]) => [
-          '',
-          ...head,
-          ...positions.flatMap((position) => perKey[position] ?? []),
-        ]
-        const replies: unknown[] = []
-        if (nodeGroups.length === 1) {
-          const group = nodeGroups[0]!
-          replies.push(await (send(this.#scripts, group.keys, argvOf(group.positions)) as Promise<unknown>))
-        } else {
-          const pipeline = this.client.pipeline() as unknown as ScriptedPipeline
-          for (const group of nodeGroups) send(pipeline, group.keys, argvOf(group.positions))
-          for (const [error, reply] of (await pipeline.exec()) ?? []) {
-            if (error) throw error
-            replies.push(reply)
-          }
+    const parts = byNode.map(async (nodeGroups) => {
+      const argvOf = (positions: number[]) => ['', ...head, ...positions.flatMap((position) => perKey[position] ?? [])]
+      const replies: unknown[] = []
+      if (nodeGroups.length === 1) {
+        const group = nodeGroups[0]!
+        replies.push(await (send(this.#scripts, group.keys, argvOf(group.positions)) as Promise<unknown>))
+      } else {
+        const pipeline = this.client.pipeline() as unknown as ScriptedPipeline
+        for (const group of nodeGroups) send(pipeline, group.keys, argvOf(group.positions))
+        for (const [error, reply] of (await pipeline.exec()) ?? []) {
+          if (error) throw error
+          replies.push(reply)
         }
-        replies.forEach((reply, i) => {
-          if (Array.isArray(reply)) take(nodeGroups[i]!.positions, reply)
-          else late++
-        })
-      }),
+      }
+      replies.forEach((reply, i) => {
+        if (Array.isArray(reply)) take(nodeGroups[i]!.positions, reply)
+        else late++
+      })
+    })
+    await Promise.all(
+      apart ? parts.map((part) => part.catch((error: unknown) => Promise.reject(PartFailed.of(error)))) : parts,
     )
     if (late === 0) return { slices }
     if (late === byNode.flat().length) throw new LateCommandError()
