@@ -225,6 +225,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       },
     })
     this.client.on('ready', this.#onReady)
+    if (this.#cluster) {
+      const cluster = this.client as Cluster
+      cluster.on('+node', this.#watchNode)
+      for (const node of cluster.nodes('all')) this.#watchNode(node)
+    }
     if (this.client.status === 'ready') this.#onReady()
   }
 
@@ -416,6 +421,12 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   /** Close the subscriber connection, and the client if the store made it from `url`. */
   async close(): Promise<void> {
     this.#probe.stop()
+    this.#closed = true
+    if (this.#cluster) {
+      ;(this.client as Cluster).off('+node', this.#watchNode)
+      for (const [node, watch] of this.#nodes) node.off('connect', watch)
+      this.#nodes.clear()
+    }
     this.client.off('ready', this.#onReady)
     this.#heardFrom?.off('data', this.#heard)
     this.#heardFrom?.off('close', this.#dropUnanswered)
@@ -442,15 +453,40 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    * which may run twice, are left to be sent again. Runs in the same turn as ioredis's own
    * close handler, before any reconnection: the queue is the one it would send again.
    */
-  readonly #dropUnanswered = (): void => {
-    const queue = (this.client as Redis).commandQueue
-    for (let i = 0; i < queue.length; ) {
-      const { command } = queue.peekAt(i)!
-      if ((command.name === 'evalsha' || command.name === 'eval') && RUN_ONCE.has(String(command.args[0]))) {
-        queue.remove(i, 1)
-        command.reject(new Error('the connection closed before Redis answered (not sent again)'))
-      } else i++
+  readonly #dropUnanswered = (): void => dropUnanswered(this.client as Redis)
+
+  #closed = false
+  /** The node connections of a Cluster watched, with their 'connect' listener (see {@link #watchNode}). */
+  readonly #nodes = new Map<Redis, () => void>()
+  /** Node sockets whose close is listened to. */
+  readonly #watched = new WeakSet<object>()
+
+  /**
+   * A node connection of a Cluster (each node's, and each new one's on its connection): when its
+   * socket closes, this store's unanswered writes are failed before ioredis's own close handler
+   * fails them with "Connection is closed.", which the Cluster sends again on the next
+   * connection after `retryDelayOnFailover` (100 ms): within their deadline, to run a second
+   * time, as on a standalone connection (see {@link #dropUnanswered}). Hence first in line
+   * (`prependOnceListener`); a failure with any other message is not retried by the Cluster.
+   */
+  readonly #watchNode = (node: Redis): void => {
+    if (this.#closed) return
+    if (!this.#nodes.has(node)) {
+      const watch = () => this.#watchNode(node)
+      this.#nodes.set(node, watch)
+      node.on('connect', watch)
+      // A node lost is not reconnected (unless clusterNodeRetryStrategy): a new one comes by '+node'.
+      node.once('end', () => {
+        node.off('connect', watch)
+        this.#nodes.delete(node)
+      })
     }
+    const stream = node.stream as Redis['stream'] | undefined
+    if (stream === undefined || this.#watched.has(stream)) return
+    this.#watched.add(stream)
+    stream.prependOnceListener('close', () => {
+      if (!this.#closed) dropUnanswered(node)
+    })
   }
 
   /** Listen to the bytes of the connection's socket (a new one after each reconnection), and to its close; not on a Cluster. */
@@ -880,6 +916,22 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       outcome: 'unknown',
       cause: new LateCommandError(),
     })
+  }
+}
+
+/**
+ * Take the store's side-effecting script calls (see RUN_ONCE) out of `client`'s queue of
+ * commands unanswered on a connection that closed, and fail them: they may have run, and
+ * must not be sent again (see RedisStore's `#dropUnanswered`).
+ */
+function dropUnanswered(client: Redis): void {
+  const queue = client.commandQueue
+  for (let i = 0; i < queue.length; ) {
+    const { command } = queue.peekAt(i)!
+    if ((command.name === 'evalsha' || command.name === 'eval') && RUN_ONCE.has(String(command.args[0]))) {
+      queue.remove(i, 1)
+      command.reject(new Error('the connection closed before Redis answered (not sent again)'))
+    } else i++
   }
 }
 
