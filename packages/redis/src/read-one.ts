@@ -101,4 +101,11 @@ export class ReadBare {
       [Buffer | null, Buffer | null]
     >
   }
+
+  /** Resolves to `[generation, ...values]`, each a Buffer or null, the values in the order of `keys`. */
+  sendMany(generationKey: string, keys: readonly string[]): Promise<(Buffer | null)[]> {
+    return this.#client.sendCommand(new Command('mget', [generationKey, ...keys], this.#options)) as Promise<
+      (Buffer | null)[]
+    >
+  }
 }
