@@ -989,8 +989,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
  * must not be sent again (see RedisStore's `#dropUnanswered`).
  */
 function dropUnanswered(client: Redis): void {
-  const queue = client.commandQueue
-  for (let i = 0; i < queue.length; ) {
+  const queue = (client as { commandQueue?: Partial<Redis['commandQueue']> }).commandQueue
+  // ioredis's own queue (a Deque in 5.x; the peer range admits 6.x): of another shape, it is left as it
+  // is. A throw here, in a socket's close handler, would be an uncaught exception in the user's process.
+  if (queue === undefined || typeof queue.peekAt !== 'function' || typeof queue.remove !== 'function') return
+  for (let i = 0; i < (queue.length ?? 0); ) {
     const { command } = queue.peekAt(i)!
     if ((command.name === 'evalsha' || command.name === 'eval') && RUN_ONCE.has(String(command.args[0]))) {
       queue.remove(i, 1)
