@@ -150,7 +150,16 @@ export class LocalTier<V> {
   }
 
   set(key: string, entry: Entry<V>): void {
-    const size = this.#sizeOf === undefined ? 0 : this.#sizeOfEntry(key, entry.value)
+    let size = 0
+    if (this.#sizeOf !== undefined) {
+      try {
+        size = this.#sizeOfEntry(key, entry.value)
+      } catch (error) {
+        // The key's older copy must not outlive the value that replaces it (the store may hold that one now).
+        this.delete(key)
+        throw error
+      }
+    }
     if (size > this.#maxSize) {
       // Larger than the whole byte bound: not kept at all (not even an older copy).
       this.delete(key)
@@ -234,7 +243,14 @@ export class LocalTier<V> {
 
   #sizeOfEntry(key: string, value: V | undefined): number {
     // A cached miss still costs its key and entry; counted so misses cannot grow L1 unbounded.
-    return Math.max(1, value === undefined ? key.length + 64 : this.#sizeOf!(value, key))
+    if (value === undefined) return key.length + 64
+    const size = this.#sizeOf!(value, key)
+    // A size that is not a number >= 0 (NaN, undefined, a string) is refused: one NaN made the running
+    // total NaN, `NaN > lruMaxBytes` is never true, and L1 was unbounded from then on.
+    if (typeof size !== 'number' || !(size >= 0)) {
+      throw new TypeError(`options.sizeOf must return a number >= 0, got ${describe(size)} for key "${key}"`)
+    }
+    return Math.max(1, size)
   }
 
   /** The stale window's end and expiry of `slot`, as offsets from its stale instant while they fit. */

@@ -25,7 +25,10 @@ export interface TierCacheOptions<V> {
   lruSize?: number
   /** Byte bound for L1, measured by `sizeOf`. Both bounds apply when both are set. */
   lruMaxBytes?: number
-  /** Size of one value in bytes, for `lruMaxBytes`. Required with `lruMaxBytes`. */
+  /**
+   * Size of one value in bytes, for `lruMaxBytes`. Required with `lruMaxBytes`. Must return a
+   * number >= 0 (`Infinity`: never kept in L1); anything else is a `TypeError` naming it.
+   */
   sizeOf?: (value: V, key: string) => number
   /**
    * Milliseconds a loaded value is fresh. `0` = never goes stale.

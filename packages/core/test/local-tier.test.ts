@@ -220,3 +220,52 @@ describe('LocalTier times: two doubles and two Int32 offsets per slot, every ins
     expect(bytes.hit).toBeLessThanOrEqual(140)
   })
 })
+
+describe('sizeOf is checked (a size that is not a number would end the byte bound)', () => {
+  it('a sizeOf that returns NaN once is refused with a TypeError naming it, and L1 stays within lruMaxBytes', async () => {
+    // Seen: one NaN made L1's running total NaN, `NaN > lruMaxBytes` never evicted again, and L1 grew
+    // to 1,001 entries of 10 "bytes" under a bound of 100.
+    const cache = new TierCache<string>({
+      name: 'nan-size',
+      lruMaxBytes: 100,
+      sizeOf: (v) => (v === 'bad' ? Number.NaN : v.length),
+    })
+    await expect(cache.set('bad', 'bad')).rejects.toThrow(
+      new TypeError('options.sizeOf must return a number >= 0, got NaN for key "bad"'),
+    )
+    for (let i = 0; i < 1_000; i++) await cache.set(`k${i}`, 'x'.repeat(10))
+    expect(cache.stats().l1Size).toBe(10)
+  })
+
+  it('a value whose sizeOf throws or is refused does not leave the older copy of its key in L1', async () => {
+    const { LocalTier } = await import('../src/local-tier.js')
+    const tier = new LocalTier<number>(
+      {
+        lruMaxBytes: 100,
+        sizeOf: (v) => {
+          if (v === 4) throw new Error('sizeOf failed')
+          return v === 2 ? Number.NaN : v === 3 ? -1 : v
+        },
+      },
+      { now: () => 1_000 },
+      undefined,
+    )
+    const entry = (value: number): Entry<number> => ({
+      value,
+      staleAt: 2_000,
+      staleUntil: 2_000,
+      expiresAt: 2_000,
+      cachedAt: 1_000,
+      resurrected: false,
+      refreshAt: Number.POSITIVE_INFINITY,
+      meta: undefined,
+      tags: undefined,
+    })
+    for (const bad of [2, 3, 4]) {
+      tier.set('k', entry(1))
+      expect(() => tier.set('k', entry(bad))).toThrow(bad === 4 ? 'sizeOf failed' : TypeError)
+      expect(tier.get('k')).toBeUndefined()
+      expect(tier.size).toBe(0)
+    }
+  })
+})
