@@ -112,6 +112,7 @@ export class MemoryStore implements SharedStore {
   }
 
   async getMany(namespace: string, keys: readonly string[]): Promise<(StoreRecord | undefined)[]> {
+    checkArray(keys, 'keys must be an array of strings')
     return keys.map((key) => this.#read(namespace, key).record)
   }
 
@@ -120,19 +121,30 @@ export class MemoryStore implements SharedStore {
   }
 
   async readMany(namespace: string, keys: readonly string[]): Promise<StoreRead[]> {
+    checkArray(keys, 'keys must be an array of strings')
     return keys.map((key) => this.#read(namespace, key))
   }
 
   async set(namespace: string, key: string, write: StoreWrite): Promise<StoreWriteResult> {
+    checkWrite(write, 'write')
     return this.#write(namespace, key, write, 'write')
   }
 
   async setMany(namespace: string, entries: readonly (readonly [string, StoreWrite])[]): Promise<StoreWriteResult[]> {
+    // Every entry checked before any is written, as RedisStore does: a bad one must not leave the others half done.
+    checkArray(entries, 'entries must be an array of [key, write] pairs')
+    for (const [i, [key, write]] of entries.entries()) {
+      checkKeys(namespace, key)
+      checkWrite(write, `entries[${i}][1]`)
+      if (write.ifVersion !== undefined) parseVersion(write.ifVersion, `entries[${i}][1].ifVersion`)
+    }
     return entries.map(([key, write], i) => this.#write(namespace, key, write, `entries[${i}][1]`))
   }
 
   async touch(namespace: string, key: string, touch: StoreTouch): Promise<StoreWriteResult> {
     checkKeys(namespace, key)
+    if (typeof touch !== 'object' || touch === null) throw new TypeError('touch must be a StoreTouch object')
+    checkTimes(touch, 'touch')
     const at = this.#generations.get(namespace)
     const now = this.#clock.now()
     const held = this.#held(at?.index, key, now)
@@ -324,6 +336,37 @@ export class MemoryStore implements SharedStore {
  */
 function versionId(held: Held | undefined): string {
   return held === undefined ? '' : held.id.toString(36)
+}
+
+/**
+ * A `TypeError` naming `name` unless `write` is a well-formed {@link StoreWrite}
+ * (RedisStore's checks): a NaN time was taken as an applied write that then read
+ * as absent, and `keepMs < freshMs` was silently raised to `freshMs`.
+ */
+function checkWrite(write: StoreWrite, name: string): void {
+  if (typeof write !== 'object' || write === null) throw new TypeError(`${name} must be a StoreWrite object`)
+  if (write.data !== undefined && !(write.data instanceof Uint8Array)) {
+    throw new TypeError(`${name}.data must be a Uint8Array or undefined`)
+  }
+  if (write.meta !== undefined && !(write.meta instanceof Uint8Array)) {
+    throw new TypeError(`${name}.meta must be a Uint8Array or undefined`)
+  }
+  checkTimes(write, name)
+  const { staleMs } = write
+  if (staleMs !== undefined && (typeof staleMs !== 'number' || Number.isNaN(staleMs) || staleMs < 0)) {
+    throw new TypeError(`${name}.staleMs must be a number >= 0 or undefined`)
+  }
+}
+
+function checkTimes({ freshMs, keepMs }: { readonly freshMs: number; readonly keepMs: number }, name: string): void {
+  if (typeof freshMs !== 'number' || Number.isNaN(freshMs)) throw new TypeError(`${name}.freshMs must be a number`)
+  if (typeof keepMs !== 'number' || Number.isNaN(keepMs) || keepMs < freshMs) {
+    throw new TypeError(`${name}.keepMs must be a number >= freshMs`)
+  }
+}
+
+function checkArray(items: unknown, message: string): void {
+  if (!Array.isArray(items)) throw new TypeError(message)
 }
 
 function checkKeys(namespace: string, key: string): void {

@@ -210,3 +210,50 @@ describe('getWithInfo without a loader', () => {
     expect((await cache.getWithInfo('k')).hitLevel).toBe(1)
   })
 })
+
+describe('MemoryStore refuses a malformed write, as RedisStore does, before writing anything', () => {
+  const bytes = new Uint8Array([1])
+
+  it('a write with NaN times, keepMs below freshMs or data that is not bytes is a TypeError naming it, not a record', async () => {
+    // Seen: MemoryStore took { freshMs: NaN } as applied (the record then read as absent), kept
+    // keepMs < freshMs as max(keepMs, freshMs), and took a string for data; RedisStore refuses each.
+    const store = new MemoryStore()
+    await expect(store.set('n', 'k', { data: bytes, freshMs: Number.NaN, keepMs: 10 })).rejects.toThrow(
+      new TypeError('write.freshMs must be a number'),
+    )
+    await expect(store.set('n', 'k', { data: bytes, freshMs: 10, keepMs: 5 })).rejects.toThrow(
+      new TypeError('write.keepMs must be a number >= freshMs'),
+    )
+    await expect(store.set('n', 'k', { data: 'x' as never, freshMs: 10, keepMs: 10 })).rejects.toThrow(
+      new TypeError('write.data must be a Uint8Array or undefined'),
+    )
+    await expect(store.set('n', 'k', { data: bytes, freshMs: 10, keepMs: 10, staleMs: -1 })).rejects.toThrow(
+      new TypeError('write.staleMs must be a number >= 0 or undefined'),
+    )
+    await expect(store.set('n', 'k', undefined as never)).rejects.toThrow(
+      new TypeError('write must be a StoreWrite object'),
+    )
+    const read = await store.read('n', 'k')
+    await expect(store.touch('n', 'k', { freshMs: Number.NaN, keepMs: 10, ifVersion: read.version })).rejects.toThrow(
+      new TypeError('touch.freshMs must be a number'),
+    )
+    expect(store.size).toBe(0)
+  })
+
+  it('setMany with one malformed entry writes none of them', async () => {
+    // Seen: setMany wrote the entries before the bad one, then threw a TypeError.
+    const store = new MemoryStore()
+    await expect(
+      store.setMany('n', [
+        ['a', { data: bytes, freshMs: 10, keepMs: 10 }],
+        ['b', { data: bytes, freshMs: 10, keepMs: Number.NaN }],
+      ]),
+    ).rejects.toThrow(new TypeError('entries[1][1].keepMs must be a number >= freshMs'))
+    expect((await store.read('n', 'a')).record).toBeUndefined()
+    expect(store.size).toBe(0)
+    await expect(store.setMany('n', 'ab' as never)).rejects.toThrow(
+      new TypeError('entries must be an array of [key, write] pairs'),
+    )
+    await expect(store.readMany('n', 'ab' as never)).rejects.toThrow(new TypeError('keys must be an array of strings'))
+  })
+})
