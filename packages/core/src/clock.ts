@@ -1,3 +1,5 @@
+import { describe } from './describe.js'
+
 /**
  * A source of milliseconds for everything the cache times in this process (L1
  * TTLs, the stale and resurrect windows, MemoryStore records, lock leases);
@@ -46,3 +48,14 @@ export const systemClock: Clock = {
 
 /** The monotonic clock read on every call, for callers that need each millisecond. */
 export const preciseClock: Clock = { now: monotonicNow }
+
+/**
+ * Throws a `TypeError` naming `name` unless `value` is a {@link Clock}: one
+ * without `now()` failed only at the first read, naming nothing.
+ */
+export function checkClock(value: unknown, name: string): asserts value is Clock | undefined {
+  if (value === undefined) return
+  if (typeof (value as Partial<Clock> | null)?.now !== 'function') {
+    throw new TypeError(`${name} must be a Clock, an object with a now() method, got ${describe(value)}`)
+  }
+}

@@ -143,3 +143,16 @@ export function checkRepresentable(codec: Codec, value: unknown, name: string, k
   const advice = hint === undefined ? '' : `; ${hint}`
   throw new TypeError(`${where} ${found.reason}, which the ${codec.name} codec cannot give back unchanged${advice}`)
 }
+
+/**
+ * Throws a `TypeError` naming `name` unless `value` has a codec's `encode` and
+ * `decode`: without them every encode failed, and each value was kept in L1
+ * only (an encode failure is an `error` event, not a rejection).
+ */
+export function checkCodec(value: unknown, name: string): asserts value is Codec | undefined {
+  // null is taken as not given, as the cache's `codec ?? msgpackCodec()` always has.
+  if (value === undefined || value === null) return
+  const codec = value as Partial<Record<'encode' | 'decode', unknown>> | null
+  const missing = (['encode', 'decode'] as const).filter((method) => typeof codec?.[method] !== 'function')
+  if (missing.length > 0) throw new TypeError(`${name} must be a Codec; it has no ${missing.join(', ')} method`)
+}

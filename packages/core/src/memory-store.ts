@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Clock, systemClock } from './clock.js'
+import { type Clock, checkClock, systemClock } from './clock.js'
 import { type Duration, parseDuration } from './duration.js'
 import { type Held, MemoryRecords, type RecordIndex } from './memory-records.js'
 import { optionNames } from './options.js'
@@ -95,6 +95,7 @@ export class MemoryStore implements SharedStore {
     if (options.keepValues !== undefined && typeof options.keepValues !== 'boolean') {
       throw new TypeError(`options.keepValues must be a boolean, got ${String(options.keepValues)}`)
     }
+    checkClock(options.clock, 'options.clock')
     this.keepsValues = options.keepValues === true
     this.#records = new MemoryRecords(max)
     this.#clock = options.clock ?? systemClock

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'eventemitter3'
 import { abortable, Waiters } from './abort.js'
 import { Backoff, backoffPolicy } from './backoff.js'
-import { type Clock, systemClock } from './clock.js'
-import { type Codec, checkRepresentable, msgpackCodec } from './codec.js'
+import { type Clock, checkClock, systemClock } from './clock.js'
+import { type Codec, checkCodec, checkRepresentable, msgpackCodec } from './codec.js'
 import { type Entry, isFresh, isKept, isServableStale, remainingTtl } from './entry.js'
 import { StoreError, type TierCacheError } from './errors.js'
 import { type GetManyParts, getMany } from './get-many.js'
@@ -125,6 +125,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     if (options.ipc !== undefined) checkBus(options.ipc, 'options.ipc')
     const l1Serializer = checkedL1Serializer(options.l1Serializer)
     checkLogger(options.logger)
+    checkClock(options.clock, 'options.clock')
+    checkCodec(options.codec, 'options.codec')
     checkFraction(options.ttlJitter, 'options.ttlJitter')
     checkFraction(options.refreshAhead, 'options.refreshAhead')
     if (options.random !== undefined && typeof options.random !== 'function') {

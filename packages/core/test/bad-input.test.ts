@@ -257,3 +257,23 @@ describe('MemoryStore refuses a malformed write, as RedisStore does, before writ
     await expect(store.readMany('n', 'ab' as never)).rejects.toThrow(new TypeError('keys must be an array of strings'))
   })
 })
+
+describe('a clock or codec that is not one is refused where it is given', () => {
+  it('options.clock without now() is a TypeError naming it, in TierCache and MemoryStore', () => {
+    // Seen: both took { } and failed at the first read with "this[#clock].now is not a function".
+    expect(() => new TierCache({ clock: {} as never })).toThrow(
+      new TypeError('options.clock must be a Clock, an object with a now() method, got an object'),
+    )
+    expect(() => new MemoryStore({ clock: 5 as never })).toThrow(/^options\.clock must be a Clock/)
+  })
+
+  it('options.codec without encode and decode is a TypeError naming it, not every value kept in L1 only', async () => {
+    // Seen: codec {} made each set resolve, its value kept in L1 only (an encode failure is an `error` event).
+    expect(() => new TierCache({ codec: {} as never })).toThrow(
+      new TypeError('options.codec must be a Codec; it has no encode, decode method'),
+    )
+    expect(() => new TierCache({ codec: { name: 'x', encode: () => new Uint8Array(0) } as never })).toThrow(
+      /options\.codec must be a Codec; it has no decode method/,
+    )
+  })
+})
