@@ -171,7 +171,10 @@ async function readAndLoad<V>(
       settle(j, refresher.serveStale(stale, entry, true))
     } else {
       stats.miss(key)
-      const old = l1?.get(key) ?? entry
+      // What a failed load falls back on: L1's copy only if L1 may be trusted now (as `get`'s), else the
+      // store's. An untrusted copy (bus down, or not vouched for lately) may predate another node's delete:
+      // served as fresh, or resurrected and written back at the tombstone's version just read.
+      const old = parts.trustedL1(key, readAt) ?? entry
       toLoad.push({ j, kept: old !== undefined && isKept(old, readAt) ? old : undefined })
     }
   }

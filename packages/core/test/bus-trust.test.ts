@@ -135,3 +135,43 @@ describe('joining a running load (a bus with heartbeats)', () => {
     node.close()
   })
 })
+
+describe('getMany holds to L1 trust when its load fails (nothing untrusted is served or resurrected)', () => {
+  // Seen: getMany took L1's copy as the value a failed load falls back on without asking whether L1 may
+  // be trusted. With the bus down (another node's delete unheard) and the loader failing, it served the
+  // deleted value as fresh (200 ms on, within its TTL), or resurrected it (1.2 s on) and wrote it back over
+  // the delete's tombstone, at the version it had just read: every node then served the deleted value.
+  // `get` in the same state rejects.
+  for (const [after, what] of [
+    [200, 'within its TTL'],
+    [1_200, 'past its TTL, inside the resurrect window'],
+  ] as const) {
+    it(`after another node's delete, unheard, ${what}: the load's failure rejects, and the store keeps the delete`, async () => {
+      const clock = { t: 1_000_000, now: () => clock.t }
+      const store = new MemoryStore({ clock })
+      const handlers: InvalidationHandler[] = []
+      const bus: InvalidationBus = {
+        publish: () => undefined,
+        subscribe: (_namespace, handler) => {
+          handlers.push(handler)
+          return () => {}
+        },
+      }
+      const options = { name: 'gm-trust', store, clock, ttl: 1_000, resurrectTtl: 5_000 }
+      const reader = new TierCache<string>({ ...options, ipc: bus })
+      const writer = new TierCache<string>(options)
+      reader.on('error', () => {})
+      expect(await reader.get('k', async () => 'deleted-value')).toBe('deleted-value')
+      handlers[0]!.disconnected(100) // the bus is down: L1 entries older than 100 ms are not trusted
+      await writer.delete('k')
+      clock.t += after
+      const failing = async () => {
+        throw new Error('origin down')
+      }
+      await expect(reader.get('k', failing)).rejects.toThrow(/origin down/)
+      await expect(reader.getMany(['k'], failing)).rejects.toThrow(/origin down/)
+      expect(await writer.get('k')).toBeUndefined()
+      expect((await store.read('gm-trust', 'k')).record).toBeUndefined()
+    })
+  }
+})
