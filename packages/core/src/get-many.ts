@@ -171,10 +171,10 @@ async function readAndLoad<V>(
       settle(j, refresher.serveStale(stale, entry, true))
     } else {
       stats.miss(key)
-      // What a failed load falls back on: L1's copy only if L1 may be trusted now (as `get`'s), else the
-      // store's. An untrusted copy (bus down, or not vouched for lately) may predate another node's delete:
-      // served as fresh, or resurrected and written back at the tombstone's version just read.
-      const old = parts.trustedL1(key, readAt) ?? entry
+      // What a failed load falls back on: the store's record, as `get`'s flight does, else L1's copy only if
+      // L1 may be trusted now. An untrusted copy (bus down, or not vouched for lately) may predate another
+      // node's delete, and with the store unreadable loadFailed falls back on it.
+      const old = entry ?? parts.trustedL1(key, readAt)
       toLoad.push({ j, kept: old !== undefined && isKept(old, readAt) ? old : undefined })
     }
   }
@@ -183,7 +183,13 @@ async function readAndLoad<V>(
     for (const { j } of toLoad) settle(j, notFound())
     return
   }
-  const loads = toLoad.map(({ j, kept }) => ({ ...claims[j]!, kept, version: found[j]!.version }))
+  // `previous`: the record at the version read, the only one a failed load may write back (see loadFailed).
+  const loads = toLoad.map(({ j, kept }) => ({
+    ...claims[j]!,
+    kept,
+    version: found[j]!.version,
+    previous: found[j]!.entry,
+  }))
   const got = await loadMany(parts, { f, loader, hardTimeout: request.hardTimeout }, loads)
   for (const [n, { j }] of toLoad.entries()) settle(j, got[n]!)
 }
@@ -192,7 +198,7 @@ async function readAndLoad<V>(
 async function loadMany<V>(
   parts: GetManyParts<V>,
   request: { readonly f: FreshnessPolicy; readonly loader: BulkLoader<V>; readonly hardTimeout?: number },
-  loads: readonly (Claim<V> & Pick<Load<V>, 'kept' | 'version'>)[],
+  loads: readonly (Claim<V> & Pick<Load<V>, 'kept' | 'version' | 'previous'>)[],
 ): Promise<GetInfo<V>[]> {
   const { f, loader } = request
   const { pipeline } = parts

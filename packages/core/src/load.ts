@@ -192,6 +192,8 @@ export class LoadPipeline<V> {
         if (landed.version !== undefined) {
           version = landed.version
           previous = landed.entry
+          // What a failure falls back on: the record at that version, when the store has one (see loadFailed).
+          if (held !== undefined && landed.entry !== undefined) held = landed.entry
         }
         if (landed.entry !== undefined && isFresh(landed.entry, clock.now()) && !stillDue(landed.entry)) {
           if (token !== undefined) await l2.release(key, token)
@@ -215,6 +217,7 @@ export class LoadPipeline<V> {
       const landed = await reread()
       version = landed.version
       previous = landed.entry
+      if (held !== undefined && landed.entry !== undefined) held = landed.entry
       if (landed.entry !== undefined && isFresh(landed.entry, clock.now()) && !stillDue(landed.entry)) {
         if (!ticket.superseded) l1?.set(key, landed.entry)
         if (refreshing) refresher.succeeded(key)
@@ -381,7 +384,12 @@ export class LoadPipeline<V> {
    * waiter gets the error. Nothing new is cached.
    */
   async loadFailed(load: Omit<Load<V>, 'loader'>, error: LoaderError | TimeoutError): Promise<GetInfo<V>> {
-    const { key, f, kept, ticket, refreshing, version } = load
+    const { key, f, ticket, refreshing, version } = load
+    // Read at a version, only the record the store held there may be fallen back on. A copy held from
+    // before (L1's) when the store held nothing may predate a delete or purge this node has not heard of
+    // yet: resurrected, it was written back at the tombstone's version (which the fence accepts) and
+    // every node served the deleted value again. With no version (the store unreadable), it is all there is.
+    const kept = version === undefined || load.kept === load.previous ? load.kept : undefined
     const { l1, l2, stats } = this.#o
     stats.loaderError(error, key)
     const now = this.#o.clock.now()

@@ -618,3 +618,48 @@ describe('the lock of a loader that never settles', () => {
     expect(Date.now() - started).toBeLessThan(100)
   })
 })
+
+describe('a failed load falls back only on what the store holds at the version it read', () => {
+  // Seen: node B held k in L1 (stale, inside its resurrect window); node A deleted k; B's next get, its
+  // loader failing, found the store empty (A's tombstone), resurrected its own copy from before the delete
+  // and wrote it back at the tombstone's version, which the fence took: A, whose delete had resolved,
+  // then served the deleted value, as did every other node, for the whole resurrect window.
+  const failing = async (): Promise<string> => {
+    throw new Error('origin down')
+  }
+
+  it("a load that fails after another node's delete does not resurrect its copy from before the delete into the store", async () => {
+    const clock = new ManualClock()
+    const store = new MemoryStore({ clock })
+    const options = { name: 'r-tomb', store, clock, ttl: 1_000, resurrectTtl: 5_000 }
+    const b = new TierCache<string>(options)
+    const a = new TierCache<string>(options)
+    b.on('error', () => {})
+    expect(await b.get('k', async () => 'before-delete')).toBe('before-delete')
+    clock.advance(1_500) // stale, still held for a resurrection
+    await a.delete('k')
+    await b.getWithInfo('k', failing).catch(() => undefined)
+    expect(await a.get('k')).toBeUndefined()
+    expect((await store.read('r-tomb', 'k')).record).toBeUndefined()
+    expect(await new TierCache<string>(options).get('k')).toBeUndefined()
+  })
+
+  it('the same through getMany, and with the delete announced on the bus but not yet delivered', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryStore({ clock })
+    const bus = new LocalBus()
+    const options = { name: 'r-tomb-many', store, clock, ttl: 1_000, resurrectTtl: 5_000 }
+    const b = new TierCache<string>({ ...options, ipc: bus.node() })
+    const a = new TierCache<string>({ ...options, ipc: bus.node() })
+    b.on('error', () => {})
+    expect(await b.getMany(['k'], async () => ['before-delete'])).toEqual(['before-delete'])
+    clock.advance(1_500)
+    await a.delete('k')
+    // The delete's invalidation reaches b a turn later: b's read below runs before it.
+    await b.getMany(['k'], async () => failing().then((v) => [v])).catch(() => undefined)
+    await settle()
+    expect(await a.get('k')).toBeUndefined()
+    expect(await b.get('k')).toBeUndefined()
+    expect((await store.read('r-tomb-many', 'k')).record).toBeUndefined()
+  })
+})
