@@ -277,3 +277,16 @@ describe('a clock or codec that is not one is refused where it is given', () => 
     )
   })
 })
+
+describe('storeConformanceSuite refuses a misspelled option, listing the valid ones', () => {
+  it('fenceMS (for fenceMs) is a TypeError, not the tombstone tests silently skipped', async () => {
+    // Seen: the suite ignored unknown options; with `fenceMS: 300` the tests that wait out the fence
+    // window did not run, and the suite passed.
+    const { storeConformanceSuite } = await import('../src/testing/index.js')
+    expect(() => storeConformanceSuite('typo', { create: () => new MemoryStore(), fenceMS: 300 } as never)).toThrow(
+      new TypeError(
+        'options.fenceMS is not an option; valid options: create, destroy, toleranceMs, fenceMs, createPeer, destroyPeer',
+      ),
+    )
+  })
+})

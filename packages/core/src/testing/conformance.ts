@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { optionNames } from '../options.js'
 import type { SharedStore, StoreWrite } from '../store.js'
+import { checkOptionNames } from '../validate.js'
 
 /** How to run {@link storeConformanceSuite} against one store implementation. */
 export interface ConformanceOptions {
@@ -29,6 +31,15 @@ export interface ConformanceOptions {
   destroyPeer?: (store: SharedStore) => void | Promise<void>
 }
 
+const CONFORMANCE_OPTION_NAMES = optionNames<ConformanceOptions>({
+  create: true,
+  destroy: true,
+  toleranceMs: true,
+  fenceMs: true,
+  createPeer: true,
+  destroyPeer: true,
+})
+
 const bytes = (...values: number[]) => Uint8Array.from(values)
 const write = (data: Uint8Array | undefined, freshMs: number, keepMs = freshMs): StoreWrite => ({
   data,
@@ -46,6 +57,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * storeConformanceSuite('RedisStore (standalone)', { create: () => new RedisStore({ url }) })
  */
 export function storeConformanceSuite(name: string, options: ConformanceOptions): void {
+  // A misspelled option (`fenceMS`) would otherwise skip the tests it enables, and the suite would pass.
+  checkOptionNames(options, CONFORMANCE_OPTION_NAMES, 'options')
   const tolerance = options.toleranceMs ?? 50
 
   describe(`SharedStore conformance: ${name}`, () => {
