@@ -97,11 +97,13 @@ export async function getMany<V>(parts: GetManyParts<V>, request: GetManyRequest
       results[i] = refresher.serveStale({ key, f, loader: single, hardTimeout: request.hardTimeout }, entry).value
     } else if (flight !== undefined) {
       stats.flightWait()
-      joined.push(
-        flight.then((got) => {
-          results[i] = got.value
-        }),
-      )
+      const settled = flight.then((got) => {
+        results[i] = got.value
+      })
+      // Handled now: it is awaited only after this call's own load, and not at all if that fails. A joined
+      // load that failed meanwhile was an unhandled rejection, which ends a Node process.
+      settled.catch(() => {})
+      joined.push(settled)
     } else {
       const at = wanted.get(key)
       if (at === undefined) wanted.set(key, [i])

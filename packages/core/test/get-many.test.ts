@@ -53,3 +53,47 @@ describe('getMany', () => {
     await expect(cache.getMany(['a', ''], async () => [])).rejects.toThrow(/keys\[1\]/)
   })
 })
+
+describe('getMany joining a load that fails leaves no unhandled rejection (Node ends the process on one)', () => {
+  // Seen: getMany(['a']) loading a, then getMany(['a', 'b']) joining a's load and loading b. When a's
+  // loader failed while b's load ran (or after b's had failed), the joined promise had no handler yet (it
+  // was awaited only after the call's own load) or never got one: an unhandled rejection, and a Node 20
+  // process running the built package exited with code 1, every caller having handled its own rejection.
+  const run = async (bFails: boolean) => {
+    const unhandled: unknown[] = []
+    const record = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', record)
+    try {
+      const cache = new TierCache<string>({ name: `join-fails-${bFails}` })
+      cache.on('error', () => {})
+      let failA: () => void = () => {}
+      const first = cache.getMany(
+        ['a'],
+        () => new Promise<string[]>((_, reject) => (failA = () => reject(new Error('a down')))),
+      )
+      const firstSettled = first.catch((error: unknown) => error)
+      await tick()
+      let finishB: () => void = () => {}
+      const second = cache.getMany(['a', 'b'], (keys) =>
+        bFails
+          ? Promise.reject(new Error('b down'))
+          : new Promise<string[]>((resolve) => (finishB = () => resolve(keys.map((k) => `${k}!`)))),
+      )
+      const secondSettled = second.catch((error: unknown) => error)
+      await tick()
+      failA()
+      for (let i = 0; i < 5; i++) await tick()
+      finishB()
+      expect(await firstSettled).toBeInstanceOf(LoaderError)
+      // The call that joined a's failed load rejects with a failure, as before: b's own, or a's.
+      expect(((await secondSettled) as LoaderError).key).toBe(bFails ? 'b' : 'a')
+      for (let i = 0; i < 5; i++) await tick()
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', record)
+    }
+  }
+
+  it("when a's load fails while the joining call's own load runs", () => run(false))
+  it("when a's load fails after the joining call's own load has failed", () => run(true))
+})
