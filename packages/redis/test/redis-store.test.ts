@@ -282,11 +282,7 @@ describe('RedisStore round trips (own server on 127.0.0.1:7010)', () => {
     await store.get(n, 'k1')
     const after = await calls()
     // The client sent three commands (no separate GET of the generation, no PTTL)...
-    expect(sent.mock.calls.map(([command]) => (command as { name: string }).name)).toEqual([
-      'evalsha',
-      'mget',
-      'mget',
-    ])
+    expect(sent.mock.calls.map(([command]) => (command as { name: string }).name)).toEqual(['evalsha', 'mget', 'mget'])
     sent.mockRestore()
     // ...and the server ran one script (the writes) and two MGETs (the generation and the values:
     // each record carries its expiry, read from the write's stamp).
