@@ -3,6 +3,7 @@ import { abortable, Waiters } from './abort.js'
 import { Backoff, backoffPolicy } from './backoff.js'
 import { type Clock, checkClock, systemClock } from './clock.js'
 import { type Codec, checkCodec, checkRepresentable, msgpackCodec } from './codec.js'
+import { describe } from './describe.js'
 import { type Entry, isFresh, isKept, isServableStale, remainingTtl } from './entry.js'
 import { StoreError, type TierCacheError } from './errors.js'
 import { type GetManyParts, getMany } from './get-many.js'
@@ -465,11 +466,15 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
    * const value = cache.getFresh(key) ?? (await cache.get(key, loader))
    */
   getFresh(key: string, accept?: (value: V) => boolean): V | undefined {
+    if (accept !== undefined && typeof accept !== 'function') {
+      throw new TypeError(`accept must be a function, got ${describe(accept)}`)
+    }
     // As get: a traced read takes the path that publishes it; an untrusted L1 answers nothing.
-    if (isTraced(tracing.get) || (this.#bounded && performance.now() >= this.#trustUntil)) return undefined
+    if (isTraced(tracing.get) || (this.#bounded && performance.now() >= this.#trustUntil)) return missed(key)
     // Tagged entries are never fresh for the plain path: a fresh one whose tags L1 vouches for is served too.
     const value = this.#l1?.freshValue(key) ?? this.#freshTagged(key)?.value
-    if (value === undefined || (accept !== undefined && !accept(value))) return undefined
+    if (value === undefined) return missed(key)
+    if (accept !== undefined && !accept(value)) return undefined
     this.#stats.l1Hit(key)
     return value
   }
@@ -819,4 +824,14 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
 
 function valueOfInfo<V>(result: GetInfo<V>): V | undefined {
   return result.value
+}
+
+/**
+ * `undefined`, for a key L1 did not answer, once the key is checked: a bad key is a `TypeError`
+ * naming it, as in `get`. Checked only here: no bad key is ever in L1 (every write checks it), so
+ * a hit needs no check, and `getFresh` stays one look-up.
+ */
+function missed(key: unknown): undefined {
+  checkKey(key)
+  return undefined
 }

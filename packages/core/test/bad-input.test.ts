@@ -290,3 +290,24 @@ describe('storeConformanceSuite refuses a misspelled option, listing the valid o
     )
   })
 })
+
+describe('getFresh checks its arguments as get does', () => {
+  it('a bad key is a TypeError naming it, though getFresh answers from L1 alone', () => {
+    const cache = new TierCache<string>()
+    expect(() => cache.getFresh('')).toThrow(/key must be a non-empty string/)
+    expect(() => cache.getFresh(5 as unknown as string)).toThrow(TypeError)
+    expect(() => cache.getFresh('\ud800')).toThrow(/well-formed/)
+    expect(cache.getFresh('absent')).toBeUndefined()
+  })
+
+  it('an accept that is not a function is a TypeError naming it, on a hit and on a miss', async () => {
+    const cache = new TierCache<string>()
+    await cache.set('k', 'v')
+    expect(() => cache.getFresh('k', 'yes' as unknown as (value: string) => boolean)).toThrow(
+      /accept must be a function/,
+    )
+    expect(() => cache.getFresh('absent', {} as unknown as (value: string) => boolean)).toThrow(TypeError)
+    expect(cache.getFresh('k', (value) => value === 'v')).toBe('v')
+    expect(cache.getFresh('k', () => false)).toBeUndefined()
+  })
+})
