@@ -330,7 +330,13 @@ export function createLocalTier<V>(options: TierCacheOptions<V>, clock: Clock): 
   if (max !== undefined && (!Number.isInteger(max) || max < 0)) {
     throw new TypeError(`options.lruSize must be an integer >= 0, got ${describe(max)}`)
   }
-  if (options.lruMaxBytes === undefined) return max === 0 ? undefined : new LocalTier(options, clock, max)
+  if (options.lruMaxBytes === undefined) {
+    // As lru-cache refuses a sizeCalculation without maxSize: a sizeOf with no byte bound would be ignored.
+    if (options.sizeOf !== undefined) {
+      throw new TypeError('options.sizeOf is only used with options.lruMaxBytes: set lruMaxBytes, or remove sizeOf')
+    }
+    return max === 0 ? undefined : new LocalTier(options, clock, max)
+  }
   if (!Number.isInteger(options.lruMaxBytes) || options.lruMaxBytes < 1) {
     throw new TypeError(`options.lruMaxBytes must be a positive integer, got ${describe(options.lruMaxBytes)}`)
   }

@@ -268,4 +268,12 @@ describe('sizeOf is checked (a size that is not a number would end the byte boun
       expect(tier.size).toBe(0)
     }
   })
+
+  it('a sizeOf without lruMaxBytes is refused, as lru-cache refuses a sizeCalculation without maxSize (it would be ignored)', () => {
+    expect(() => new TierCache<string>({ sizeOf: (v) => v.length })).toThrow(
+      new TypeError('options.sizeOf is only used with options.lruMaxBytes: set lruMaxBytes, or remove sizeOf'),
+    )
+    expect(() => new TierCache<string>({ lruSize: 10, sizeOf: (v) => v.length })).toThrow(TypeError)
+    expect(() => new TierCache<string>({ lruMaxBytes: 100, sizeOf: (v) => v.length })).not.toThrow()
+  })
 })
