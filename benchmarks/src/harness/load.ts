@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { GCProfiler } from 'node:v8'
 import { median, quantile, spread } from './stats.js'
 
 /** One contender of a load run: `op` performs one request and resolves when it is answered. */
@@ -22,6 +23,12 @@ export interface LoadResult {
    * sensitive than wall time to other processes sharing the machine.
    */
   readonly cpuUsPerOp: number
+  /**
+   * JS heap bytes allocated per operation (median of the rounds): the growth of
+   * the used heap plus what each collection freed, from `v8.GCProfiler`. What a
+   * library makes the garbage collector do, beside its CPU.
+   */
+  readonly heapBytesPerOp: number
   readonly rounds: readonly number[]
   readonly spread: number
   /** Throughput relative to the baseline: median over rounds of this / baseline (paired, see compareMicro). */
@@ -36,8 +43,12 @@ export interface LoadResult {
 export async function closedLoop(
   op: () => Promise<unknown>,
   options: { concurrency: number; durationMs: number },
-): Promise<{ opsPerSec: number; latenciesUs: number[]; cpuUsPerOp: number }> {
+): Promise<{ opsPerSec: number; latenciesUs: number[]; cpuUsPerOp: number; heapBytesPerOp: number }> {
+  // The harness's own allocation (a latency per op) is the same for every contender.
   const latencies: number[] = []
+  const profiler = new GCProfiler()
+  profiler.start()
+  const heapAtStart = process.memoryUsage().heapUsed
   const cpu = process.cpuUsage()
   const start = performance.now()
   const end = start + options.durationMs
@@ -51,10 +62,16 @@ export async function closedLoop(
   await Promise.all(Array.from({ length: options.concurrency }, worker))
   const elapsed = performance.now() - start
   const used = process.cpuUsage(cpu)
+  const heapAtEnd = process.memoryUsage().heapUsed
+  let freed = 0
+  for (const c of profiler.stop()?.statistics ?? []) {
+    freed += c.beforeGC.heapStatistics.usedHeapSize - c.afterGC.heapStatistics.usedHeapSize
+  }
   return {
     opsPerSec: (latencies.length / elapsed) * 1000,
     latenciesUs: latencies,
     cpuUsPerOp: (used.user + used.system) / latencies.length,
+    heapBytesPerOp: (heapAtEnd - heapAtStart + freed) / latencies.length,
   }
 }
 
@@ -76,8 +93,8 @@ export async function compareLoad(
 ): Promise<LoadResult[]> {
   const gc = (globalThis as { gc?: () => void }).gc
   for (const c of contenders) await closedLoop(c.op, { concurrency: options.concurrency, durationMs: 60 })
-  const rounds = new Map<string, { ops: number[]; p50: number[]; p99: number[]; cpu: number[] }>(
-    contenders.map((c) => [c.name, { ops: [], p50: [], p99: [], cpu: [] }]),
+  const rounds = new Map<string, { ops: number[]; p50: number[]; p99: number[]; cpu: number[]; heap: number[] }>(
+    contenders.map((c) => [c.name, { ops: [], p50: [], p99: [], cpu: [], heap: [] }]),
   )
   for (let round = 0; round < options.rounds; round++) {
     for (let i = 0; i < contenders.length; i++) {
@@ -89,6 +106,7 @@ export async function compareLoad(
       slot.p50.push(quantile(r.latenciesUs, 0.5))
       slot.p99.push(quantile(r.latenciesUs, 0.99))
       slot.cpu.push(r.cpuUsPerOp)
+      slot.heap.push(r.heapBytesPerOp)
       options.onResult?.(c.name, round, r.opsPerSec)
     }
   }
@@ -102,6 +120,7 @@ export async function compareLoad(
       p50us: median(slot.p50),
       p99us: median(slot.p99),
       cpuUsPerOp: median(slot.cpu),
+      heapBytesPerOp: median(slot.heap),
       rounds: slot.ops,
       spread: spread(slot.ops),
     }

@@ -35,6 +35,7 @@ export type WorkerAnswer =
   | {
       readonly opsPerSec: number
       readonly cpuUsPerOp: number
+      readonly heapBytesPerOp: number
       readonly p50us: number
       readonly p99us: number
       readonly loads: number
@@ -89,6 +90,7 @@ serveRequests<BuildRequest | RunRequest, WorkerAnswer>(async (request) => {
   return {
     opsPerSec: r.opsPerSec,
     cpuUsPerOp: r.cpuUsPerOp,
+    heapBytesPerOp: r.heapBytesPerOp,
     p50us: quantile(r.latenciesUs, 0.5),
     p99us: quantile(r.latenciesUs, 0.99),
     loads: loads(),

@@ -66,7 +66,8 @@ export const l2Hit: Scenario = {
         '. Then again with each contender alone in its own process (built and warmed once; one closed-loop run ' +
         'per round per process, the processes taking turns in a rotated order so no two run at once), so no ' +
         "contender's garbage collection lands on another's time. CPU/op is the client process's user + system " +
-        'time per operation.',
+        'time per operation; heap/op the JS heap it allocated per operation (growth of the used heap plus what ' +
+        'each collection freed, from v8.GCProfiler), the garbage its collector then has to clear.',
       tables,
       charts,
       findings,
@@ -160,7 +161,7 @@ async function buildContenders(ctx: ScenarioContext) {
 function table(concurrency: number, results: readonly LoadResult[]): Table {
   return {
     title: `Redis hit, 1 KB object, ${concurrency} in flight`,
-    columns: ['contender', 'ops/s', `× ${BASELINE}`, 'p50', 'p99', 'CPU/op', 'rounds spread'],
+    columns: ['contender', 'ops/s', `× ${BASELINE}`, 'p50', 'p99', 'CPU/op', 'heap/op', 'rounds spread'],
     rows: results.map((r) => [
       r.name,
       count(r.opsPerSec),
@@ -168,6 +169,7 @@ function table(concurrency: number, results: readonly LoadResult[]): Table {
       `${r.p50us.toFixed(0)} µs`,
       `${r.p99us.toFixed(0)} µs`,
       `${r.cpuUsPerOp.toFixed(1)} µs`,
+      `${(r.heapBytesPerOp / 1024).toFixed(1)} KB`,
       plusMinus(r.spread),
     ]),
   }
@@ -286,6 +288,7 @@ async function ownProcesses(ctx: ScenarioContext): Promise<{ tables: Table[]; fi
           p50us: median(runs.map((a) => a.p50us)),
           p99us: median(runs.map((a) => a.p99us)),
           cpuUsPerOp: median(runs.map((a) => a.cpuUsPerOp)),
+          heapBytesPerOp: median(runs.map((a) => a.heapBytesPerOp)),
           rounds: ops,
           spread: spread(ops),
           ratio: median(ops.map((o, r) => o / base[r]!)),
