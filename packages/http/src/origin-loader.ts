@@ -104,7 +104,15 @@ export class OriginLoader {
         storedAt: now,
         initialAge: ageFieldSeconds(headers),
       }
-      const freshness = this.#freshness(revalidated.status, revalidated.headers, now)
+      // The 304's fields join the entry, so they face the same storability rules as a 200's: a 304 that sets
+      // a cookie or says private/no-store answers the client that caused it, and is stored for nobody (a zero
+      // freshness the load storage does not keep), or one client's session would be served to everyone.
+      const unstorable =
+        o.policy.unstorableReason({ status: revalidated.status, headers: revalidated.headers }, request, o) !==
+        undefined
+      const freshness = unstorable
+        ? { ttl: 0, staleTtl: 0, staleIfError: 0, keepToRevalidate: false }
+        : this.#freshness(revalidated.status, revalidated.headers, now)
       return { kind: 'revalidated', response: revalidated, freshness }
     }
 

@@ -77,4 +77,31 @@ describe('conditional requests', () => {
     clock.advance(300)
     expect((await get(`${url}/gone`)).headers['x-cache']).toBe('MISS')
   })
+
+  it('a 304 that sets a cookie (or says private / no-store) does not put it in the entry served to others', async () => {
+    const origin = new TestOrigin()
+    let notModified: Record<string, string> = {}
+    origin.respond = (req, res) => {
+      if (req.headers['if-none-match'] === '"v1"') return res.writeHead(304, { etag: '"v1"', ...notModified }).end()
+      res.writeHead(200, { etag: '"v1"', 'content-type': 'text/plain' }).end('page')
+    }
+    const { url, clock } = await start(origin, { ttl: 200 })
+    for (const [field, value] of [
+      ['set-cookie', 'session=first-client'],
+      ['cache-control', 'private'],
+      ['cache-control', 'no-store'],
+    ] as const) {
+      notModified = {}
+      const path = `/${field}-${value}`
+      await get(`${url}${path}`)
+      clock.advance(300)
+      notModified = { [field]: value }
+      const revalidated = await get(`${url}${path}`)
+      expect(revalidated.headers['x-cache']).toBe('REVALIDATED')
+      expect(String(revalidated.headers[field])).toBe(value) // the client whose request it was gets it
+      const other = await get(`${url}${path}`)
+      expect(other.body).toBe('page')
+      expect(other.headers[field], `${field}: ${value} from a 304 was served from the cache`).toBeUndefined()
+    }
+  })
 })
