@@ -22,7 +22,7 @@ export type CacheKeyFunction = (request: CacheRequest) => string
  * opt in with `key: normalisedCacheKey`.
  */
 export function defaultCacheKey(request: CacheRequest): string {
-  return `${request.method} ${request.host}${request.url}`
+  return `${request.method} ${keyHost(request.host)}${request.url}`
 }
 
 /**
@@ -34,7 +34,29 @@ export function defaultCacheKey(request: CacheRequest): string {
  * @example new HttpCache({ cache, key: normalisedCacheKey })
  */
 export function normalisedCacheKey(request: CacheRequest): string {
-  return `${request.method} ${request.host}${normaliseUrl(request.url)}`
+  return `${request.method} ${keyHost(request.host)}${normaliseUrl(request.url)}`
+}
+
+/** A host name or IP literal with an optional port: what a `Host` is (RFC 9110 §7.2). */
+const PLAIN_HOST = /^(?:[A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(?::\d+)?$/
+
+/** The last host found plain: nearly every request names the one before it did. */
+let lastPlainHost = ''
+
+/**
+ * The host as the key spells it. Nothing in the key separates the host from
+ * the URL after it, and `node:http` lets any `Host` value through: a client
+ * sending `Host: victim.example/admin` for `/` would have its response keyed
+ * as `GET victim.example/admin/` and served for that URL (cache poisoning, as
+ * most origins serve by path whatever the Host says). A host that is not a
+ * plain name/address and port is percent-encoded, so it never contains `/`
+ * and never equals a plain one (it holds a `%` or a character no plain host has).
+ */
+function keyHost(host: string): string {
+  if (host === lastPlainHost) return host
+  if (!PLAIN_HOST.test(host)) return encodeURIComponent(host)
+  lastPlainHost = host
+  return host
 }
 
 /**

@@ -172,3 +172,22 @@ describe('lock timeout', () => {
     expect((await get(`${url}/slow`)).headers['x-cache']).toBe('HIT')
   })
 })
+
+describe('cache key', () => {
+  it("a Host with a path in it cannot put its response under another URL's key (cache poisoning)", async () => {
+    const origin = new TestOrigin()
+    // Like most apps (Express routes included), the origin serves by path whatever the Host says.
+    origin.respond = (req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`page ${req.url}`)
+    const { url, httpCache } = await start(origin)
+    const attack = await get(`${url}/`, { headers: { host: 'victim.example/admin' } })
+    expect(attack.body).toBe('page /')
+    const victim = await get(`${url}/admin/`, { headers: { host: 'victim.example' } })
+    expect(victim.body, 'the attacker\'s "/" was served for /admin/').toBe('page /admin/')
+    expect(victim.headers['x-cache']).toBe('MISS')
+    // Absolute-form: a Host ending in "http:" cannot meet a target "http://…" either.
+    const keyOf = (host: string, path: string) => httpCache.keyOf({ method: 'GET', host, url: path, headers: {} })
+    expect(keyOf('xhttp:', '//y/')).not.toBe(keyOf('x', 'http://y/'))
+    expect(keyOf('example.com:8080', '/a')).toBe('GET example.com:8080/a') // a plain host is kept as it is
+    expect(keyOf('[::1]:80', '/a')).toBe('GET [::1]:80/a')
+  })
+})
