@@ -142,8 +142,11 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
         res.once('close', () => controller.abort())
         return controller.signal
       },
-      pass: async (cacheStatus) => {
+      pass: async (cacheStatus, passed) => {
         const response = await upstream.pass(req, res)
+        // The cache hears of a passed response before the client does: under `rfc9111` a POST/PUT/DELETE
+        // removes what it changed (RFC 9111 §4.4), so the client's next GET is not served the old version.
+        await passed?.(response.status, response.headers)
         const at = {
           method: request.method,
           requestHeaders: request.headers,
