@@ -41,8 +41,19 @@ export function nodeExchange(init: NodeExchangeInit, statusHeader: string | unde
     },
     pass: (status, passed) => {
       if (statusHeader !== undefined) res.setHeader(statusHeader, status)
-      // The origin writes to the live response itself: the cache hears of it once it is sent.
-      if (passed !== undefined) res.once('finish', () => void passed(res.statusCode, res.getHeaders()))
+      // The origin writes to the live response itself: the cache hears of it once it is sent, or once the
+      // client has gone ('finish' never comes then), since the origin ran the request all the same and an
+      // unsafe method changed what it targets whether or not anybody reads the answer.
+      if (passed !== undefined) {
+        let told = false
+        const tell = () => {
+          if (told) return
+          told = true
+          void passed(res.statusCode, res.getHeaders())
+        }
+        res.once('finish', tell)
+        res.once('close', tell)
+      }
       return init.pass()
     },
     reply: (reply) => writeNodeReply(res, reply),

@@ -1,5 +1,6 @@
+import { request } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
-import { get, start, stopAll, TestOrigin } from '../servers.js'
+import { get, sleep, start, stopAll, TestOrigin } from '../servers.js'
 
 afterEach(stopAll)
 
@@ -55,6 +56,29 @@ describe("cacheHttp with policy: 'rfc9111'", () => {
     expect((await get(`${url}/items`, { method: 'POST', body: '{}' })).status).toBe(201)
     expect((await get(`${url}/items`)).headers['x-cache']).toBe('MISS')
     expect((await get(`${url}/items/7`)).headers['x-cache']).toBe('MISS')
+  })
+
+  it('a POST whose client left before its answer still invalidates its target (the origin changed it all the same)', async () => {
+    const origin = new TestOrigin()
+    let version = 'v1'
+    origin.respond = (req, res) => {
+      if (req.method !== 'POST') return res.writeHead(200, { 'cache-control': 'max-age=3600' }).end(version)
+      version = 'v2'
+      setTimeout(() => res.writeHead(200).end('changed'), 100)
+    }
+    const { url } = await start(origin, rfc9111)
+    await get(`${url}/doc`)
+    expect((await get(`${url}/doc`)).headers['x-cache']).toBe('HIT')
+    const left = new Promise<void>((resolve) => {
+      const post = request(`${url}/doc`, { method: 'POST' })
+      post.on('error', () => resolve())
+      post.end('x', () => setTimeout(() => post.destroy(), 20))
+    })
+    await left
+    await sleep(250) // the origin has answered the POST by now, to nobody
+    const after = await get(`${url}/doc`)
+    expect(after.body, 'the GET after the POST was served what the POST changed').toBe('v2')
+    expect(after.headers['x-cache']).toBe('MISS')
   })
 
   it('answers a single byte Range from the stored complete response with a 206', async () => {
