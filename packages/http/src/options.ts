@@ -100,7 +100,11 @@ export interface HttpCacheOptions {
    * @default 5_000
    */
   lockTimeout?: Duration
-  /** How long the origin may take to send its whole response before it counts as failed. @default 30_000 */
+  /**
+   * How long the origin may take to send its whole response before it counts as failed. A response that
+   * streams through uncached (above `maxBodySize`, not storable) is not cut at it once it is known to be one.
+   * @default 30_000
+   */
   originTimeout?: Duration
   /**
    * Largest body that is cached (and largest request body read for a cacheable POST). Larger

@@ -64,10 +64,26 @@ export class OriginLoader {
   }
 
   async load(trip: OriginTrip): Promise<OriginLoad> {
+    // `originTimeout` bounds the origin until the cache has decided: a response read whole, or one that
+    // streams through uncached (too large, not storable). The latter's body is the client's from then on,
+    // paced by the client, as a passed request's is: a download still flowing is not cut at the timeout.
+    const controller = new AbortController()
+    const timer = setTimeout(
+      () => controller.abort(new DOMException('The origin did not answer within originTimeout', 'TimeoutError')),
+      // A timer past 2^31 - 1 ms would fire at once.
+      Math.min(this.#o.originTimeout, 2 ** 31 - 1),
+    )
+    try {
+      return await this.#load(trip, controller.signal)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #load(trip: OriginTrip, signal: AbortSignal): Promise<OriginLoad> {
     const o = this.#o
     const { request, stale } = trip
     const validators = stale !== undefined && o.revalidate ? revalidationHeaders(stale) : undefined
-    const signal = AbortSignal.timeout(o.originTimeout)
     const failed = (cause: unknown, before: 'threw' | 'broke'): OriginLoad => ({
       kind: 'failed',
       error: new OriginError(signal.aborted ? 'timeout' : before, { cause }),

@@ -132,6 +132,27 @@ describe('bodies', () => {
     expect(origin.count).toBe(2)
   })
 
+  it('a response streamed through uncached (too large, Set-Cookie) is not cut at originTimeout while it flows', async () => {
+    const origin = new TestOrigin()
+    origin.respond = (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', ...(req.url === '/cookie' ? { 'set-cookie': 'a=1' } : {}) })
+      let sent = 0
+      const timer = setInterval(() => {
+        res.write('0123456789')
+        if (++sent === 6) {
+          clearInterval(timer)
+          res.end()
+        }
+      }, 80)
+    }
+    // The origin answers at once and keeps sending; only the whole download outlasts originTimeout.
+    const { url } = await start(origin, { maxBodySize: 15, originTimeout: 250 })
+    for (const path of ['/large', '/cookie']) {
+      const answer = await get(`${url}${path}`).catch((error: Error) => ({ body: `cut: ${error.message}` }))
+      expect(answer.body, path).toBe('0123456789'.repeat(6))
+    }
+  })
+
   it('a declared Content-Length above maxBodySize passes through too', async () => {
     const origin = new TestOrigin()
     origin.body = 'y'.repeat(2_000)
