@@ -79,12 +79,33 @@ function fetchOrigin(handler: FetchHandler, base: URL): Origin {
       }),
     )
     const stream = response.body
+    const headers = responseHeaders(response.headers)
+    if (response.url !== '' && decodedByFetch(headers['content-encoding'])) {
+      // A response from the network (`fetch`): fetch has decoded these content codings, but keeps
+      // `Content-Encoding` and `Content-Length` as the upstream sent them. Left in place, the body runs past
+      // the compressed length (a broken body: 502) and would be served labelled as still encoded.
+      delete headers['content-encoding']
+      delete headers['content-length']
+    }
     return {
       status: response.status,
-      headers: responseHeaders(response.headers),
+      headers,
       body: originBody(stream as AsyncIterable<Uint8Array> | null, () => void stream?.cancel().catch(() => {})),
     }
   }
+}
+
+/** The content codings `fetch` decodes (Fetch standard, undici): a list of only these is decoded whole. */
+const FETCH_DECODES = new Set(['gzip', 'x-gzip', 'deflate', 'br'])
+
+/** Whether a fetched response's `Content-Encoding` lists codings `fetch` has decoded (all known, at least one). */
+function decodedByFetch(field: unknown): boolean {
+  if (typeof field !== 'string') return false
+  const codings = field
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding.length > 0)
+  return codings.length > 0 && codings.every((coding) => FETCH_DECODES.has(coding))
 }
 
 /** Request headers as the cache reads them; `host` added from the URL, since fetch never carries it. */

@@ -1,3 +1,4 @@
+import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { TierCache } from '@tiercache/core'
 import { cacheExpress, cacheFastify, cacheFetch, type HttpCacheValue, normalisedCacheKey } from '@tiercache/http'
 import express from 'express'
@@ -183,5 +184,28 @@ describe('integrations', () => {
     }, time.options)
     const server = await serve(fetchListener(proxy))
     await sharedBehaviour(server.url, () => hits, time)
+  })
+
+  it('fetch-style reverse proxy: an upstream that compresses (fetch decodes the body) is cached and served decoded', async () => {
+    const text = 'compressible '.repeat(50)
+    const upstream = await serve((req, res) => {
+      const encoding = req.url === '/br' ? 'br' : 'gzip'
+      const body = encoding === 'br' ? brotliCompressSync(text) : gzipSync(text)
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': encoding, 'content-length': body.length })
+      res.end(body)
+    })
+    // The reverse proxy of docs/http.md: fetch asks for gzip/br itself and hands back the body decoded.
+    const proxy = cacheFetch((request) => fetch(new URL(new URL(request.url).pathname, upstream.url), request), {
+      cache: newCache(),
+    })
+    for (const path of ['/gzip', '/br']) {
+      for (const expected of ['MISS', 'HIT']) {
+        const answer = await proxy(new Request(`http://shop.example${path}`))
+        expect(answer.status, `${path} ${expected}`).toBe(200)
+        expect(answer.headers.get('x-cache')).toBe(expected)
+        expect(answer.headers.get('content-encoding'), 'a decoded body labelled as encoded').toBeNull()
+        expect(await answer.text()).toBe(text)
+      }
+    }
   })
 })
