@@ -114,6 +114,12 @@ export class OriginLoader {
     // 2. Not modified: the expired entry is good again, with the 304's headers (RFC 9111 §4.3.4)
     if (validators !== undefined && stale !== undefined && response.status === 304) {
       await drain(response.body, o.maxBodySize).catch(() => undefined)
+      // A 304 naming another validator than the entry's does not select it (RFC 9111 §4.3.4): merging it
+      // would serve the old body under the new validator. The response is fetched whole instead.
+      if (!selects(headers, stale.headers)) {
+        const whole = await this.#load({ ...trip, stale: undefined }, signal)
+        return whole.kind === 'fetched' || whole.kind === 'unstorable' ? { ...whole, cacheStatus: 'EXPIRED' } : whole
+      }
       const revalidated: CachedResponse = {
         ...stale,
         headers: freshenedHeaders(stale.headers, headers, this.#drop),
@@ -187,6 +193,23 @@ function declaredLength(headers: HeaderMap, status: number, method: string): num
   const field = headerValue(headers, 'content-length')
   if (field === undefined || !/^\d+$/.test(field) || method === 'HEAD' || noContent(status)) return undefined
   return Number(field)
+}
+
+/**
+ * Whether a 304 selects the stored response it answers (RFC 9111 §4.3.4): each validator it carries
+ * (`ETag`, weakly compared; `Last-Modified`) is the stored one's; one it does not carry does not count.
+ */
+function selects(notModified: HeaderMap, stored: HeaderMap): boolean {
+  const weak = (tag: string) => (tag.startsWith('W/') ? tag.slice(2) : tag)
+  const etag = headerValue(notModified, 'etag')
+  const storedEtag = headerValue(stored, 'etag')
+  if (etag !== undefined && storedEtag !== undefined && weak(etag.trim()) !== weak(storedEtag.trim())) return false
+  const modified = headerValue(notModified, 'last-modified')
+  const storedModified = headerValue(stored, 'last-modified')
+  if (etag === undefined && modified !== undefined && storedModified !== undefined) {
+    return Date.parse(modified) === Date.parse(storedModified)
+  }
+  return true
 }
 
 /** Whether a response carries a validator to revalidate it with (RFC 9111 §4.3.1). */

@@ -104,4 +104,22 @@ describe('conditional requests', () => {
       expect(other.headers[field], `${field}: ${value} from a 304 was served from the cache`).toBeUndefined()
     }
   })
+
+  it("a 304 whose validator is not the entry's does not revalidate it: the response is fetched whole (RFC 9111 §4.3.4)", async () => {
+    const origin = new TestOrigin()
+    origin.respond = (req, res) => {
+      // A misbehaving origin: the resource changed to v2, yet it answers the entry's v1 validator with 304.
+      if (req.headers['if-none-match'] !== undefined) return res.writeHead(304, { etag: '"v2"' }).end()
+      const version = origin.count === 1 ? 'v1' : 'v2'
+      res.writeHead(200, { etag: `"${version}"`, 'content-type': 'text/plain' }).end(`page ${version}`)
+    }
+    const { url, clock } = await start(origin, { ttl: 200 })
+    await get(`${url}/changed`)
+    clock.advance(300)
+    const again = await get(`${url}/changed`)
+    expect(again.headers.etag).toBe('"v2"')
+    expect(again.body, 'the v1 body was served under the v2 validator').toBe('page v2')
+    expect(again.headers['x-cache']).toBe('EXPIRED')
+    expect(origin.seen[2]!.headers['if-none-match']).toBeUndefined() // the second trip was unconditional
+  })
 })
