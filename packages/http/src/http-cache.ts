@@ -1,5 +1,6 @@
 import type { Clock, GetInfo, GetOptions, LoaderContext } from '@tiercache/core'
 import { isTraced, tracing } from '@tiercache/core'
+import { parseCacheControl } from './cache-control.js'
 import { variantKey } from './cache-key.js'
 import type { CacheRequest } from './cache-request.js'
 import type { BypassReason } from './cacheable.js'
@@ -308,7 +309,13 @@ export class HttpCache {
       const cause = (found.error as { cause?: unknown }).cause
       const failure =
         found.error instanceof OriginError ? found.error : cause instanceof OriginError ? cause : undefined
-      return replyFromFailure(failure?.response, failure?.failure === 'timeout', at)
+      // Another request's fetch brought this error page: one client's cookie or private page is never handed
+      // to the others (as for an unstorable response, they ask the origin themselves).
+      const page = failure?.response
+      if (load === undefined && page !== undefined && this.#isPersonal(page.headers)) {
+        return { kind: 'pass', cacheStatus: 'MISS' }
+      }
+      return replyFromFailure(page, failure?.failure === 'timeout', at)
     }
 
     const { value, hitLevel, reason } = found.info
@@ -326,6 +333,12 @@ export class HttpCache {
       return replyFromFailure(failure?.response, failure?.failure === 'timeout', at)
     }
     return replyFromCache(value, hitLevel !== 4 ? 'HIT' : failing ? 'STALE' : 'UPDATING', at)
+  }
+
+  /** Whether response headers make a response one client's: a cookie or `private` the options do not allow sharing. */
+  #isPersonal(headers: HeaderMap): boolean {
+    if (headers['set-cookie'] !== undefined && this.#o.setCookie !== 'store') return true
+    return !this.#o.allowPrivate && parseCacheControl(headers['cache-control']).has('private')
   }
 
   // ---- the load: one origin fetch for every request waiting on the key -------

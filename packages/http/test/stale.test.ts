@@ -89,4 +89,22 @@ describe('stale-if-error', () => {
     expect(threw.status).toBe(502)
     expect(threw.headers['x-cache']).toBe('MISS')
   })
+
+  it('an origin error page that sets a cookie (or says private) is not handed to the other waiters: they ask the origin themselves', async () => {
+    const origin = new TestOrigin()
+    origin.respond = (req, res) => {
+      const user = String(req.headers['x-user'])
+      const headers = req.url === '/cookie' ? { 'set-cookie': `session=${user}` } : { 'cache-control': 'private' }
+      setTimeout(() => res.writeHead(503, { 'content-type': 'text/plain', ...headers }).end(`sorry ${user}`), 100)
+    }
+    const { url } = await start(origin)
+    for (const path of ['/cookie', '/private']) {
+      const users = ['alice', 'bob', 'carol']
+      const answers = await Promise.all(users.map((user) => get(`${url}${path}`, { headers: { 'x-user': user } })))
+      answers.forEach((answer, i) => {
+        expect(answer.status).toBe(503)
+        expect(answer.body, `${path}: ${users[i]} was handed another client's error page`).toBe(`sorry ${users[i]}`)
+      })
+    }
+  })
 })
