@@ -54,9 +54,11 @@ export class HttpCache {
   readonly #counts = countsOf(this)
   /**
    * Whether an L1 value can be a fresh hit by itself: a response, not a Vary
-   * index (a purged tag is the core's to refuse). Made once: a hit allocates no closure.
+   * index (a purged tag is the core's to refuse), nor a HEAD response. Made once: a hit allocates no closure.
    */
-  readonly #servesFresh = (value: HttpCacheValue): boolean => value.kind === 'response'
+  readonly #servesFresh = (value: HttpCacheValue): boolean =>
+    // A cached HEAD response (convertHead: false) carries its own Content-Length: the full path writes it.
+    value.kind === 'response' && value.headers['content-length'] === undefined
 
   constructor(options: HttpCacheOptions) {
     const o = resolveOptions(options)

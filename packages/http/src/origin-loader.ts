@@ -169,10 +169,14 @@ export class OriginLoader {
     if (!read.complete) return { kind: 'unstorable', cacheStatus, response: { ...response, body: read.body } }
 
     // 5. The entry (its tags are in its headers: the load storage hands them to the cache)
+    const stored = endToEnd(response.headers, this.#drop)
+    // A HEAD's response has no body to measure: its Content-Length is the GET's, kept for the HEADs it answers.
+    const headLength = trip.method === 'HEAD' ? headerValue(headers, 'content-length') : undefined
+    if (headLength !== undefined && /^\d+$/.test(headLength)) stored['content-length'] = headLength
     const entry: CachedResponse = {
       kind: 'response',
       status: response.status,
-      headers: endToEnd(response.headers, this.#drop),
+      headers: stored,
       body: read.bytes,
       storedAt: now,
       initialAge: ageFieldSeconds(headers),

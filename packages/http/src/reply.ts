@@ -80,7 +80,9 @@ export function replyFromCache(cached: CachedResponse, cacheStatus: CacheStatus,
     const part = at.method === 'HEAD' ? undefined : cached.body.subarray(range.start, range.end + 1)
     return reply(206, headers, part, cacheStatus, at)
   }
-  if (!noContent(cached.status)) headers['content-length'] = String(size)
+  // A stored Content-Length is a cached HEAD response's (convertHead: false): it answers HEADs only.
+  const stored = at.method === 'HEAD' ? cached.headers['content-length'] : undefined
+  if (!noContent(cached.status)) headers['content-length'] = typeof stored === 'string' ? stored : String(size)
   const body = at.method === 'HEAD' || noContent(cached.status) ? undefined : cached.body
   return reply(cached.status, headers, body, cacheStatus, at)
 }

@@ -177,6 +177,26 @@ describe('bodies', () => {
   })
 })
 
+describe('HEAD with convertHead: false', () => {
+  it("a cached HEAD response keeps the origin's Content-Length (the GET's length), not the 0 of its empty body", async () => {
+    const origin = new TestOrigin()
+    origin.respond = (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' })
+      res.end(req.method === 'HEAD' ? undefined : 'hello')
+    }
+    const { url } = await start(origin, { convertHead: false })
+    for (const expected of ['MISS', 'HIT', 'HIT']) {
+      const head = await get(`${url}/h`, { method: 'HEAD' })
+      expect(head.headers['x-cache']).toBe(expected)
+      expect(head.headers['content-length'], `HEAD ${expected}`).toBe('5')
+    }
+    expect(origin.seen.map((seen) => seen.method)).toEqual(['HEAD'])
+    const got = await get(`${url}/h`)
+    expect(got).toMatchObject({ body: 'hello' })
+    expect(got.headers['content-length']).toBe('5')
+  })
+})
+
 describe('lock timeout', () => {
   it("a request that waited lockTimeout for another one's fetch goes to the origin itself", async () => {
     const origin = new TestOrigin()
