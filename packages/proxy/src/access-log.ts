@@ -86,9 +86,10 @@ export class AccessLog {
     const cacheStatus = seen.cacheStatus ?? res.getHeader('x-cache')
     const ua = req.headers['user-agent']
     const referer = req.headers.referer
+    const target = seen.target ?? req.url ?? ''
     this.#buffer +=
-      `${req.socket.remoteAddress ?? '-'} - - [${this.#time(now)}] "${req.method} ${seen.target ?? req.url} HTTP/${req.httpVersion}" ` +
-      `${status} ${bytes} "${referer ?? '-'}" "${ua ?? '-'}" ${cacheStatus ?? '-'} ` +
+      `${req.socket.remoteAddress ?? '-'} - - [${this.#time(now)}] "${req.method} ${escaped(target)} HTTP/${req.httpVersion}" ` +
+      `${status} ${bytes} "${referer === undefined ? '-' : escaped(referer)}" "${ua === undefined ? '-' : escaped(ua)}" ${cacheStatus ?? '-'} ` +
       `${seconds(performance.now() - seen.startedAt)} ${upstreamMs === undefined ? '-' : seconds(upstreamMs)}\n`
     if (this.#buffer.length >= BUFFER_BYTES) this.flush()
     else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref()
@@ -145,4 +146,20 @@ function lineCount(text: string): number {
   let count = 0
   for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) count++
   return count
+}
+
+/**
+ * What a client sends that could close a quoted field or drive a terminal: `"`, `\`, control and non-ASCII
+ * bytes (anything but printable ASCII other than those two).
+ */
+const UNSAFE = /[^ !#-[\]-~]/
+const UNSAFE_ALL = new RegExp(UNSAFE.source, 'g')
+
+/**
+ * A client's text as the log writes it: unsafe characters as `\xXX`, as nginx's `escape=default` does, so a
+ * User-Agent or target cannot end its field and forge the rest of the line (a status, a cache status, times).
+ */
+function escaped(text: string): string {
+  if (!UNSAFE.test(text)) return text
+  return text.replace(UNSAFE_ALL, (c) => `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
 }

@@ -105,6 +105,19 @@ describe('AccessLog', () => {
     expect(second).toMatch(/" 200 - "-"/)
   })
 
+  it('a client cannot forge fields: quotes, backslashes and control bytes in its User-Agent or target are escaped, as nginx does', async () => {
+    const path = join(dir, 'access.log')
+    const log = new AccessLog(path)
+    // What a hostile client sends to make its line read as another request's (a fake status, cache status, times).
+    const forged = exchange({ ua: 'x" HIT 0.000 -\t\u001b[2J\\"', url: '/a"b' })
+    log.write(forged.req, forged.res, forged.seen)
+    await log.close()
+    const line = readFileSync(path, 'utf8').trim()
+    expect(line).toContain('"GET /a\\x22b HTTP/1.1"')
+    expect(line).toContain('"x\\x22 HIT 0.000 -\\x09\\x1B[2J\\x5C\\x22"')
+    expect(line.split('"')).toHaveLength(7) // three quoted fields: request, referer, user agent
+  })
+
   it("to stdout: close resolves only once the stream took the last batch (a full pipe's writes are queued)", async () => {
     let release: (() => void) | undefined
     const taken: string[] = []
