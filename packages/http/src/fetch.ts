@@ -49,10 +49,9 @@ export function cacheFetch(handler: FetchHandler, options: HttpCacheOptions | Ht
       },
       origin: fetchOrigin(handler, url),
       // Read from a clone: `pass` still sends the original, body included.
-      readBody: async (limit) => {
-        if (Number(request.headers.get('content-length') ?? 0) > limit) return undefined
-        const body = new Uint8Array(await request.clone().arrayBuffer())
-        return body.byteLength > limit ? undefined : body
+      readBody: (limit) => {
+        if (Number(request.headers.get('content-length') ?? 0) > limit) return Promise.resolve(undefined)
+        return readBounded(request.clone().body, limit)
       },
       pass: (status, passed) => pass(request, status, passed),
       reply: (reply) => {
@@ -93,6 +92,36 @@ function fetchOrigin(handler: FetchHandler, base: URL): Origin {
       body: originBody(stream as AsyncIterable<Uint8Array> | null, () => void stream?.cancel().catch(() => {})),
     }
   }
+}
+
+/**
+ * A request body of at most `limit` bytes, read from a clone; `undefined` past it. Read chunk by chunk and
+ * let go of at the bound: a chunked upload declares no size, and reading it whole first would hold all of it
+ * in memory (twice, with the clone's tee) before the bound is checked, or wait for ever on an upload that
+ * stays open.
+ */
+async function readBounded(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array()
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const next = await reader.read()
+    if (next.done) break
+    size += next.value.byteLength
+    if (size > limit) {
+      void reader.cancel().catch(() => {})
+      return undefined
+    }
+    chunks.push(next.value)
+  }
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return bytes
 }
 
 /** The content codings `fetch` decodes (Fetch standard, undici): a list of only these is decoded whole. */

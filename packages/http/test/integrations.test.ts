@@ -208,4 +208,36 @@ describe('integrations', () => {
       }
     }
   })
+
+  it('fetch-style wrapper caching POST: a chunked body past maxBodySize is passed on at the bound, not read whole first', async () => {
+    const seen: number[] = []
+    const handler = cacheFetch(
+      async (request) => {
+        // The origin reads what it wants of the body; the client's stream is still open.
+        const reader = request.body!.getReader()
+        const first = await reader.read()
+        seen.push(first.value?.byteLength ?? 0)
+        await reader.cancel()
+        return new Response('took it')
+      },
+      { cache: newCache(), methods: 'GET POST', maxBodySize: 1_000 },
+    )
+    let timer: NodeJS.Timeout | undefined
+    // 4 KiB at once, then a client that keeps its upload open (no Content-Length: nothing declares the size).
+    const upload = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(4_096))
+        timer = setTimeout(() => controller.close(), 10_000)
+      },
+    })
+    const answer = await Promise.race([
+      handler(new Request('http://shop.example/rpc', { method: 'POST', body: upload, duplex: 'half' } as RequestInit)),
+      sleep(1_000).then(() => undefined),
+    ])
+    clearTimeout(timer)
+    expect(answer, 'the body was being read whole before the maxBodySize check').toBeDefined()
+    expect(answer!.headers.get('x-cache')).toBe('BYPASS')
+    expect(await answer!.text()).toBe('took it')
+    expect(seen[0]).toBeGreaterThan(0)
+  })
 })
