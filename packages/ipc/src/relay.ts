@@ -39,6 +39,12 @@ export class InvalidationRelay {
   readonly #handlers = new Map<string, Set<InvalidationHandler>>()
   /** Namespaces whose messages may currently be missed. */
   readonly #down = new Set<string>()
+  /**
+   * Per live namespace, when (`performance.now()`) the last heartbeat that came back
+   * left: a cache subscribing to a namespace that is already live is told it, so
+   * it bounds its L1 trust like its siblings do rather than not at all.
+   */
+  readonly #confirmedAt = new Map<string, number>()
 
   constructor(options: RelayOptions) {
     this.#options = options
@@ -122,6 +128,7 @@ export class InvalidationRelay {
   confirm(namespace: string, ageMs: number): void {
     const handlers = this.#handlers.get(namespace)
     if (handlers === undefined) return
+    if (!this.#down.has(namespace)) this.#confirmedAt.set(namespace, performance.now() - ageMs)
     for (const handler of handlers) {
       try {
         handler.confirmed?.(ageMs, this.#options.maxStalenessMs)
@@ -149,6 +156,19 @@ export class InvalidationRelay {
       queueMicrotask(() => {
         if (handlers.has(handler) && this.#down.has(namespace)) this.#call(namespace, handler, 'disconnected')
       })
+    } else if (!added) {
+      // Live already: no 'disconnected' and no 'reconnected' will reach this cache, and the
+      // next confirmation may be a heartbeat away. Without this it trusted its L1 unbounded
+      // until then: a process paused in that window served L1 from before the pause.
+      queueMicrotask(() => {
+        const at = this.#confirmedAt.get(namespace)
+        if (at === undefined || !handlers.has(handler) || this.#down.has(namespace)) return
+        try {
+          handler.confirmed?.(Math.max(0, performance.now() - at), this.#options.maxStalenessMs)
+        } catch (error) {
+          this.#error('handler', error, namespace)
+        }
+      })
     }
     if (added) this.#options.onNamespaceAdded?.(namespace)
     let subscribed = true
@@ -159,6 +179,7 @@ export class InvalidationRelay {
       if (handlers.size > 0 || this.#handlers.get(namespace) !== handlers) return
       this.#handlers.delete(namespace)
       this.#down.delete(namespace)
+      this.#confirmedAt.delete(namespace)
       this.#sequences.forget(namespace)
       this.#outbox.forget(namespace)
       this.#options.onNamespaceRemoved?.(namespace)
@@ -216,6 +237,7 @@ export class InvalidationRelay {
   markDown(namespace: string, reason: string): void {
     if (!this.#handlers.has(namespace) || this.#down.has(namespace)) return
     this.#down.add(namespace)
+    this.#confirmedAt.delete(namespace)
     this.#options.events.emit('disconnected', { namespace, reason })
     this.#dispatch(namespace, 'disconnected')
   }
