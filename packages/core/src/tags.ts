@@ -85,6 +85,22 @@ export function tagMessage(tag: string, n: number): string {
   return `${TAG_MESSAGE_PREFIX}${n}:${tag}`
 }
 
+/**
+ * A user's key as it travels on the bus. A key that starts with NUL gets one
+ * more NUL in front, so no user key can read as a tag operation on the
+ * receiving nodes (`\0tag:1000000:x` did: a `delete` of it raised every other
+ * node's tag stamp to 1000000, and their loads were then judged fresh after any
+ * later `invalidateTag`). {@link keyFromBus} takes it off.
+ */
+export function busKey(key: string): string {
+  return key.charCodeAt(0) === 0 ? `\u0000${key}` : key
+}
+
+/** The user's key of a bus key that is not a tag operation (see {@link busKey}). */
+export function keyFromBus(sent: string): string {
+  return sent.startsWith('\u0000\u0000') ? sent.slice(1) : sent
+}
+
 /** The tag and operation number of a bus key made by {@link tagMessage}; `undefined` for any other key. */
 export function parseTagMessage(key: string): { tag: string; n: number } | undefined {
   if (!key.startsWith(TAG_MESSAGE_PREFIX)) return undefined

@@ -39,9 +39,11 @@ import { SingleFlight } from './single-flight.js'
 import { Stats, type TierCacheEvents, type TierCacheStats } from './stats.js'
 import { checkStore, type SharedStore } from './store.js'
 import {
+  busKey,
   checkTag,
   checkTags,
   judged,
+  keyFromBus,
   loadStampOf,
   parseTagMessage,
   TagIndex,
@@ -204,7 +206,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
       ttlJitter: options.ttlJitter ?? CACHE_DEFAULTS.ttlJitter,
       refreshAhead: options.refreshAhead ?? CACHE_DEFAULTS.refreshAhead,
       random: options.random ?? Math.random,
-      publish: (kind, keys) => this.#publish(kind, keys),
+      publish: (kind, keys) => this.#publish(kind, keys.map(busKey)),
       tags: this.#tags,
     })
     this.#bulk = {
@@ -221,10 +223,10 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     this.#handler = {
       invalidate: (keys) => {
         this.#stats.busReceived()
-        for (const key of keys) {
-          this.#forget(key)
-          const operation = parseTagMessage(key)
+        for (const sent of keys) {
+          const operation = parseTagMessage(sent)
           if (operation !== undefined) this.#tagChanged(operation.tag, operation.n)
+          else this.#forget(keyFromBus(sent))
         }
       },
       invalidateAll: () => {
@@ -647,7 +649,8 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     [kind, keys]: [InvalidationKind, string[]],
     write: (announce: Announcement | undefined) => Promise<boolean>,
   ): Promise<void> {
-    const event = { kind, namespace: this.name, keys }
+    // User keys go on the bus escaped (busKey), so none reads as a tag operation on the other nodes.
+    const event = { kind, namespace: this.name, keys: keys.map(busKey) }
     let announced = false
     try {
       announced = await write(this.#announcement(event))
@@ -658,7 +661,7 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
     } finally {
       // Resolved only once the bus has sent it: a writer whose loop blocks next has told everyone.
       if (announced) this.#announced(event)
-      else await this.#publish(kind, keys)
+      else await this.#publish(kind, event.keys)
     }
   }
 
