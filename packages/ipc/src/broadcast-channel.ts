@@ -99,11 +99,13 @@ export class BroadcastChannelIpc extends EventEmitter<IpcEvents> implements Inva
     this.#channel.close()
   }
 
-  #send(namespace: string, bytes: Uint8Array): void {
+  #send(namespace: string, bytes: Uint8Array): boolean {
     try {
       this.#channel.postMessage(bytes)
+      return true
     } catch (error) {
       this.emit('error', new IpcError('publish', error, namespace))
+      return false
     }
   }
 

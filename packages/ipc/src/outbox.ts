@@ -4,9 +4,10 @@ import { encodeMessage, type InvalidationOp, WIRE_VERSION } from './message.js'
 /**
  * How the outbox hands a finished message to its transport. May return a
  * promise that settles once the message has left this process (it must not
- * reject: the transport reports its own failures).
+ * reject: the transport reports its own failures). `false` (returned or
+ * resolved) says the message was not sent.
  */
-export type SendMessage = (namespace: string, bytes: Uint8Array) => void | Promise<void>
+export type SendMessage = (namespace: string, bytes: Uint8Array) => undefined | boolean | Promise<undefined | boolean>
 
 /** What an `Outbox` needs. */
 export interface OutboxOptions {
@@ -44,6 +45,8 @@ export class Outbox {
    * see a gap instead, and drop their copies of it, which is safe.
    */
   #floor = 0
+  /** Namespaces with a message that failed to go out: their next message is a purge (see `#failed`). */
+  readonly #owed = new Set<string>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(options: OutboxOptions) {
@@ -79,6 +82,9 @@ export class Outbox {
    * before any message), and `at`, the sender's monotonic time.
    */
   heartbeat(namespace: string, at: number): void {
+    // A purge owed for a lost message goes out first, at the pace of the heartbeats
+    // (not at once: a publisher that keeps failing would make it a busy loop).
+    if (this.#owed.has(namespace)) this.#flushNamespace(namespace)
     this.#send(namespace, this.#seq.get(namespace) ?? this.#floor, [], at)
   }
 
@@ -93,6 +99,7 @@ export class Outbox {
     if (seq === undefined) return
     this.#floor = Math.max(this.#floor, seq)
     this.#seq.delete(namespace)
+    this.#owed.delete(namespace)
   }
 
   /** Namespaces with a number kept (for tests of the bound). */
@@ -135,16 +142,37 @@ export class Outbox {
     this.#waiting.delete(namespace)
     const seq = (this.#seq.get(namespace) ?? this.#floor) + 1
     this.#seq.set(namespace, seq)
+    this.#owed.delete(namespace)
     const sent = this.#send(namespace, seq, pending === 'purge' ? [{ kind: 'purge', keys: [] }] : groupByKind(pending))
-    if (waiting === undefined) return
-    const wake = () => {
-      for (const resolve of waiting) resolve()
+    const done = (result: undefined | boolean) => {
+      if (result === false) this.#failed(namespace)
+      if (waiting !== undefined) for (const resolve of waiting) resolve()
     }
-    if (sent === undefined) wake()
-    else sent.then(wake, wake)
+    if (sent instanceof Promise) sent.then(done, () => done(false))
+    else done(sent)
   }
 
-  #send(namespace: string, seq: number, ops: readonly InvalidationOp[], at?: number): void | Promise<void> {
+  /**
+   * A message of `namespace` did not go out. Receivers notice only when its
+   * number is skipped between two they receive: not when they had not heard
+   * this sender before (a node whose first publish failed), nor when a new
+   * outbox under the same nodeId starts again from 1 below what they saw (a
+   * restart with a stable id: its numbers read as old). So the next message
+   * of the namespace is a purge, whatever else it carries: every receiver
+   * drops its L1 of the namespace. Sent with the next change or heartbeat.
+   */
+  #failed(namespace: string): void {
+    if (!this.#seq.has(namespace)) return // forgotten meanwhile: no cache of it here any more
+    this.#owed.add(namespace)
+    this.#pending.set(namespace, 'purge')
+  }
+
+  #send(
+    namespace: string,
+    seq: number,
+    ops: readonly InvalidationOp[],
+    at?: number,
+  ): undefined | boolean | Promise<undefined | boolean> {
     const message = { v: WIRE_VERSION, node: this.#options.nodeId, ns: namespace, seq, ops } as const
     const bytes = encodeMessage(at === undefined ? message : { ...message, at })
     return this.#options.send(namespace, bytes)

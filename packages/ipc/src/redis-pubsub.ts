@@ -246,16 +246,17 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
 
   // ---- outgoing -----------------------------------------------------------
 
-  #send(namespace: string, bytes: Uint8Array): Promise<void> {
+  #send(namespace: string, bytes: Uint8Array): Promise<boolean> {
     const channel = this.channelOf(namespace)
     const message = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const sent = this.sharded ? this.#publisher.spublish(channel, message) : this.#publisher.publish(channel, message)
-    // A failed publish consumed its sequence number, so receivers see the gap
-    // at this node's next message or heartbeat and drop that namespace's L1.
+    // A failed publish consumed its sequence number, and the outbox makes this
+    // namespace's next message a purge: the others drop that namespace's L1.
     return sent.then(
-      () => undefined,
+      () => true,
       (error: unknown) => {
         this.emit('error', new IpcError('publish', error, namespace))
+        return false
       },
     )
   }

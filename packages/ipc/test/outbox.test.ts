@@ -123,6 +123,36 @@ describe('Outbox', () => {
     expect(sent.at(-1)!.seq).toBe(users[1])
   })
 
+  it('makes the next message of a namespace a purge once one failed to go out, with the next change or heartbeat', async () => {
+    const attempts: InvalidationMessage[] = []
+    let failing = true
+    const box = new Outbox({
+      nodeId: 'me',
+      coalesceMs: 0,
+      maxBatchKeys: 100,
+      send: (_namespace, bytes) => {
+        attempts.push(decodeMessage(bytes))
+        return Promise.resolve(!failing)
+      },
+    })
+    await box.add({ kind: 'set', namespace: 'users', keys: ['lost'] })
+    // Still failing: the heartbeat carries the purge first, which fails too, and is owed again.
+    box.heartbeat('users', 1)
+    await Promise.resolve()
+    failing = false
+    await box.add({ kind: 'set', namespace: 'users', keys: ['next'] })
+    box.heartbeat('users', 2)
+    await box.add({ kind: 'set', namespace: 'users', keys: ['after'] })
+    expect(attempts.map((m) => [m.seq, m.ops])).toEqual([
+      [1, [{ kind: 'set', keys: ['lost'] }]],
+      [2, [{ kind: 'purge', keys: [] }]],
+      [2, []],
+      [3, [{ kind: 'purge', keys: [] }]], // swallows 'next'
+      [3, []],
+      [4, [{ kind: 'set', keys: ['after'] }]],
+    ])
+  })
+
   it('sends what is pending for a namespace when it is forgotten', () => {
     const box = outbox(50)
     box.add({ kind: 'delete', namespace: 'users', keys: ['a'] })

@@ -276,6 +276,67 @@ describe('RedisPubSubIpc on a real Redis', () => {
     await b.close()
   })
 
+  // A receiver learns a sender's numbers from what it receives, so a number skipped before it
+  // heard the sender, or by a new bus that starts again from 1 under the same nodeId, shows no gap.
+  it('a node restarted under the same nodeId: a message it failed to publish still drops the others’ L1', async () => {
+    const b = node('restarted')
+    const onB = recorder()
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    const before = new RedisPubSubIpc({
+      publisher: client(),
+      subscriber: client(),
+      channel: 'restarted',
+      nodeId: 'web-1',
+      coalesceMs: 0,
+    })
+    for (let i = 0; i < 5; i++) await before.publish({ kind: 'set', namespace: 'users', keys: [`k${i}`] })
+    await onB.until(() => onB.keys().includes('k4'))
+    await before.close()
+    // The same node after a restart (a stable nodeId, for logs), its publisher briefly away.
+    const publisher = client({ enableOfflineQueue: false })
+    await waitFor(() => publisher.status === 'ready')
+    const after = new RedisPubSubIpc({
+      publisher,
+      subscriber: client(),
+      channel: 'restarted',
+      nodeId: 'web-1',
+      coalesceMs: 0,
+    })
+    const errors: IpcError[] = []
+    after.on('error', (error) => errors.push(error))
+    publisher.disconnect()
+    await after.publish({ kind: 'set', namespace: 'users', keys: ['lost'] })
+    expect(errors.map((error) => error.operation)).toEqual(['publish'])
+    await waitFor(() => publisher.status === 'end')
+    await publisher.connect()
+    await after.publish({ kind: 'set', namespace: 'users', keys: ['next'] })
+    await onB.until(() => onB.keys().includes('next') || onB.count('invalidateAll') > 0)
+    // 'lost' never reached b: b must have dropped its L1 for the namespace.
+    expect(onB.count('invalidateAll')).toBe(1)
+    await Promise.all([after.close(), b.close()])
+  })
+
+  it('a node whose very first publish failed: the others drop their L1 at its next message', async () => {
+    const b = node('first-lost')
+    const onB = recorder()
+    b.subscribe('users', onB)
+    await live(b, 'users')
+    const publisher = client({ enableOfflineQueue: false })
+    await waitFor(() => publisher.status === 'ready')
+    publisher.disconnect() // away as the node starts
+    await waitFor(() => publisher.status === 'end')
+    const a = new RedisPubSubIpc({ publisher, subscriber: client(), channel: 'first-lost', coalesceMs: 0 })
+    a.on('error', () => undefined)
+    a.subscribe('users', recorder())
+    await a.publish({ kind: 'set', namespace: 'users', keys: ['lost'] })
+    await publisher.connect()
+    await a.publish({ kind: 'set', namespace: 'users', keys: ['next'] })
+    await onB.until(() => onB.keys().includes('next') || onB.count('invalidateAll') > 0)
+    expect(onB.count('invalidateAll')).toBe(1)
+    await Promise.all([a.close(), b.close()])
+  })
+
   it('works with a lazy subscriber connection', async () => {
     const a = node('lazy')
     const b = new RedisPubSubIpc({ publisher: client(), subscriber: client({ lazyConnect: true }), channel: 'lazy' })
