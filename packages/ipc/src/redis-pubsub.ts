@@ -233,15 +233,8 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     for (const [event, listener] of Object.entries(this.#listeners)) this.#subscriber.off(event, listener as () => void)
     const channels = [...this.#namespaceOf.keys()]
     this.#namespaceOf.clear()
-    if (channels.length > 0 && this.#subscriber.status === 'ready') {
-      await Promise.all(
-        channels.map((channel) =>
-          (this.sharded ? this.#subscriber.sunsubscribe(channel) : this.#subscriber.unsubscribe(channel)).catch(
-            () => undefined,
-          ),
-        ),
-      )
-    }
+    const left = channels.map((channel) => this.#leave(channel)?.catch(() => undefined))
+    if (this.#subscriber.status === 'ready') await Promise.all(left)
   }
 
   // ---- outgoing -----------------------------------------------------------
@@ -276,9 +269,25 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     this.#namespaceOf.delete(channel)
     this.#subscribed.delete(namespace)
     this.#probes.delete(namespace)
-    if (this.#subscriber.status !== 'ready') return
-    const left = this.sharded ? this.#subscriber.sunsubscribe(channel) : this.#subscriber.unsubscribe(channel)
-    left.catch((error: unknown) => this.emit('error', new IpcError('subscribe', error, namespace)))
+    const ready = this.#subscriber.status === 'ready'
+    // Reported only on a live connection: a queued one fails when the connection ends, which says enough.
+    this.#leave(channel)?.catch((error: unknown) => {
+      if (ready) this.emit('error', new IpcError('subscribe', error, namespace))
+    })
+  }
+
+  /**
+   * Unsubscribe `channel`, also while the subscriber reconnects: then the
+   * command waits in ioredis's offline queue, which goes out after ioredis has
+   * resubscribed the connection to its channels (autoResubscribe). Skipped
+   * before, such a channel stayed subscribed on the caller's connection for
+   * good, its messages and heartbeats delivered to nobody. Not on a lazy
+   * connection never opened (the command would open it), nor on one ended.
+   */
+  #leave(channel: string): Promise<unknown> | undefined {
+    const status = this.#subscriber.status
+    if (status === 'wait' || status === 'end') return undefined
+    return this.sharded ? this.#subscriber.sunsubscribe(channel) : this.#subscriber.unsubscribe(channel)
   }
 
   #subscribeChannel(namespace: string): void {

@@ -348,6 +348,25 @@ describe('RedisPubSubIpc on a real Redis', () => {
     await Promise.all([a.close(), b.close()])
   })
 
+  it('leaves its channels when closed, or its last cache leaves, while its subscriber reconnects', async () => {
+    // Reconnects 300 ms after a loss: time to close the bus meanwhile.
+    const subscriber = client({ connectionName: 'ipc-leave-offline', retryStrategy: () => 300 })
+    const b = new RedisPubSubIpc({ publisher: client(), subscriber, channel: 'leave-offline' })
+    const admin = client()
+    const unsubscribe = b.subscribe('users', recorder())
+    b.subscribe('posts', recorder())
+    await live(b, 'users')
+    await live(b, 'posts')
+    await admin.client('KILL', 'USER', 'default', 'TYPE', 'pubsub', 'SKIPME', 'yes')
+    await waitFor(() => subscriber.status !== 'ready')
+    unsubscribe()
+    await b.close()
+    await waitFor(() => subscriber.status === 'ready')
+    // ioredis resubscribes the connection by itself (autoResubscribe): the bus must still leave.
+    await waitFor(async () => (await numsub(admin, b.channelOf('users'))) === 0, 1000)
+    await waitFor(async () => (await numsub(admin, b.channelOf('posts'))) === 0, 1000)
+  })
+
   it('leaves its channels on close and when the last cache unsubscribes', async () => {
     const b = node('leave')
     const admin = client()
