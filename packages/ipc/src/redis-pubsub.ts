@@ -102,6 +102,13 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   readonly #subscribed = new Set<string>()
   /** Bumped on every close, so an acknowledgement from an older connection is ignored. */
   #epoch = 0
+  /** Namespaces whose (S)SUBSCRIBE is under way, with the epoch it was sent in. */
+  readonly #subscribing = new Map<string, number>()
+  /**
+   * A Cluster subscriber's plain pub/sub connection, as last seen, and the
+   * listener of its close: the Cluster replaces it by itself and tells nothing.
+   */
+  #watched: { connection: Redis; onClose: () => void } | undefined
   /** Heartbeats sent and not yet back: namespace → ticks since sent. */
   readonly #probes = new Map<string, number>()
   #heartbeat: NodeJS.Timeout | undefined
@@ -152,6 +159,10 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
       close: () => this.#lost('connection closed'),
       end: () => this.#lost('connection ended'),
       ready: () => this.#resubscribe(),
+      // A Cluster emits no 'close' when it loses a subscriber connection (it replaces
+      // it at once): a sharded subscriber's end is a '-node'. Also emitted for its other
+      // connections: taken as a loss all the same, which costs one L1 drop.
+      ...(isCluster(subscriber) ? { '-node': () => this.#lost('cluster subscriber connection lost') } : {}),
     }
     for (const [event, listener] of Object.entries(this.#listeners)) subscriber.on(event, listener as () => void)
   }
@@ -231,6 +242,8 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     this.#closed = true
     clearInterval(this.#heartbeat)
     for (const [event, listener] of Object.entries(this.#listeners)) this.#subscriber.off(event, listener as () => void)
+    this.#watched?.connection.off('close', this.#watched.onClose)
+    this.#watched = undefined
     const channels = [...this.#namespaceOf.keys()]
     this.#namespaceOf.clear()
     const left = channels.map((channel) => this.#leave(channel)?.catch(() => undefined))
@@ -293,9 +306,15 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   #subscribeChannel(namespace: string): void {
     const epoch = this.#epoch
     const channel = this.channelOf(namespace)
+    this.#subscribing.set(namespace, epoch)
     const subscribed = this.sharded ? this.#subscriber.ssubscribe(channel) : this.#subscriber.subscribe(channel)
+    const settled = () => {
+      if (this.#subscribing.get(namespace) === epoch) this.#subscribing.delete(namespace)
+    }
+    subscribed.then(settled, settled)
     subscribed.then(
       () => {
+        this.#watchClusterSubscriber()
         // Acknowledged on a connection that has since closed: the 'ready' of the new one subscribes again.
         if (this.#closed || epoch !== this.#epoch || !this.#relay.has(namespace)) return
         this.#subscribed.add(namespace)
@@ -315,6 +334,7 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
 
   #lost(reason: string): void {
     this.#epoch++
+    this.#subscribing.clear()
     this.#subscribed.clear()
     this.#probes.clear()
     for (const namespace of this.#relay.namespaces()) this.#relay.markDown(namespace, reason)
@@ -342,6 +362,16 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
    * maxStalenessMs.
    */
   #tick(): void {
+    this.#watchClusterSubscriber()
+    // Namespaces left unsubscribed: a Cluster never says 'ready' again after it replaced a
+    // subscriber connection (and an SSUBSCRIBE sent to one that has just ended fails).
+    if (this.#subscriber.status === 'ready') {
+      for (const namespace of this.#relay.namespaces()) {
+        if (!this.#subscribed.has(namespace) && this.#subscribing.get(namespace) !== this.#epoch) {
+          this.#subscribeChannel(namespace)
+        }
+      }
+    }
     let lost = false
     for (const namespace of this.#relay.namespaces()) {
       if (!this.#subscribed.has(namespace)) continue
@@ -359,6 +389,27 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
     // A connection that lost a heartbeat may be dead without knowing it
     // (no FIN, no RST): start a fresh one; its 'ready' subscribes again.
     if (lost && this.#subscriber.status === 'ready') this.#subscriber.disconnect(true)
+  }
+
+  /**
+   * A Cluster's plain pub/sub goes through one connection of its own, which it
+   * replaces by itself when it closes, resubscribing it, and says nothing: what
+   * was published in between is lost unseen (nothing numbers a message the store
+   * published). So its close is a loss, and so is finding another connection
+   * than the one seen last.
+   */
+  #watchClusterSubscriber(): void {
+    if (this.sharded || !isCluster(this.#subscriber)) return
+    const connection = (
+      this.#subscriber as unknown as { subscriber?: { getInstance?(): Redis | null } }
+    ).subscriber?.getInstance?.()
+    if (connection == null || connection === this.#watched?.connection) return
+    const replaced = this.#watched !== undefined
+    this.#watched?.connection.off('close', this.#watched.onClose)
+    const onClose = () => this.#lost('cluster subscriber connection closed')
+    connection.on('close', onClose)
+    this.#watched = { connection, onClose }
+    if (replaced) this.#lost('cluster subscriber connection replaced')
   }
 
   #probe(namespace: string): void {
@@ -382,6 +433,10 @@ function isClient(value: unknown): value is RedisClient {
     typeof (value as Redis).publish === 'function' &&
     typeof (value as Redis).subscribe === 'function'
   )
+}
+
+function isCluster(client: RedisClient): boolean {
+  return (client as Cluster).isCluster === true
 }
 
 function isShardedCluster(client: RedisClient): boolean {

@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process'
 import { recorder } from '@tiercache/ipc/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { encodeMessage, WIRE_VERSION } from '../src/message.js'
 import { RedisPubSubIpc } from '../src/redis-pubsub.js'
 import { type Cluster, Redis, type RedisCluster, startRedisCluster } from './redis-server.js'
 
@@ -119,6 +121,70 @@ describe('RedisPubSubIpc on a real 3-master Redis Cluster', () => {
     await handler.until(() => handler.keys().includes('after'), 10_000)
     await Promise.all([a.close(), b.close()])
   })
+
+  // ioredis's Cluster replaces a lost subscriber connection by itself, at once, and says nothing of
+  // it (no 'close'): what was published meanwhile was lost unseen. A message the store published
+  // with its write carries no number, so no later message revealed it either.
+  for (const sharded of [false, true]) {
+    it(`drops the L1 after its ${sharded ? 'sharded' : 'plain'} subscriber connection was replaced, having missed a store-published message`, async () => {
+      const name = `replaced-${sharded}`
+      const b = new RedisPubSubIpc({
+        publisher: client(),
+        subscriber: client({ shardedSubscribers: sharded, redisOptions: { connectionName: name } }),
+        channel: name,
+        maxStalenessMs: 600,
+        heartbeatMs: 200,
+      })
+      const handler = recorder()
+      b.subscribe('users', handler)
+      await waitFor(() => b.isLive('users'))
+      const channel = b.channelOf('users')
+      const message = Buffer.from(
+        encodeMessage({
+          v: WIRE_VERSION,
+          node: 'writer',
+          ns: 'users',
+          seq: 0,
+          ops: [{ kind: 'set', keys: ['k'] }],
+          store: true,
+        }),
+      )
+      const before = handler.calls.length
+      let killed = 0
+      for (const port of cluster.ports) {
+        const direct = new Redis({ host: '127.0.0.1', port })
+        try {
+          // b's own subscriber connection on this master, if any (other tests' stay open).
+          const line = ((await direct.client('LIST', 'TYPE', 'pubsub')) as string)
+            .split('\n')
+            .find((entry) => entry.includes(`:${name} `))
+          if (line === undefined) continue
+          const id = /\bid=(\d+)/.exec(line)![1]!
+          // While this process is held (execFileSync blocks its event loop, so ioredis cannot replace
+          // the connection yet): b's connection killed, then the message published, on every master
+          // by the time b runs again (plain pub/sub crosses the cluster bus).
+          const cli = (args: string[], input?: Buffer) =>
+            execFileSync('redis-cli', ['-p', String(port), ...args], { input })
+              .toString()
+              .trim()
+          killed += Number(cli(['CLIENT', 'KILL', 'ID', id]))
+          cli(['-x', sharded ? 'SPUBLISH' : 'PUBLISH', channel], message)
+          stall(100)
+        } finally {
+          direct.disconnect()
+        }
+      }
+      expect(killed).toBeGreaterThanOrEqual(1)
+      // Within maxStalenessMs (and slack): k evicted, or the whole L1 dropped.
+      await handler.until(
+        (calls) => calls.slice(before).some((call) => call.method === 'invalidateAll' || call.method === 'reconnected'),
+        2000,
+      )
+      expect(handler.keys()).not.toContain('k') // it was lost indeed
+      await waitFor(() => b.isLive('users'))
+      await b.close()
+    })
+  }
 })
 
 async function slotOwner(channel: string): Promise<number> {
@@ -130,5 +196,13 @@ async function slotOwner(channel: string): Promise<number> {
     return owner![2][1]
   } finally {
     direct.disconnect()
+  }
+}
+
+/** This process runs no JavaScript for `ms` (its sockets are not read meanwhile). */
+function stall(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until) {
+    // busy
   }
 }
