@@ -233,12 +233,17 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   }
 
   /**
-   * Send what is pending, stop heartbeats and leave the channels. The
-   * connections stay open: they are the caller's to `quit()`.
+   * Send what is pending, stop heartbeats and leave the channels. Caches
+   * still subscribed are told `disconnected` (reason `bus closed`): they serve
+   * no L1 entry older than `maxStalenessMs` from then on. The connections stay
+   * open: they are the caller's to `quit()`.
    */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#relay.flush()
+    // Its caches hear no other node from now on: they bound their L1 trust as while disconnected.
+    // Before, a cache on a bus without heartbeats (heartbeatMs: 0) trusted its L1 until TTL.
+    for (const namespace of [...this.#relay.namespaces()]) this.#relay.markDown(namespace, 'bus closed')
     this.#closed = true
     clearInterval(this.#heartbeat)
     for (const [event, listener] of Object.entries(this.#listeners)) this.#subscriber.off(event, listener as () => void)

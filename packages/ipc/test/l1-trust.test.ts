@@ -80,4 +80,27 @@ describe('L1 trust on a Redis bus', () => {
       await bus.close()
     }
   })
+
+  it('a cache whose bus was closed no longer trusts its L1 past maxStalenessMs (heartbeats off: nothing else bounds it)', async () => {
+    const bus = new RedisPubSubIpc({
+      publisher: client(),
+      subscriber: client(),
+      channel: 'closed-bus',
+      maxStalenessMs: 200,
+      heartbeatMs: 0,
+    })
+    const store = new MemoryStore()
+    const cache = new TierCache<string>({ name: 'users', store, ipc: bus })
+    try {
+      await waitFor(() => bus.isLive('users'))
+      await cache.set('k', 'v1')
+      await bus.close() // the cache goes on; it hears no other node from now on
+      await new TierCache<string>({ name: 'users', store }).set('k', 'v2') // another node's write
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(cache.getFresh('k')).toBeUndefined()
+      expect(await cache.get('k')).toBe('v2')
+    } finally {
+      cache.close()
+    }
+  })
 })
