@@ -671,7 +671,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     const generation = this.#generations.current(namespace)
     const valueKeys = stems.map((stem) => `${stem}:${generation}`)
     // As for one key: a value known to be too large, or being read this way already, goes to the script.
-    const bare = valueKeys.filter((valueKey) => !this.#oversized.has(valueKey) && !this.#bareReads.has(valueKey))
+    // Each key once: MGET sends a value as many times as it is named, and a key repeated in one
+    // batch brought a value over the read limit across the wire once per repeat (bytesOf answers them all).
+    const bare = [...new Set(valueKeys)].filter(
+      (valueKey) => !this.#oversized.has(valueKey) && !this.#bareReads.has(valueKey),
+    )
     if (bare.length === 0) return this.#read(namespace, stems, keys)
     const sent = this.#readBare!.sendMany(this.#keys.generation(namespace), bare)
     for (const valueKey of bare) this.#bareReads.add(valueKey)
