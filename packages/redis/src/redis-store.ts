@@ -95,6 +95,13 @@ interface Slice {
   readonly now: number
 }
 
+/** The listeners a store on a Cluster puts on one node connection and its current socket. */
+interface NodeWatch {
+  readonly connect: () => void
+  readonly end: () => void
+  socket: { readonly stream: Redis['stream']; readonly close: () => void } | undefined
+}
+
 /** What a script call over a batch of keys found. */
 type Batch = { readonly changed: string } | { readonly slices: Slice[] }
 
@@ -424,8 +431,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.#closed = true
     if (this.#cluster) {
       ;(this.client as Cluster).off('+node', this.#watchNode)
-      for (const [node, watch] of this.#nodes) node.off('connect', watch)
-      this.#nodes.clear()
+      for (const node of [...this.#nodes.keys()]) this.#unwatchNode(node)
     }
     this.client.off('ready', this.#onReady)
     this.#heardFrom?.off('data', this.#heard)
@@ -456,8 +462,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   readonly #dropUnanswered = (): void => dropUnanswered(this.client as Redis)
 
   #closed = false
-  /** The node connections of a Cluster watched, with their 'connect' listener (see {@link #watchNode}). */
-  readonly #nodes = new Map<Redis, () => void>()
+  /**
+   * The node connections of a Cluster watched, with every listener put on them and on their
+   * current socket (see {@link #watchNode}), so that close() takes them all off again.
+   */
+  readonly #nodes = new Map<Redis, NodeWatch>()
   /** Node sockets whose close is listened to. */
   readonly #watched = new WeakSet<object>()
 
@@ -471,22 +480,37 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    */
   readonly #watchNode = (node: Redis): void => {
     if (this.#closed) return
-    if (!this.#nodes.has(node)) {
-      const watch = () => this.#watchNode(node)
-      this.#nodes.set(node, watch)
-      node.on('connect', watch)
+    let watch = this.#nodes.get(node)
+    if (watch === undefined) {
       // A node lost is not reconnected (unless clusterNodeRetryStrategy): a new one comes by '+node'.
-      node.once('end', () => {
-        node.off('connect', watch)
-        this.#nodes.delete(node)
-      })
+      watch = { connect: () => this.#watchNode(node), end: () => this.#unwatchNode(node), socket: undefined }
+      this.#nodes.set(node, watch)
+      node.on('connect', watch.connect)
+      node.once('end', watch.end)
     }
     const stream = node.stream as Redis['stream'] | undefined
     if (stream === undefined || this.#watched.has(stream)) return
     this.#watched.add(stream)
-    stream.prependOnceListener('close', () => {
+    const close = () => {
       if (!this.#closed) dropUnanswered(node)
-    })
+    }
+    stream.prependOnceListener('close', close)
+    watch.socket = { stream, close }
+  }
+
+  /**
+   * Take every listener of {@link #watchNode} off `node` and its socket. The 'end' and socket
+   * listeners were left at close(): each store made and closed on a Cluster client that stays
+   * open kept one of each per node, and with them the whole store (MaxListenersExceededWarning
+   * at the 11th).
+   */
+  #unwatchNode(node: Redis): void {
+    const watch = this.#nodes.get(node)
+    if (watch === undefined) return
+    this.#nodes.delete(node)
+    node.off('connect', watch.connect)
+    node.off('end', watch.end)
+    watch.socket?.stream.off('close', watch.socket.close)
   }
 
   /** Listen to the bytes of the connection's socket (a new one after each reconnection), and to its close; not on a Cluster. */
