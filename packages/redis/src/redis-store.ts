@@ -1015,17 +1015,40 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
  * Take the store's side-effecting script calls (see RUN_ONCE) out of `client`'s queue of
  * commands unanswered on a connection that closed, and fail them: they may have run, and
  * must not be sent again (see RedisStore's `#dropUnanswered`).
+ *
+ * With the other commands of their pipeline: ioredis sends a pipeline again only whole,
+ * through the pipeline's writer, which writes once it has every command of the pipeline. A
+ * write taken out of an auto-pipeline (`enableAutoPipelining`: the store's write and a user's
+ * GET of the same tick) left the GET sent again but never written, at the head of the queue:
+ * the next reply went to it, every later reply to the command before its own (a user's GET
+ * answered with a store read's reply), and the client's auto-pipeline never ran again.
  */
 function dropUnanswered(client: Redis): void {
   const queue = (client as { commandQueue?: Partial<Redis['commandQueue']> }).commandQueue
   // ioredis's own queue (a Deque in 5.x; the peer range admits 6.x): of another shape, it is left as it
   // is. A throw here, in a socket's close handler, would be an uncaught exception in the user's process.
   if (queue === undefined || typeof queue.peekAt !== 'function' || typeof queue.remove !== 'function') return
+  const runsOnce = (command: { name: string; args: unknown[] }) =>
+    (command.name === 'evalsha' || command.name === 'eval') && RUN_ONCE.has(String(command.args[0]))
+  // The writers of the pipelines that hold such a call: each command of a pipeline is queued with it.
+  const pipelines = new Set<unknown>()
+  for (let i = 0; i < (queue.length ?? 0); i++) {
+    const { command, stream } = queue.peekAt(i)!
+    if (runsOnce(command) && (stream as { isPipeline?: boolean } | undefined)?.isPipeline === true)
+      pipelines.add(stream)
+  }
   for (let i = 0; i < (queue.length ?? 0); ) {
-    const { command } = queue.peekAt(i)!
-    if ((command.name === 'evalsha' || command.name === 'eval') && RUN_ONCE.has(String(command.args[0]))) {
+    const { command, stream } = queue.peekAt(i)!
+    if (runsOnce(command)) {
       queue.remove(i, 1)
       command.reject(new Error('the connection closed before Redis answered (not sent again)'))
+    } else if (stream !== undefined && pipelines.has(stream)) {
+      queue.remove(i, 1)
+      command.reject(
+        new Error(
+          'the connection closed before Redis answered (not sent again: its pipeline held a write that must not be)',
+        ),
+      )
     } else i++
   }
 }
