@@ -459,7 +459,14 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
    * which may run twice, are left to be sent again. Runs in the same turn as ioredis's own
    * close handler, before any reconnection: the queue is the one it would send again.
    */
-  readonly #dropUnanswered = (): void => dropUnanswered(this.client as Redis)
+  readonly #dropUnanswered = (): void => {
+    dropUnanswered(this.client as Redis)
+    // A client that does not send them again (autoResendUnfulfilledCommands: false) never settles
+    // the reads unanswered at a close either: the keys of a read without a script lost that way
+    // stayed marked as being read so for good, and every later read of them ran the script.
+    const { autoResendUnfulfilledCommands } = this.client.options as { autoResendUnfulfilledCommands?: boolean }
+    if (autoResendUnfulfilledCommands === false) this.#bareReads.clear()
+  }
 
   #closed = false
   /**
