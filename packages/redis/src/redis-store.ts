@@ -95,11 +95,10 @@ interface Slice {
   readonly now: number
 }
 
-/** The listeners a store on a Cluster puts on one node connection and its current socket. */
+/** The listeners a store on a Cluster puts on one node connection. */
 interface NodeWatch {
   readonly connect: () => void
   readonly end: () => void
-  socket: { readonly stream: Redis['stream']; readonly close: () => void } | undefined
 }
 
 /** What a script call over a batch of keys found. */
@@ -435,7 +434,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     }
     this.client.off('ready', this.#onReady)
     this.#heardFrom?.off('data', this.#heard)
-    this.#heardFrom?.off('close', this.#dropUnanswered)
+    this.#heardFrom?.off('close', this.#forgetBareReads)
     this.#heardFrom = undefined
     await this.#listener.close()
     if (!this.#ownsClient) return
@@ -449,67 +448,45 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   readonly #heard = (): void => this.#guard.heard()
 
   /**
-   * The connection closed: take this store's writes still unanswered on it out of ioredis's
-   * command queue and fail them (their outcome unknown: they may have run). ioredis sends
-   * the commands unanswered at a close again on the next connection
-   * (`autoResendUnfulfilledCommands`, on by default), and a write whose reply was lost with
-   * its connection had often run: sent again within its deadline, it ran a second time,
-   * after the writes that came in between (a value deleted by another process came back; an
-   * acquire found the lock held, by itself, and left it to nobody for its lease). Reads,
-   * which may run twice, are left to be sent again. Runs in the same turn as ioredis's own
-   * close handler, before any reconnection: the queue is the one it would send again.
+   * The connection closed (its unanswered writes are failed by {@link dropOnClose}). A client
+   * that does not send them again (autoResendUnfulfilledCommands: false) never settles the
+   * reads unanswered at a close either: the keys of a read without a script lost that way
+   * stayed marked as being read so for good, and every later read of them ran the script.
    */
-  readonly #dropUnanswered = (): void => {
-    dropUnanswered(this.client as Redis)
-    // A client that does not send them again (autoResendUnfulfilledCommands: false) never settles
-    // the reads unanswered at a close either: the keys of a read without a script lost that way
-    // stayed marked as being read so for good, and every later read of them ran the script.
+  readonly #forgetBareReads = (): void => {
     const { autoResendUnfulfilledCommands } = this.client.options as { autoResendUnfulfilledCommands?: boolean }
     if (autoResendUnfulfilledCommands === false) this.#bareReads.clear()
   }
 
   #closed = false
   /**
-   * The node connections of a Cluster watched, with every listener put on them and on their
-   * current socket (see {@link #watchNode}), so that close() takes them all off again.
+   * The node connections of a Cluster watched, with the listeners put on them (see
+   * {@link #watchNode}), so that close() takes them all off again.
    */
   readonly #nodes = new Map<Redis, NodeWatch>()
-  /** Node sockets whose close is listened to. */
-  readonly #watched = new WeakSet<object>()
 
   /**
    * A node connection of a Cluster (each node's, and each new one's on its connection): when its
-   * socket closes, this store's unanswered writes are failed before ioredis's own close handler
-   * fails them with "Connection is closed.", which the Cluster sends again on the next
-   * connection after `retryDelayOnFailover` (100 ms): within their deadline, to run a second
-   * time, as on a standalone connection (see {@link #dropUnanswered}). Hence first in line
-   * (`prependOnceListener`); a failure with any other message is not retried by the Cluster.
+   * socket closes, the unanswered writes are failed (see {@link dropOnClose}).
    */
   readonly #watchNode = (node: Redis): void => {
     if (this.#closed) return
     let watch = this.#nodes.get(node)
     if (watch === undefined) {
       // A node lost is not reconnected (unless clusterNodeRetryStrategy): a new one comes by '+node'.
-      watch = { connect: () => this.#watchNode(node), end: () => this.#unwatchNode(node), socket: undefined }
+      watch = { connect: () => this.#watchNode(node), end: () => this.#unwatchNode(node) }
       this.#nodes.set(node, watch)
       node.on('connect', watch.connect)
       node.once('end', watch.end)
     }
-    const stream = node.stream as Redis['stream'] | undefined
-    if (stream === undefined || this.#watched.has(stream)) return
-    this.#watched.add(stream)
-    const close = () => {
-      if (!this.#closed) dropUnanswered(node)
-    }
-    stream.prependOnceListener('close', close)
-    watch.socket = { stream, close }
+    dropOnClose(node, true)
   }
 
   /**
-   * Take every listener of {@link #watchNode} off `node` and its socket. The 'end' and socket
-   * listeners were left at close(): each store made and closed on a Cluster client that stays
-   * open kept one of each per node, and with them the whole store (MaxListenersExceededWarning
-   * at the 11th).
+   * Take the listeners of {@link #watchNode} off `node`. The 'end' and socket listeners were
+   * left at close(): each store made and closed on a Cluster client that stays open kept one of
+   * each per node, and with them the whole store (MaxListenersExceededWarning at the 11th). The
+   * socket's is now one per socket whatever the stores (see {@link dropOnClose}).
    */
   #unwatchNode(node: Redis): void {
     const watch = this.#nodes.get(node)
@@ -517,7 +494,6 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.#nodes.delete(node)
     node.off('connect', watch.connect)
     node.off('end', watch.end)
-    watch.socket?.stream.off('close', watch.socket.close)
   }
 
   /** Listen to the bytes of the connection's socket (a new one after each reconnection), and to its close; not on a Cluster. */
@@ -525,9 +501,10 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     const stream = (this.client as Partial<Redis>).stream
     if (this.#cluster || stream === undefined || stream === this.#heardFrom) return
     this.#heardFrom?.off('data', this.#heard)
-    this.#heardFrom?.off('close', this.#dropUnanswered)
+    this.#heardFrom?.off('close', this.#forgetBareReads)
     stream.on('data', this.#heard)
-    stream.once('close', this.#dropUnanswered)
+    dropOnClose(this.client as Redis, false)
+    stream.once('close', this.#forgetBareReads)
     this.#heardFrom = stream
   }
 
@@ -1018,10 +995,42 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   }
 }
 
+/** Sockets whose close runs {@link dropUnanswered} for their client: one listener per socket, whatever the stores. */
+const droppingOn = new WeakSet<object>()
+
+/**
+ * When the socket `client` (a standalone client, or a Cluster's node) is connected with now
+ * closes, fail the store's writes still unanswered on it (their outcome unknown: they may have
+ * run; see {@link dropUnanswered}). ioredis sends the commands unanswered at a close again on
+ * the next connection (`autoResendUnfulfilledCommands`, on by default), and a Cluster those its
+ * node's close handler fails with "Connection is closed." (after `retryDelayOnFailover`): a
+ * write whose reply was lost with its connection had often run, and sent again within its
+ * deadline it ran a second time, after the writes that came in between (a value deleted by
+ * another process came back; an acquire found the lock held, by itself, and left it to nobody
+ * for its lease). Reads, which may run twice, are left to be sent again.
+ *
+ * Standalone, after ioredis's own close handler, in the same turn, before any reconnection: the
+ * queue is the one it would send again. On a Cluster node, first in line (`prepend`), before the
+ * node's handler fails the rest with the message the Cluster retries.
+ *
+ * Held by the socket alone, never by a store, and never taken off by a store's close(): a store
+ * closed with a write in flight on a client that stays open (a shutdown) left its socket
+ * unwatched, and the write, its reply lost with the connection, was sent again and ran a second
+ * time after a delete that had resolved, reported applied.
+ */
+function dropOnClose(client: Redis, prepend: boolean): void {
+  const stream = client.stream as Redis['stream'] | undefined
+  if (stream === undefined || droppingOn.has(stream)) return
+  droppingOn.add(stream)
+  const drop = () => dropUnanswered(client)
+  if (prepend) stream.prependOnceListener('close', drop)
+  else stream.once('close', drop)
+}
+
 /**
  * Take the store's side-effecting script calls (see RUN_ONCE) out of `client`'s queue of
  * commands unanswered on a connection that closed, and fail them: they may have run, and
- * must not be sent again (see RedisStore's `#dropUnanswered`).
+ * must not be sent again (see {@link dropOnClose}).
  *
  * With the other commands of their pipeline: ioredis sends a pipeline again only whole,
  * through the pipeline's writer, which writes once it has every command of the pipeline. A
