@@ -95,12 +95,6 @@ interface Slice {
   readonly now: number
 }
 
-/** The listeners a store on a Cluster puts on one node connection. */
-interface NodeWatch {
-  readonly connect: () => void
-  readonly end: () => void
-}
-
 /** What a script call over a batch of keys found. */
 type Batch = { readonly changed: string } | { readonly slices: Slice[] }
 
@@ -231,11 +225,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       },
     })
     this.client.on('ready', this.#onReady)
-    if (this.#cluster) {
-      const cluster = this.client as Cluster
-      cluster.on('+node', this.#watchNode)
-      for (const node of cluster.nodes('all')) this.#watchNode(node)
-    }
+    watchSockets(this.client)
     if (this.client.status === 'ready') this.#onReady()
   }
 
@@ -427,11 +417,6 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   /** Close the subscriber connection, and the client if the store made it from `url`. */
   async close(): Promise<void> {
     this.#probe.stop()
-    this.#closed = true
-    if (this.#cluster) {
-      ;(this.client as Cluster).off('+node', this.#watchNode)
-      for (const node of [...this.#nodes.keys()]) this.#unwatchNode(node)
-    }
     this.client.off('ready', this.#onReady)
     this.#heardFrom?.off('data', this.#heard)
     this.#heardFrom?.off('close', this.#forgetBareReads)
@@ -458,44 +443,6 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     if (autoResendUnfulfilledCommands === false) this.#bareReads.clear()
   }
 
-  #closed = false
-  /**
-   * The node connections of a Cluster watched, with the listeners put on them (see
-   * {@link #watchNode}), so that close() takes them all off again.
-   */
-  readonly #nodes = new Map<Redis, NodeWatch>()
-
-  /**
-   * A node connection of a Cluster (each node's, and each new one's on its connection): when its
-   * socket closes, the unanswered writes are failed (see {@link dropOnClose}).
-   */
-  readonly #watchNode = (node: Redis): void => {
-    if (this.#closed) return
-    let watch = this.#nodes.get(node)
-    if (watch === undefined) {
-      // A node lost is not reconnected (unless clusterNodeRetryStrategy): a new one comes by '+node'.
-      watch = { connect: () => this.#watchNode(node), end: () => this.#unwatchNode(node) }
-      this.#nodes.set(node, watch)
-      node.on('connect', watch.connect)
-      node.once('end', watch.end)
-    }
-    dropOnClose(node, true)
-  }
-
-  /**
-   * Take the listeners of {@link #watchNode} off `node`. The 'end' and socket listeners were
-   * left at close(): each store made and closed on a Cluster client that stays open kept one of
-   * each per node, and with them the whole store (MaxListenersExceededWarning at the 11th). The
-   * socket's is now one per socket whatever the stores (see {@link dropOnClose}).
-   */
-  #unwatchNode(node: Redis): void {
-    const watch = this.#nodes.get(node)
-    if (watch === undefined) return
-    this.#nodes.delete(node)
-    node.off('connect', watch.connect)
-    node.off('end', watch.end)
-  }
-
   /** Listen to the bytes of the connection's socket (a new one after each reconnection), and to its close; not on a Cluster. */
   #listenToSocket(): void {
     const stream = (this.client as Partial<Redis>).stream
@@ -503,7 +450,6 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
     this.#heardFrom?.off('data', this.#heard)
     this.#heardFrom?.off('close', this.#forgetBareReads)
     stream.on('data', this.#heard)
-    dropOnClose(this.client as Redis, false)
     stream.once('close', this.#forgetBareReads)
     this.#heardFrom = stream
   }
@@ -997,6 +943,41 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
 
 /** Sockets whose close runs {@link dropUnanswered} for their client: one listener per socket, whatever the stores. */
 const droppingOn = new WeakSet<object>()
+/** Clients (standalone, or Cluster) whose every socket {@link watchSockets} watches. */
+const watchedClients = new WeakSet<object>()
+
+/**
+ * Watch every socket `client` connects with, now and after each reconnection, for
+ * {@link dropOnClose}: on a standalone client at each 'ready' (a new socket), on a Cluster
+ * each node connection (each node's, and each new one's at its 'connect'). One set of
+ * listeners per client and per node, held by them alone, whatever the stores, never taken off:
+ *
+ * - taken off at a store's close(), a store closed with a write still waiting for the connection
+ *   (in the offline queue of a client connecting) left the socket it was then written on
+ *   unwatched: its reply lost, the write was sent again and ran a second time after a delete
+ *   that had resolved;
+ * - per store, every store made and closed on a Cluster client that stays open left a listener
+ *   per node and per node socket, each holding the whole store (MaxListenersExceededWarning at
+ *   the 11th).
+ */
+function watchSockets(client: Redis | Cluster): void {
+  if (watchedClients.has(client)) return
+  watchedClients.add(client)
+  if (!client.isCluster) {
+    const redis = client as Redis
+    redis.on('ready', () => dropOnClose(redis, false))
+    dropOnClose(redis, false)
+    return
+  }
+  // A node lost is not reconnected (unless clusterNodeRetryStrategy): a new one comes by '+node'.
+  const watchNode = (node: Redis) => {
+    node.on('connect', () => dropOnClose(node, true))
+    dropOnClose(node, true)
+  }
+  const cluster = client as Cluster
+  cluster.on('+node', watchNode)
+  for (const node of cluster.nodes('all')) watchNode(node)
+}
 
 /**
  * When the socket `client` (a standalone client, or a Cluster's node) is connected with now

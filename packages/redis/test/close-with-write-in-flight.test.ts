@@ -56,4 +56,36 @@ describe('a store closed with its write in flight, on a client that stays open (
     await sleep(300)
     expect(await text(direct, 'k')).toBeUndefined()
   })
+
+  it('nor when it was waiting for the connection when the store closed', async () => {
+    // The client connects with the write waiting in its offline queue, the store already closed.
+    const lazy = new Redis({
+      port: proxy.port,
+      host: '127.0.0.1',
+      retryStrategy: () => 10,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      disableClientInfo: true,
+    })
+    lazy.on('error', () => {})
+    const store = new RedisStore({ client: lazy, prefix: 'cw', commandTimeoutMs: 2_000 })
+    store.on('error', () => {})
+    await direct.set('ns', 'q', write('v0'))
+    // Conditional, at the generation of another store's read: one round trip, the write itself.
+    const { version } = await direct.read('ns', 'q')
+    const cut = proxy.cutNextReply(async () => {
+      expect(await text(direct, 'q')).toBe('v1')
+      await direct.delete('ns', 'q')
+    })
+    const set = store.set('ns', 'q', { ...write('v1'), ifVersion: version }).then(
+      () => 'resolved',
+      (error: { outcome?: string }) => error.outcome,
+    )
+    await store.close()
+    await cut
+    expect(await set).toBe('unknown')
+    await sleep(300)
+    expect(await text(direct, 'q')).toBeUndefined()
+    lazy.disconnect()
+  })
 })
