@@ -177,6 +177,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
         `${where}: RedisStore reads numbers from its replies (a write's outcome, PTTL, Redis's time) and cannot use a client that turns them into strings`,
       )
     }
+    // ioredis auto-pipelines a Cluster's commands only when all keys of a pipeline share one slot
+    // group: every read of the store (its keys are in several) failed, reported as a connection error.
+    if (this.#cluster && (this.client.options as { enableAutoPipelining?: boolean }).enableAutoPipelining === true) {
+      throw new TypeError(
+        'options.client (a Cluster created with enableAutoPipelining: true): RedisStore sends keys of several slots per call, which a Cluster refuses to auto-pipeline; create the Cluster without it (the store batches its own calls)',
+      )
+    }
     this.#keys = new KeySpace(this.#options.prefix)
     this.#scripts = registerScripts(this.client)
     this.#readOneScript = this.#cluster ? undefined : new ReadOne(this.client as Redis, this.#readLimit)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { DecodeError } from '@tiercache/core'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type RedisServer, redisCli, startRedisServer } from '../../../test/helpers/redis-servers.js'
 import { RedisStore } from '../src/index.js'
@@ -178,6 +178,24 @@ describe('RedisStore on 127.0.0.1:6379', () => {
       expect(() => new RedisStore({ url: 'redis://127.0.0.1:6379', redis: { stringNumbers: true } })).toThrow(
         /options\.redis\.stringNumbers/,
       )
+    })
+
+    // Found in review: on a Cluster made with enableAutoPipelining, every read failed ("All keys in
+    // the pipeline should belong to the same slots allocation group"), reported as a connection error.
+    it('rejects a Cluster client that auto-pipelines (it refuses keys of several slots in one call), naming it', async () => {
+      const cluster = new Cluster([{ host: '127.0.0.1', port: 7001 }], {
+        enableAutoPipelining: true,
+        lazyConnect: true,
+      })
+      expect(() => new RedisStore({ client: cluster })).toThrow(TypeError)
+      expect(() => new RedisStore({ client: cluster })).toThrow(
+        /options\.client \(a Cluster created with enableAutoPipelining: true\)/,
+      )
+      cluster.disconnect()
+      const plain = new Cluster([{ host: '127.0.0.1', port: 7001 }], { lazyConnect: true })
+      const accepted = new RedisStore({ client: plain })
+      await accepted.close()
+      plain.disconnect()
     })
 
     it('rejects with TypeError naming the argument', async () => {
