@@ -232,6 +232,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
       },
     })
     this.client.on('ready', this.#onReady)
+    // Two 'ready' listeners of its own (this one and its probe's), taken off at close().
+    allowListeners(this.client, STORE_CLIENT_LISTENERS)
     watchSockets(this.client)
     if (this.client.status === 'ready') this.#onReady()
   }
@@ -425,17 +427,29 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   async close(): Promise<void> {
     this.#probe.stop()
     this.client.off('ready', this.#onReady)
-    this.#heardFrom?.off('data', this.#heard)
-    this.#heardFrom?.off('close', this.#forgetBareReads)
-    this.#heardFrom = undefined
+    if (!this.#closed) allowListeners(this.client, -STORE_CLIENT_LISTENERS)
+    this.#closed = true
+    this.#leaveSocket()
     await this.#listener.close()
     if (!this.#ownsClient) return
     await Promise.race([this.client.quit().catch(() => undefined), delay(this.#options.commandTimeoutMs)])
     this.client.disconnect()
   }
 
+  /** close() has run: the client's listener limit it raised is not lowered twice. */
+  #closed = false
+
   /** The socket whose incoming bytes tell the guard Redis is alive (see `CommandGuard.heard`). */
-  #heardFrom: { off(event: 'data' | 'close', listener: () => void): unknown } | undefined
+  #heardFrom: Listened | undefined
+
+  /** Stop listening to {@link #heardFrom}, and give back the listener it was allowed for this store. */
+  #leaveSocket(): void {
+    if (this.#heardFrom === undefined) return
+    this.#heardFrom.off('data', this.#heard)
+    this.#heardFrom.off('close', this.#forgetBareReads)
+    allowListeners(this.#heardFrom, -1)
+    this.#heardFrom = undefined
+  }
 
   readonly #heard = (): void => this.#guard.heard()
 
@@ -454,8 +468,9 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Shared
   #listenToSocket(): void {
     const stream = (this.client as Partial<Redis>).stream
     if (this.#cluster || stream === undefined || stream === this.#heardFrom) return
-    this.#heardFrom?.off('data', this.#heard)
-    this.#heardFrom?.off('close', this.#forgetBareReads)
+    this.#leaveSocket()
+    // One 'data' and one 'close' listener per store on the socket (the limit counts per event).
+    allowListeners(stream, 1)
     stream.on('data', this.#heard)
     stream.once('close', this.#forgetBareReads)
     this.#heardFrom = stream
@@ -970,6 +985,8 @@ const watchedClients = new WeakSet<object>()
 function watchSockets(client: Redis | Cluster): void {
   if (watchedClients.has(client)) return
   watchedClients.add(client)
+  // Its 'ready' (standalone) or '+node' (Cluster) listener, for good.
+  allowListeners(client, 1)
   if (!client.isCluster) {
     const redis = client as Redis
     redis.on('ready', () => dropOnClose(redis, false))
@@ -1010,6 +1027,7 @@ function dropOnClose(client: Redis, prepend: boolean): void {
   const stream = client.stream as Redis['stream'] | undefined
   if (stream === undefined || droppingOn.has(stream)) return
   droppingOn.add(stream)
+  allowListeners(stream, 1)
   const drop = () => dropUnanswered(client)
   if (prepend) stream.prependOnceListener('close', drop)
   else stream.once('close', drop)
@@ -1055,6 +1073,32 @@ function dropUnanswered(client: Redis): void {
       )
     } else i++
   }
+}
+
+/** An emitter the store listens to (a client, a socket), as far as its listener limit goes. */
+interface Listened {
+  off(event: 'data' | 'close', listener: () => void): unknown
+  getMaxListeners(): number
+  setMaxListeners(n: number): unknown
+}
+
+/** The listeners a store adds to its client for as long as it is open: its own 'ready' and its probe's. */
+const STORE_CLIENT_LISTENERS = 2
+
+/**
+ * Raise (or, negative, lower) `emitter`'s listener limit by `by`, for listeners a store adds and
+ * takes off again at its close (or that the client's socket watch adds once, for good). Node
+ * warns past 10 listeners per event: the stores sharing one client added 2 each to its 'ready',
+ * and 1 each to its socket's 'data' and 'close', and the fifth store printed
+ * "MaxListenersExceededWarning: Possible EventEmitter memory leak detected" for listeners that
+ * are no leak. Lowered again at close, a real leak (one that outlives the stores) is still
+ * warned of. A limit of 0 (none) is left as it is.
+ */
+function allowListeners(emitter: Pick<Listened, 'getMaxListeners' | 'setMaxListeners'>, by: number): void {
+  if (typeof emitter.getMaxListeners !== 'function' || typeof emitter.setMaxListeners !== 'function') return
+  const limit = emitter.getMaxListeners()
+  if (limit === 0 || !Number.isFinite(limit)) return
+  emitter.setMaxListeners(Math.max(1, limit + by))
 }
 
 /** What the write and purge scripts take to publish an announcement: command ('' for none), channel, message. */
