@@ -62,7 +62,8 @@ export class Outbox {
     const { namespace } = event
     // Nothing changed; and an empty message would read as a heartbeat.
     if (event.kind !== 'purge' && event.keys.length === 0) return Promise.resolve()
-    const pending = this.#merge(this.#pending.get(namespace), event)
+    // A purge owed since a cache of this namespace left goes out with its next change (see `#failed`).
+    const pending = this.#merge(this.#owed.has(namespace) ? 'purge' : this.#pending.get(namespace), event)
     this.#pending.set(namespace, pending)
     const sent = new Promise<void>((resolve) => {
       const waiting = this.#waiting.get(namespace)
@@ -84,7 +85,10 @@ export class Outbox {
   heartbeat(namespace: string, at: number): void {
     // A purge owed for a lost message goes out first, at the pace of the heartbeats
     // (not at once: a publisher that keeps failing would make it a busy loop).
-    if (this.#owed.has(namespace)) this.#flushNamespace(namespace)
+    if (this.#owed.has(namespace)) {
+      this.#pending.set(namespace, 'purge')
+      this.#flushNamespace(namespace)
+    }
     this.#send(namespace, this.#seq.get(namespace) ?? this.#floor, [], at)
   }
 
@@ -99,7 +103,8 @@ export class Outbox {
     if (seq === undefined) return
     this.#floor = Math.max(this.#floor, seq)
     this.#seq.delete(namespace)
-    this.#owed.delete(namespace)
+    // An owed purge is kept (it was flushed just above unless its failure is yet to be known):
+    // the other nodes still need it if a cache of the name comes back here.
   }
 
   /** Namespaces with a number kept (for tests of the bound). */
@@ -162,9 +167,12 @@ export class Outbox {
    * drops its L1 of the namespace. Sent with the next change or heartbeat.
    */
   #failed(namespace: string): void {
-    if (!this.#seq.has(namespace)) return // forgotten meanwhile: no cache of it here any more
     this.#owed.add(namespace)
-    this.#pending.set(namespace, 'purge')
+    // Forgotten meanwhile (its last cache left before the failure was known): owed all the same,
+    // sent with the namespace's next message should a cache of it come back. Dropped before, that
+    // next message was a plain one, and a receiver that had never heard this node took it as its
+    // first and never learnt of the loss (the key kept in its L1 until TTL).
+    if (this.#seq.has(namespace)) this.#pending.set(namespace, 'purge')
   }
 
   #send(

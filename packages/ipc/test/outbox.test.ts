@@ -153,6 +153,31 @@ describe('Outbox', () => {
     ])
   })
 
+  it('a publish that fails after the last cache of its namespace left still makes its next message a purge', async () => {
+    const attempts: InvalidationMessage[] = []
+    const results: ((sent: boolean) => void)[] = []
+    const box = new Outbox({
+      nodeId: 'me',
+      coalesceMs: 0,
+      maxBatchKeys: 100,
+      send: (_namespace, bytes) => {
+        attempts.push(decodeMessage(bytes))
+        return new Promise<boolean>((resolve) => results.push(resolve))
+      },
+    })
+    // In flight when the namespace's last cache leaves; the failure is known only after.
+    void box.add({ kind: 'set', namespace: 'users', keys: ['lost'] })
+    box.forget('users')
+    results.shift()!(false)
+    await Promise.resolve()
+    await Promise.resolve()
+    // A cache of the name comes back: a receiver that never heard this node accepts its first
+    // number whatever it is, so only a purge tells it that 'lost' was missed.
+    void box.add({ kind: 'set', namespace: 'users', keys: ['next'] })
+    expect(attempts.at(-1)!.ops).toEqual([{ kind: 'purge', keys: [] }])
+    expect(box.namespaces).toBe(1)
+  })
+
   it('sends what is pending for a namespace when it is forgotten', () => {
     const box = outbox(50)
     box.add({ kind: 'delete', namespace: 'users', keys: ['a'] })
