@@ -226,7 +226,13 @@ export class TierCache<V = unknown> extends EventEmitter<TierCacheEvents> {
         for (const sent of keys) {
           const operation = parseTagMessage(sent)
           if (operation !== undefined) this.#tagChanged(operation.tag, operation.n)
-          else this.#forget(keyFromBus(sent))
+          // The key as sent is evicted too, tag operation or not: a node of an older version sends
+          // user keys unescaped (`\0\0k` for the key `\0\0k`, `\0tag:1:t` for `\0tag:1:t`), and
+          // evicting only the unescaped form kept those keys in L1 here during a rolling upgrade.
+          // An extra eviction is safe; a missed one serves another node's old value until TTL.
+          this.#forget(sent)
+          const key = keyFromBus(sent)
+          if (key !== sent) this.#forget(key)
         }
       },
       invalidateAll: () => {

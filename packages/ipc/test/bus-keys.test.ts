@@ -73,4 +73,24 @@ describe('keys on the bus', () => {
       await Promise.all([ipcA.close(), ipcB.close()])
     }
   })
+
+  it('a NUL-led key sent unescaped by a node of an older version still evicts that key here (rolling upgrade)', async () => {
+    const channel = `bus-keys-${process.pid}-${channels++}`
+    const older = new BroadcastChannelIpc({ channel }) // stands for a node that does not escape keys
+    const ipcB = new BroadcastChannelIpc({ channel })
+    const store = new MemoryStore()
+    const b = new TierCache<string>({ name: 'users', store, ipc: ipcB })
+    const keys = ['\u0000\u0000k', '\u0000tag:1:t']
+    try {
+      for (const key of keys) await b.set(key, `old ${key}`)
+      // The older node's set of these keys: its bus carries each key as it is.
+      for (const key of keys) await older.publish({ kind: 'set', namespace: 'users', keys: [key] })
+      await received(b, keys.length)
+      // Evicting a key too many is safe; keeping one the other node changed is not.
+      expect(keys.map((key) => b.peek(key)?.value)).toEqual([undefined, undefined])
+    } finally {
+      b.close()
+      await Promise.all([older.close(), ipcB.close()])
+    }
+  })
 })
