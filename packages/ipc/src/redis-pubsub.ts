@@ -353,8 +353,18 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
   // ---- heartbeats -----------------------------------------------------------
 
   #startHeartbeat(): void {
-    if (this.#heartbeatMs === 0 || this.#heartbeat !== undefined) return
-    this.#heartbeat = setInterval(() => this.#tick(), this.#heartbeatMs)
+    if (this.#heartbeat !== undefined) return
+    // A Cluster needs the tick also without heartbeats: it alone subscribes again after the
+    // Cluster replaced a subscriber connection (no 'ready' follows). Without it a bus with
+    // heartbeatMs: 0 stayed down for good after the first replacement ('-node' or the watch).
+    const every =
+      this.#heartbeatMs !== 0
+        ? this.#heartbeatMs
+        : isCluster(this.#subscriber)
+          ? Math.max(MIN_DEFAULT_HEARTBEAT_MS, Math.floor(this.#maxStalenessMs / 3))
+          : 0
+    if (every === 0) return
+    this.#heartbeat = setInterval(() => this.#tick(), every)
     this.#heartbeat.unref()
   }
 
@@ -377,6 +387,7 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
         }
       }
     }
+    if (this.#heartbeatMs === 0) return // ticking only to resubscribe (a Cluster without heartbeats)
     let lost = false
     for (const namespace of this.#relay.namespaces()) {
       if (!this.#subscribed.has(namespace)) continue

@@ -185,6 +185,39 @@ describe('RedisPubSubIpc on a real 3-master Redis Cluster', () => {
       await b.close()
     })
   }
+  // Without heartbeats nothing but the bus itself brings a Cluster's namespaces back: the Cluster
+  // replaces a lost subscriber connection by itself and never says 'ready' again.
+  for (const sharded of [false, true]) {
+    it(`a bus without heartbeats is live again after its ${sharded ? 'sharded' : 'plain'} subscriber connection was replaced`, async () => {
+      const name = `no-heartbeat-${sharded}`
+      const b = new RedisPubSubIpc({
+        publisher: client(),
+        subscriber: client({ shardedSubscribers: sharded, redisOptions: { connectionName: name } }),
+        channel: name,
+        maxStalenessMs: 300,
+        heartbeatMs: 0,
+      })
+      const handler = recorder()
+      b.subscribe('users', handler)
+      await waitFor(() => b.isLive('users'))
+      const before = handler.calls.length
+      for (const port of cluster.ports) {
+        const direct = new Redis({ host: '127.0.0.1', port })
+        try {
+          await direct.client('KILL', 'TYPE', 'pubsub', 'SKIPME', 'yes')
+        } catch {
+          // no such client here
+        } finally {
+          direct.disconnect()
+        }
+      }
+      await handler.until((calls) => calls.slice(before).some((call) => call.method === 'disconnected'), 3000)
+      // Live again (and reconnected, so L1 is dropped for what was missed): before, down for good.
+      await handler.until((calls) => calls.slice(before).some((call) => call.method === 'reconnected'), 3000)
+      expect(b.isLive('users')).toBe(true)
+      await b.close()
+    })
+  }
 })
 
 async function slotOwner(channel: string): Promise<number> {
