@@ -91,10 +91,17 @@ export class BroadcastChannelIpc extends EventEmitter<IpcEvents> implements Inva
     this.#relay.flush()
   }
 
-  /** Send what is pending and close the channel. */
+  /**
+   * Send what is pending and close the channel. Caches still subscribed are
+   * told `disconnected` (reason `bus closed`): they hear no other thread from
+   * then on, so they no longer serve L1 (this bus's bound is 0 ms).
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#relay.flush()
+    // As RedisPubSubIpc does since a9d659b: without it a cache that outlived its bus kept
+    // serving L1 copies other threads had changed, until their TTL.
+    for (const namespace of [...this.#relay.namespaces()]) this.#relay.markDown(namespace, 'bus closed')
     this.#closed = true
     this.#channel.close()
   }

@@ -32,3 +32,26 @@ describe('two caches of the same name on one bus in one process', () => {
     }
   })
 })
+
+describe('a cache whose BroadcastChannelIpc was closed', () => {
+  it('no longer serves L1 copies another thread may have changed since', async () => {
+    const channel = `closed-bus-${process.pid}`
+    const ipcA = new BroadcastChannelIpc({ channel })
+    const ipcB = new BroadcastChannelIpc({ channel })
+    const store = new MemoryStore()
+    const a = new TierCache<string>({ name: 'users', store, ipc: ipcA })
+    const b = new TierCache<string>({ name: 'users', store, ipc: ipcB })
+    try {
+      await a.set('k', 'v1')
+      expect(await b.get('k')).toBe('v1') // in b's L1
+      await ipcB.close() // b stays: it hears no other thread from now on
+      await a.set('k', 'v2')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(await b.get('k')).toBe('v2')
+    } finally {
+      a.close()
+      b.close()
+      await ipcA.close()
+    }
+  })
+})
