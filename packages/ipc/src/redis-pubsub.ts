@@ -174,7 +174,14 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
    * failures are `error` events.
    */
   publish(event: InvalidationEvent, from?: InvalidationHandler): Promise<void> | undefined {
-    const sent = this.#closed ? undefined : this.#relay.publish(event, from)
+    if (this.#closed) {
+      // Nothing goes out, but the other caches of the name in this process still hear it: closed,
+      // they are bounded to maxStalenessMs, and served their copy of a key this process had just
+      // changed until then (its own write not read back by a sibling).
+      this.#relay.announced(event, from)
+      return undefined
+    }
+    const sent = this.#relay.publish(event, from)
     if (sent === undefined) return undefined
     // A stalled publisher must not hold a set for longer than the staleness bound it protects.
     return new Promise((resolve) => {
@@ -202,7 +209,7 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
 
   /** The store published `event` with its write: tell the other caches of the namespace in this process (not `from`). */
   announced(event: InvalidationEvent, from?: InvalidationHandler): void {
-    if (!this.#closed) this.#relay.announced(event, from)
+    this.#relay.announced(event, from) // also once closed: see publish
   }
 
   /**

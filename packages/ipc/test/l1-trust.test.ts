@@ -103,4 +103,30 @@ describe('L1 trust on a Redis bus', () => {
       cache.close()
     }
   })
+
+  it('caches of one name on a closed bus still tell each other of their own changes', async () => {
+    const bus = new RedisPubSubIpc({
+      publisher: client(),
+      subscriber: client(),
+      channel: 'closed-siblings',
+      maxStalenessMs: 2000,
+      heartbeatMs: 0,
+    })
+    const store = new MemoryStore()
+    const a = new TierCache<string>({ name: 'users', store, ipc: bus })
+    const b = new TierCache<string>({ name: 'users', store, ipc: bus })
+    try {
+      await waitFor(() => bus.isLive('users'))
+      await a.set('k', 'v1')
+      expect(await b.get('k')).toBe('v1') // in b's L1
+      await bus.close()
+      await a.set('k', 'v2') // this process's own write, through a cache of the same name
+      expect(await b.get('k')).toBe('v2') // not b's copy for up to maxStalenessMs more
+      await b.delete('k')
+      expect(a.peek('k')).toBeUndefined()
+    } finally {
+      a.close()
+      b.close()
+    }
+  })
 })
