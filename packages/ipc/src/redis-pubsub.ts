@@ -422,7 +422,9 @@ export class RedisPubSubIpc extends EventEmitter<IpcEvents> implements Invalidat
    * than the one seen last.
    */
   #watchClusterSubscriber(): void {
-    if (this.sharded || !isCluster(this.#subscriber)) return
+    // Not once closed: a subscribe acknowledged after close() left a listener on the Cluster's
+    // connection for good (and a loss reported by a bus that no longer runs).
+    if (this.#closed || this.sharded || !isCluster(this.#subscriber)) return
     const connection = (
       this.#subscriber as unknown as { subscriber?: { getInstance?(): Redis | null } }
     ).subscriber?.getInstance?.()
