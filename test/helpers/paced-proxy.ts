@@ -1,10 +1,7 @@
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
 
 /** A TCP proxy in front of a real server that hands the client its replies slowly. */
-export interface PacedProxy {
-  readonly port: number
-  stop(): Promise<void>
-}
+export type PacedProxy = TcpProxy
 
 /**
  * Listens on 127.0.0.1 (an ephemeral port) and forwards to `target`: what the
@@ -14,55 +11,40 @@ export interface PacedProxy {
  * bytes keep coming for far longer than any one call's time-out.
  */
 export async function startPacedProxy(target: number, chunkBytes: number, everyMs: number): Promise<PacedProxy> {
-  const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
-  const server: Server = createServer((client) => {
-    const upstream = connect(target, '127.0.0.1')
-    sockets.add(client).add(upstream)
-    client.pipe(upstream)
-    // Chunks waiting to be handed on, oldest first (a queue, not one growing Buffer: concatenating
-    // megabytes on every read from the server made the proxy itself the slow part).
-    const pending: Buffer[] = []
-    let timer: NodeJS.Timeout | undefined
-    const drip = () => {
-      let budget = chunkBytes
-      while (budget > 0 && pending.length > 0) {
-        const head = pending[0]!
-        const part = head.subarray(0, budget)
-        if (part.length === head.length) pending.shift()
-        else pending[0] = head.subarray(part.length)
-        budget -= part.length
-        if (!client.destroyed) client.write(part)
+  return startTcpProxy(
+    target,
+    (client, upstream) => {
+      // Chunks waiting to be handed on, oldest first (a queue, not one growing Buffer: concatenating
+      // megabytes on every read from the server made the proxy itself the slow part).
+      const pending: Buffer[] = []
+      let timer: NodeJS.Timeout | undefined
+      const drip = () => {
+        let budget = chunkBytes
+        while (budget > 0 && pending.length > 0) {
+          const head = pending[0]!
+          const part = head.subarray(0, budget)
+          if (part.length === head.length) pending.shift()
+          else pending[0] = head.subarray(part.length)
+          budget -= part.length
+          if (!client.destroyed) client.write(part)
+        }
+        if (pending.length === 0 && timer !== undefined) {
+          clearInterval(timer)
+          timers.delete(timer)
+          timer = undefined
+        }
       }
-      if (pending.length === 0 && timer !== undefined) {
-        clearInterval(timer)
-        timers.delete(timer)
-        timer = undefined
-      }
-    }
-    upstream.on('data', (data: Buffer) => {
-      pending.push(data)
-      if (timer === undefined) {
-        timer = setInterval(drip, everyMs)
-        timers.add(timer)
-      }
-    })
-    const close = () => {
-      client.destroy()
-      upstream.destroy()
-    }
-    client.on('error', close).on('close', close)
-    upstream.on('error', close).on('close', close)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('the proxy has no port')
-  return {
-    port: address.port,
-    stop: async () => {
-      for (const timer of timers) clearInterval(timer)
-      for (const socket of sockets) socket.destroy()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      upstream.on('data', (data: Buffer) => {
+        pending.push(data)
+        if (timer === undefined) {
+          timer = setInterval(drip, everyMs)
+          timers.add(timer)
+        }
+      })
     },
-  }
+    () => {
+      for (const timer of timers) clearInterval(timer)
+    },
+  )
 }
